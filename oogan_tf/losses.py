@@ -1,0 +1,102 @@
+"""Loss functions of OOGAN: pure functions of tensors, computed in float32.
+
+Shapes: B = batch, C = c_dim. Every function casts its inputs to float32 so that losses stay
+float32 under a mixed-precision policy.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import tensorflow as tf
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def _f32(x) -> tf.Tensor:
+  return tf.cast(x, tf.float32)
+
+
+def d_hinge_loss(real_scores: tf.Tensor, fake_scores: tf.Tensor) -> tf.Tensor:
+  """mean(relu(1 - D(x))) + mean(relu(1 + D(G(c, z)))).
+
+  Args:
+    real_scores: [B] raw D scores of real images.
+    fake_scores: [B'] raw D scores of generated images.
+  Returns: scalar float32 >= 0.
+  """
+  return (tf.reduce_mean(tf.nn.relu(1.0 - _f32(real_scores))) +
+          tf.reduce_mean(tf.nn.relu(1.0 + _f32(fake_scores))))
+
+
+def g_hinge_loss(fake_scores: tf.Tensor) -> tf.Tensor:
+  """-mean(D(G(c, z))). fake_scores: [B]. Returns a scalar float32."""
+  return -tf.reduce_mean(_f32(fake_scores))
+
+
+def gradient_penalty(score_fn: Callable[[tf.Tensor], tf.Tensor], interpolates: tf.Tensor,
+                     eps: float = 1e-12) -> tf.Tensor:
+  """mean_b (||d sum_b' D(x_hat)_b' / d x_hat_b||_2 - 1)^2 over whole images.
+
+  Args:
+    score_fn: maps images [B, H, W, C] to scores [B]; called once on the batch (so BatchNorm in
+      training mode couples the samples, as in the reference).
+    interpolates: x_hat float [B, H, W, C], usually alpha * x + (1 - alpha) * G(c, z).
+    eps: added under the square root so the gradient of the norm is finite at zero.
+  Returns: scalar float32. Differentiable with respect to score_fn's variables.
+  """
+  interpolates = tf.convert_to_tensor(interpolates)
+  with tf.GradientTape() as tape:
+    tape.watch(interpolates)
+    total = tf.reduce_sum(_f32(score_fn(interpolates)))
+  grads = _f32(tape.gradient(total, interpolates))
+  norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=tf.range(1, tf.rank(grads))) + eps)
+  return tf.reduce_mean(tf.square(norms - 1.0))
+
+
+def gaussian_nll(c: tf.Tensor, mu: tf.Tensor, log_sigma: tf.Tensor) -> tf.Tensor:
+  """Mean over batch and dims of 1/2 [(c - mu)^2 exp(-2 log_sigma) + 2 log_sigma + log 2 pi].
+
+  Args: c, mu, log_sigma: [B, C]. log_sigma is not clamped (as in the reference).
+  Returns: scalar float32.
+  """
+  c, mu, log_sigma = _f32(c), _f32(mu), _f32(log_sigma)
+  return tf.reduce_mean(0.5 * (tf.square(c - mu) * tf.exp(-2.0 * log_sigma) +
+                               2.0 * log_sigma + _LOG_2PI))
+
+
+def l1_loss(c: tf.Tensor, c_hat: tf.Tensor) -> tf.Tensor:
+  """mean |c_hat - c| over all elements (deterministic Q). c, c_hat: [B, C]. Scalar float32."""
+  return tf.reduce_mean(tf.abs(_f32(c_hat) - _f32(c)))
+
+
+def one_hot_cross_entropy(logits: tf.Tensor, target: tf.Tensor, weight: tf.Tensor) -> tf.Tensor:
+  """weight * mean_b CE(softmax(logits_b), target_b).
+
+  Args:
+    logits: [B, C], Q's first C outputs (mu for a probabilistic Q).
+    target: int [B] in [0, C) or -1 where the sample has no one-hot target.
+    weight: scalar regime weight (0.2 dominant, 0.8 one-hot, 0 uniform in the reference).
+  Returns: scalar float32; 0 when no sample has a target.
+  """
+  target = tf.cast(target, tf.int32)
+  has_target = target >= 0
+  ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.maximum(target, 0),
+                                                      logits=_f32(logits))
+  ce = tf.where(has_target, ce, 0.0)
+  count = tf.reduce_sum(tf.cast(has_target, tf.float32))
+  return _f32(weight) * tf.math.divide_no_nan(tf.reduce_sum(ce), count)
+
+
+def orthogonality_loss(rows: tf.Tensor) -> tf.Tensor:
+  """Mean squared cosine similarity over all n x n row pairs, diagonal included.
+
+  Args: rows: [n, d] kernels, one per row (e.g. n = C' depthwise 4x4 kernels, d = 16).
+  Returns: scalar float32 in [max(1/n, 1/d)-ish, 1]: 1/n for orthonormal rows (the diagonal
+  floor), 1 for identical rows. Rows are normalised without epsilon, as in the reference.
+  """
+  rows = _f32(rows)
+  unit = rows / tf.norm(rows, axis=1, keepdims=True)
+  cos = tf.matmul(unit, unit, transpose_b=True)
+  return tf.reduce_mean(tf.square(cos))

@@ -1,0 +1,14 @@
+"""OOGAN networks: generator, discriminator with real/fake and Q heads, and their layers."""
+
+from oogan_tf.models.discriminator import Discriminator, split_q
+from oogan_tf.models.generator import Generator
+from oogan_tf.models.model_config import IMAGE_SIZES, ModelConfig
+from oogan_tf.models.orthogonal import OrthogonalRegularizer
+
+__all__ = ["Discriminator", "Generator", "IMAGE_SIZES", "ModelConfig", "OrthogonalRegularizer",
+           "split_q"]
+
+
+def count_params(variables) -> int:
+  """Total number of scalar values in a list of variables."""
+  return int(sum(int(v.shape.num_elements()) for v in variables))

@@ -1,0 +1,148 @@
+"""The OOGAN discriminator: shared trunk, real/fake head and Q head (OOGAN or InfoGAN style).
+
+Layer lists follow reference-notes section 3. The three parts are separate Keras layers so their
+variables are separately addressable: the info step updates G + `q_head` only, never `trunk` or
+`real_fake_head`.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from oogan_tf.models import layers
+from oogan_tf.models.model_config import D_MULTIPLIERS, ModelConfig
+
+
+class Trunk(keras.layers.Layer):
+  """SN conv 1x1 (no activation) then DownBlocks to 16x16.
+
+  images float [B, S, S, channels] -> features [B, 16, 16, ndf * n[-3]].
+  """
+
+  def __init__(self, cfg: ModelConfig, **kwargs):
+    super().__init__(**kwargs)
+    n = D_MULTIPLIERS[cfg.image_size]
+    sn_all = cfg.spectral_norm == "all"
+    self.from_image = layers.SpectralNormConv2D(cfg.ndf * n[0], 1, cfg.channels, name="from_image")
+    self.blocks = [layers.DownBlock(cfg.ndf * n[i], cfg.ndf * n[i + 1], spectral_norm=sn_all,
+                                    name=f"down{i}") for i in range(len(n) - 3)]
+
+  def call(self, x, training=None):
+    x = self.from_image(x, training=training)
+    for block in self.blocks:
+      x = block(x, training=training)
+    return x
+
+
+class RealFakeHead(keras.layers.Layer):
+  """DownBlock (8x8) -> DownBlock (4x4) -> SN conv 4x4 valid -> raw score.
+
+  features [B, 16, 16, F] -> scores float32 [B] (unbounded; used with the hinge loss).
+  """
+
+  def __init__(self, cfg: ModelConfig, **kwargs):
+    super().__init__(**kwargs)
+    n = D_MULTIPLIERS[cfg.image_size]
+    sn_all = cfg.spectral_norm == "all"
+    w3, w2, w1 = cfg.ndf * n[-3], cfg.ndf * n[-2], cfg.ndf * n[-1]
+    self.down8 = layers.DownBlock(w3, w2, spectral_norm=sn_all, name="down8")
+    self.down4 = layers.DownBlock(w2, w1, spectral_norm=sn_all, name="down4")
+    self.score = layers.SpectralNormConv2D(1, 4, w1, padding="valid", name="score")
+
+  def call(self, x, training=None):
+    x = self.down4(self.down8(x, training=training), training=training)
+    return tf.cast(tf.reshape(self.score(x, training=training), (-1,)), tf.float32)
+
+
+class OOGANQHead(keras.layers.Layer):
+  """OOGAN's Q ("CodeReduction"): DownBlock -> conv 3x3 (-> C') -> LReLU(0.1) ->
+  orthogonal depthwise 4x4 stride 2 -> orthogonal spatial read-out.
+
+  features [B, 16, 16, F] -> q float32 [B, C'].
+  """
+
+  def __init__(self, cfg: ModelConfig, **kwargs):
+    super().__init__(**kwargs)
+    n = D_MULTIPLIERS[cfg.image_size]
+    w3, w2 = cfg.ndf * n[-3], cfg.ndf * n[-2]
+    cq = cfg.q_outputs
+    sn_all = cfg.spectral_norm == "all"
+    self.down = layers.DownBlock(w3, w2, spectral_norm=sn_all, name="down8")
+    self.reduce = layers.conv2d(cq, 3, w2, spectral_norm=sn_all, name="reduce")
+    self.orth_conv = layers.OrthogonalDepthwiseConv2D(cq, name="orth_conv")
+    self.readout = layers.SpatialReadout(cq, name="readout")
+
+  @property
+  def orthogonal_layers(self) -> list[keras.layers.Layer]:
+    return [self.orth_conv, self.readout]
+
+  def call(self, x, training=None):
+    x = self.down(x, training=training)
+    x = tf.nn.leaky_relu(self.reduce(x, training=training), 0.1)
+    return tf.cast(self.readout(self.orth_conv(x)), tf.float32)
+
+
+class InfoGANQHead(keras.layers.Layer):
+  """InfoGAN-style Q (ablation): DownBlock (8x8) -> DownBlock (-> C', 4x4) -> SN conv 4x4 valid.
+
+  features [B, 16, 16, F] -> q float32 [B, C'].
+  """
+
+  def __init__(self, cfg: ModelConfig, **kwargs):
+    super().__init__(**kwargs)
+    n = D_MULTIPLIERS[cfg.image_size]
+    w3, w2 = cfg.ndf * n[-3], cfg.ndf * n[-2]
+    cq = cfg.q_outputs
+    sn_all = cfg.spectral_norm == "all"
+    self.down8 = layers.DownBlock(w3, w2, spectral_norm=sn_all, name="down8")
+    self.down4 = layers.DownBlock(w2, cq, spectral_norm=sn_all, name="down4")
+    self.out = layers.SpectralNormConv2D(cq, 4, cq, padding="valid", name="out")
+
+  @property
+  def orthogonal_layers(self) -> list[keras.layers.Layer]:
+    return []
+
+  def call(self, x, training=None):
+    x = self.down4(self.down8(x, training=training), training=training)
+    return tf.cast(tf.reshape(self.out(x, training=training), (-1, self.out.filters)), tf.float32)
+
+
+class Discriminator(keras.Model):
+  """D(x) -> (real/fake score float32 [B], Q output float32 [B, C']).
+
+  images: float [B, S, S, channels] in [-1, 1]. For a probabilistic Q the Q output is
+  [mu | log_sigma] (columns 0..C-1 and C..2C-1); otherwise C point estimates. Both heads are always
+  computed from one trunk pass, as in the reference.
+  """
+
+  def __init__(self, cfg: ModelConfig, **kwargs):
+    super().__init__(**kwargs)
+    self.cfg = cfg
+    self.trunk = Trunk(cfg, name="trunk")
+    self.real_fake_head = RealFakeHead(cfg, name="real_fake_head")
+    self.q_head = (OOGANQHead(cfg, name="q_head") if cfg.q_type == "oogan"
+                   else InfoGANQHead(cfg, name="q_head"))
+
+  @property
+  def orthogonal_layers(self) -> list[keras.layers.Layer]:
+    """The orthogonally regularised layers (empty for the InfoGAN Q head)."""
+    return self.q_head.orthogonal_layers
+
+  def call(self, x, training=None):
+    features = self.trunk(tf.cast(x, self.compute_dtype), training=training)
+    return (self.real_fake_head(features, training=training),
+            self.q_head(features, training=training))
+
+  def build_for(self, batch_size: int = 2) -> "Discriminator":
+    """Creates all variables eagerly by one inference call on zeros."""
+    s = self.cfg.image_size
+    self(tf.zeros((batch_size, s, s, self.cfg.channels)), training=False)
+    return self
+
+
+def split_q(q: tf.Tensor, c_dim: int, probabilistic: bool) -> tuple[tf.Tensor, tf.Tensor | None]:
+  """Splits Q's output [B, C'] into (mu [B, C], log_sigma [B, C] or None)."""
+  if probabilistic:
+    return q[:, :c_dim], q[:, c_dim:]
+  return q, None

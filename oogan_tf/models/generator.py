@@ -1,0 +1,118 @@
+"""The OOGAN generator G(c, z): input block (compete-free or InfoGAN-style), UpBlocks, 1x1 + tanh.
+
+Layer lists and widths follow reference-notes section 2. Channels-last throughout.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from oogan_tf.models import layers
+from oogan_tf.models.model_config import G_MULTIPLIERS, ModelConfig
+
+
+class CompeteFreeInput(keras.layers.Layer):
+  """OOGAN's input block: c path + (optional learned constant) + z path gated by c.
+
+  c float [B, C] and z float [B, Z] -> float [B, 8, 8, F8]:
+    A  = UpBlock(LReLU0.01(BN(T4(c))) [+ const])         (c path)
+    Bz = UpBlock(LReLU0.01(BN(T4'(z))))                   (z path, floor(Z/2) channels at 4x4)
+    out = A + ChannelAttention(c) * Bz                    (no activation after the sum)
+  where T4 is the 4x4 transposed conv on a 1x1 input.
+  """
+
+  def __init__(self, cfg: ModelConfig, **kwargs):
+    super().__init__(**kwargs)
+    m = G_MULTIPLIERS[cfg.image_size]
+    f4, f8 = cfg.ngf * m[0], cfg.ngf * m[1]
+    sn = cfg.spectral_norm == "all"
+    self.f4 = f4
+    self.c_init = layers.vector_to_4x4(f4, cfg.c_dim, spectral_norm=sn, name="c_init")
+    self.c_bn = layers.batch_norm("c_bn")
+    self.c_up = layers.UpBlock(f4, f8, spectral_norm=sn, upsample=cfg.upsample, name="c_up")
+    zc = cfg.z_dim // 2
+    self.z_init = layers.vector_to_4x4(zc, cfg.z_dim, spectral_norm=sn, name="z_init")
+    self.z_bn = layers.batch_norm("z_bn")
+    self.z_up = layers.UpBlock(zc, f8, spectral_norm=sn, upsample=cfg.upsample, name="z_up")
+    self.attention = layers.ChannelAttention(cfg.c_dim, f8, name="attention")
+    self.use_constant = cfg.learned_constant
+
+  def build(self, input_shape):
+    if self.use_constant:
+      # The paper's learned constant tensor, N(0, 1) as in the released code (which never adds it).
+      self.constant = self.add_weight(name="learned_constant", shape=(1, 4, 4, self.f4),
+                                      initializer=keras.initializers.RandomNormal(0.0, 1.0))
+
+  def call(self, inputs, training=None):
+    c, z = inputs
+    a = tf.nn.leaky_relu(self.c_bn(self.c_init(c, training=training), training=training), 0.01)
+    if self.use_constant:
+      a = a + tf.cast(self.constant, a.dtype)
+    a = self.c_up(a, training=training)
+    bz = tf.nn.leaky_relu(self.z_bn(self.z_init(z, training=training), training=training), 0.01)
+    bz = self.z_up(bz, training=training)
+    return a + self.attention(c) * bz
+
+
+class InfoGANInput(keras.layers.Layer):
+  """InfoGAN-style input block (ablation): [c, z] -> T4 -> BN -> LReLU(0.01) -> UpBlock.
+
+  c float [B, C] and z float [B, Z] -> float [B, 8, 8, F8].
+  """
+
+  def __init__(self, cfg: ModelConfig, **kwargs):
+    super().__init__(**kwargs)
+    m = G_MULTIPLIERS[cfg.image_size]
+    f4, f8 = cfg.ngf * m[0], cfg.ngf * m[1]
+    sn = cfg.spectral_norm == "all"
+    self.init = layers.vector_to_4x4(f4, cfg.c_dim + cfg.z_dim, spectral_norm=sn, name="init")
+    self.bn = layers.batch_norm("bn")
+    self.up = layers.UpBlock(f4, f8, spectral_norm=sn, upsample=cfg.upsample, name="up")
+
+  def call(self, inputs, training=None):
+    c, z = inputs
+    x = self.init(tf.concat([c, z], axis=-1), training=training)
+    x = tf.nn.leaky_relu(self.bn(x, training=training), 0.01)
+    return self.up(x, training=training)
+
+
+class Generator(keras.Model):
+  """G: (c float32 [B, C], z float32 [B, Z]) -> images float32 [B, S, S, channels] in (-1, 1).
+
+  Call as `G((c, z), training=...)`. The reference never puts G in eval mode while training or
+  sampling, so BatchNorm uses batch statistics whenever training=True.
+  The output is float32 even under a mixed-precision policy.
+  """
+
+  def __init__(self, cfg: ModelConfig, **kwargs):
+    super().__init__(**kwargs)
+    self.cfg = cfg
+    m = G_MULTIPLIERS[cfg.image_size]
+    sn = cfg.spectral_norm == "all"
+    self.input_block = (CompeteFreeInput(cfg, name="input_block") if cfg.g_type == "oogan"
+                        else InfoGANInput(cfg, name="input_block"))
+    self.up_blocks = [
+        layers.UpBlock(cfg.ngf * m[i + 1], cfg.ngf * m[i + 2], spectral_norm=sn,
+                       upsample=cfg.upsample, name=f"up{i}")
+        for i in range(len(m) - 2)
+    ]
+    # Spectral norm on the last 1x1 conv in every placement (it is the one SN layer of the
+    # released G).
+    self.to_image = layers.SpectralNormConv2D(cfg.channels, 1, cfg.ngf * m[-1], name="to_image")
+
+  def call(self, inputs, training=None):
+    c, z = inputs
+    c = tf.cast(c, self.compute_dtype)
+    z = tf.cast(z, self.compute_dtype)
+    x = self.input_block((c, z), training=training)
+    for block in self.up_blocks:
+      x = block(x, training=training)
+    return tf.cast(tf.tanh(self.to_image(x, training=training)), tf.float32)
+
+  def build_for(self, batch_size: int = 2) -> "Generator":
+    """Creates all variables eagerly by one call on zeros (so a tf.function never creates them)."""
+    c = tf.zeros((batch_size, self.cfg.c_dim))
+    z = tf.zeros((batch_size, self.cfg.z_dim))
+    self((c, z), training=False)
+    return self

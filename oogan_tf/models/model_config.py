@@ -1,0 +1,83 @@
+"""The frozen, validated description of one OOGAN architecture (G + D + Q head).
+
+Everything that changes the variables of the networks lives here; a run directory refuses to resume
+with a different `ModelConfig`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+IMAGE_SIZES = (32, 64, 128, 256)
+G_TYPES = ("oogan", "infogan")
+Q_TYPES = ("oogan", "infogan")
+SPECTRAL_NORM = ("reference", "all")
+UPSAMPLE = ("nearest", "bilinear")
+
+# Per image size: G width multipliers m (F4 = ngf*m0 at 4x4, F8 = ngf*m1 at 8x8, then one UpBlock
+# per further entry) and D multipliers n (trunk ends at 16x16), from reference-notes 2.1 / 3.1.
+G_MULTIPLIERS = {32: (4, 4, 2, 1), 64: (8, 4, 4, 2, 1), 128: (8, 8, 8, 4, 4, 2),
+                 256: (16, 8, 8, 8, 4, 4, 2)}
+D_MULTIPLIERS = {32: (1, 2, 4, 4), 64: (1, 2, 4, 4, 8), 128: (1, 2, 4, 8, 8, 16),
+                 256: (1, 2, 4, 8, 8, 16, 16)}
+
+
+def _choice(field: str, value, allowed) -> None:
+  if value not in allowed:
+    raise ValueError(f"{field}={value!r} is not allowed; choose one of {', '.join(map(str, allowed))}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+  """Architecture of G, D and Q.
+
+  Attributes:
+    image_size: S, square images [S, S, channels]; one of 32, 64, 128, 256.
+    channels: 1 (greyscale) or 3 (RGB).
+    c_dim: C, number of continuous control codes (>= 1).
+    z_dim: Z, noise size (>= 2 for the compete-free G, which uses floor(Z/2) channels; >= 0 else).
+    g_type: "oogan" (compete-free input block) or "infogan" (concatenate [c, z]; ablation).
+    q_type: "oogan" (orthogonal depthwise conv + spatial read-out) or "infogan" (ablation).
+    probabilistic_q: Q outputs [mu | log_sigma] (2C values) instead of C point estimates.
+    learned_constant: add the learned 4x4 constant after the c path's first BN+LReLU (paper);
+      False reproduces the released code, which creates it but never uses it.
+    spectral_norm: "reference" (D's first 1x1, the real/fake and InfoGAN-Q final 4x4, G's last
+      1x1) or "all" (the paper: every conv and transposed conv, except the orthogonal layers).
+    upsample: "nearest" (released code) or "bilinear" (paper text).
+    ngf, ndf: base widths of G and D (64 in every paper preset; smaller for CPU presets).
+  """
+
+  image_size: int = 64
+  channels: int = 1
+  c_dim: int = 6
+  z_dim: int = 10
+  g_type: str = "oogan"
+  q_type: str = "oogan"
+  probabilistic_q: bool = True
+  learned_constant: bool = True
+  spectral_norm: str = "reference"
+  upsample: str = "nearest"
+  ngf: int = 64
+  ndf: int = 64
+
+  def __post_init__(self):
+    _choice("image_size", self.image_size, IMAGE_SIZES)
+    _choice("channels", self.channels, (1, 3))
+    _choice("g_type", self.g_type, G_TYPES)
+    _choice("q_type", self.q_type, Q_TYPES)
+    _choice("spectral_norm", self.spectral_norm, SPECTRAL_NORM)
+    _choice("upsample", self.upsample, UPSAMPLE)
+    if self.c_dim < 1:
+      raise ValueError(f"c_dim={self.c_dim} is not allowed; it must be >= 1")
+    min_z = 2 if self.g_type == "oogan" else 0
+    if self.z_dim < min_z:
+      raise ValueError(f"z_dim={self.z_dim} is not allowed with g_type={self.g_type!r}; it must be "
+                       f">= {min_z} (the compete-free G gives z floor(z_dim/2) channels)")
+    for name in ("ngf", "ndf"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"{name}={getattr(self, name)} is not allowed; it must be >= 1")
+
+  @property
+  def q_outputs(self) -> int:
+    """C' = 2C for a probabilistic Q ([mu | log_sigma] halves), else C."""
+    return 2 * self.c_dim if self.probabilistic_q else self.c_dim

@@ -1,0 +1,20 @@
+"""Installs the oogan_tf package (presets in flags/ and tools/ are used from a checkout)."""
+import setuptools
+
+setuptools.setup(
+    name="oogan_tf",
+    version="0.1.0",
+    description=("OOGAN (Liu et al., AAAI 2020): disentangling GAN with one-hot sampling and "
+                 "orthogonal regularisation, in TensorFlow 2 / Keras 3."),
+    packages=setuptools.find_packages(include=["oogan_tf", "oogan_tf.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow>=2.21,<2.22",
+        "tensorboard",
+        "numpy",
+        "absl-py",
+        "pillow",
+        "scikit-learn",
+        "scipy",
+    ],
+)

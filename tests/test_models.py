@@ -1,0 +1,121 @@
+"""Shapes, ranges and parameter counts of G and D against the reference (reference-notes 7)."""
+
+import itertools
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from oogan_tf.models import Discriminator, Generator, ModelConfig, count_params, split_q
+
+# (config, reference G count incl. unused tensors, unused tensors (const, instance attention),
+#  D total, trunk, real/fake, Q head) from reference-notes section 7.
+REFERENCE_COUNTS = [
+    (dict(image_size=32, g_type="infogan", c_dim=6, z_dim=10, channels=1),
+     1_026_177, (0, 0), 1_288_345, 74_240, 890_369, 323_736),
+    (dict(image_size=64, c_dim=6, z_dim=10, channels=1),
+     2_296_240, (8_192, 16_384), 2_768_537, 369_920, 1_779_969, 618_648),
+    (dict(image_size=64, c_dim=10, z_dim=50, channels=3),
+     2_395_502, (8_192, 16_384), 2_787_369, 370_048, 1_779_969, 637_352),
+    (dict(image_size=128, c_dim=16, z_dim=100, channels=3),
+     7_545_369, (8_192, 32_768), 11_159_489, 1_551_232, 7_098_881, 2_509_376),
+    (dict(image_size=256, c_dim=16, z_dim=100, channels=3),
+     12_406_297, (16_384, 32_768), 23_108_033, 3_912_064, 14_178_305, 5_017_664),
+]
+
+
+COUNT_CASES = [(row, const_on) for row in REFERENCE_COUNTS for const_on in (True, False)
+               if row[0].get("g_type") != "infogan" or const_on]  # InfoGAN G has no constant
+
+
+@pytest.mark.parametrize("row,learned_constant", COUNT_CASES,
+                         ids=lambda v: str(v[0]) if isinstance(v, tuple) else str(v))
+def test_parameter_counts_match_reference(row, learned_constant):
+  kw, g_ref, (const, inst_att), d_ref, trunk, rf, qh = row
+  cfg = ModelConfig(learned_constant=learned_constant, **kw)
+  g = Generator(cfg).build_for()
+  d = Discriminator(cfg).build_for()
+  expected_g = g_ref - inst_att - (0 if learned_constant else const)
+  assert count_params(g.trainable_variables) == expected_g
+  assert count_params(d.trainable_variables) == d_ref
+  assert count_params(d.trunk.trainable_variables) == trunk
+  assert count_params(d.real_fake_head.trainable_variables) == rf
+  assert count_params(d.q_head.trainable_variables) == qh
+
+
+def test_infogan_q_head_count():
+  cfg = ModelConfig(image_size=64, c_dim=6, z_dim=10, q_type="infogan")
+  d = Discriminator(cfg).build_for()
+  assert count_params(d.q_head.trainable_variables) == 620_592
+
+
+def test_trunk_heads_variables_are_disjoint_and_complete():
+  cfg = ModelConfig(image_size=32, c_dim=3, z_dim=4, ngf=8, ndf=8)
+  d = Discriminator(cfg).build_for()
+  parts = [d.trunk.trainable_variables, d.real_fake_head.trainable_variables,
+           d.q_head.trainable_variables]
+  ids = [{id(v) for v in p} for p in parts]
+  assert not (ids[0] & ids[1]) and not (ids[0] & ids[2]) and not (ids[1] & ids[2])
+  assert set().union(*ids) == {id(v) for v in d.trainable_variables}
+  assert {v.name for v in d.q_head.trainable_variables} >= {"kernel", "transform"}
+
+
+SHAPE_GRID = list(itertools.product([32, 64, 128, 256], [1, 3], ["oogan", "infogan"],
+                                    ["oogan", "infogan"]))
+
+
+@pytest.mark.parametrize("size,channels,g_type,q_type", SHAPE_GRID)
+def test_output_shapes_and_range(size, channels, g_type, q_type):
+  # Tiny widths keep this fast; the layer structure is the same as at ngf = ndf = 64.
+  cfg = ModelConfig(image_size=size, channels=channels, c_dim=3, z_dim=4, g_type=g_type,
+                    q_type=q_type, ngf=2, ndf=2, probabilistic_q=(q_type == "oogan"))
+  g = Generator(cfg)
+  d = Discriminator(cfg)
+  rng = np.random.default_rng(0)
+  c = tf.constant(rng.uniform(size=(3, 3)), tf.float32)
+  z = tf.constant(rng.normal(size=(3, 4)), tf.float32)
+  x = g((c, z), training=True)
+  assert x.shape == (3, size, size, channels) and x.dtype == tf.float32
+  assert float(tf.reduce_max(tf.abs(x))) <= 1.0
+  score, q = d(x, training=True)
+  assert score.shape == (3,) and score.dtype == tf.float32
+  assert q.shape == (3, cfg.q_outputs) and q.dtype == tf.float32
+  mu, log_sigma = split_q(q, cfg.c_dim, cfg.probabilistic_q)
+  assert mu.shape == (3, 3)
+  assert (log_sigma is None) == (not cfg.probabilistic_q)
+
+
+def test_learned_constant_changes_output_only_when_enabled():
+  cfg = ModelConfig(image_size=32, c_dim=3, z_dim=4, ngf=4, ndf=4, learned_constant=True)
+  g = Generator(cfg).build_for()
+  c = tf.random.uniform((4, 3))
+  z = tf.random.normal((4, 4))
+  before = g((c, z), training=False)
+  g.input_block.constant.assign(g.input_block.constant + 1.0)
+  after = g((c, z), training=False)
+  assert float(tf.reduce_max(tf.abs(after - before))) > 1e-4
+  off = Generator(ModelConfig(image_size=32, c_dim=3, z_dim=4, ngf=4, ndf=4,
+                              learned_constant=False)).build_for()
+  assert not any("learned_constant" in v.path for v in off.trainable_variables)
+
+
+def test_spectral_norm_all_adds_no_parameters_but_sn_layers():
+  kw = dict(image_size=32, c_dim=3, z_dim=4, ngf=4, ndf=4)
+  ref = Generator(ModelConfig(**kw)).build_for()
+  every = Generator(ModelConfig(spectral_norm="all", **kw)).build_for()
+  assert count_params(ref.trainable_variables) == count_params(every.trainable_variables)
+  sn_ref = [v for v in ref.non_trainable_variables if "sn_u" in v.path]
+  sn_all = [v for v in every.non_trainable_variables if "sn_u" in v.path]
+  assert len(sn_ref) == 1 and len(sn_all) > 5
+
+
+@pytest.mark.parametrize("kw,message", [
+    (dict(image_size=48), "image_size=48"),
+    (dict(channels=2), "channels=2"),
+    (dict(c_dim=0), "c_dim=0"),
+    (dict(z_dim=1), "z_dim=1"),
+    (dict(g_type="stylegan"), "g_type='stylegan'"),
+])
+def test_invalid_config_names_field_value_and_allowed(kw, message):
+  with pytest.raises(ValueError, match=message):
+    ModelConfig(**kw)
