@@ -1,0 +1,87 @@
+"""BetaVAE score (Higgins et al. 2017), dlib protocol (`beta_vae.py` + `beta_vae_sklearn.gin`).
+
+One point: draw k uniformly, two batches of `batch_size` factor vectors sharing factor k,
+feature = mean over the batch of |r(x1) - r(x2)|, label k.  A default
+`sklearn.linear_model.LogisticRegression(random_state=random_state)` is fit on `num_train`
+points; the score is its accuracy on `num_eval` fresh points.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Dict, Optional
+
+import numpy as np
+from sklearn import linear_model
+from sklearn.exceptions import ConvergenceWarning
+
+from oogan_tf.metrics import _utils
+
+DEFAULTS = dict(batch_size=64, num_train=10000, num_eval=5000)
+
+
+def _points(ground_truth, representation_fn, batch_size, num_points, random_state, progress, stage):
+  features, labels = [], []
+  width = None
+  num_factors = ground_truth.num_factors
+  for i in range(num_points):
+    k = random_state.randint(num_factors)
+    f1 = np.array(ground_truth.sample_factors(batch_size, random_state), copy=True)
+    f2 = np.array(ground_truth.sample_factors(batch_size, random_state), copy=True)
+    f2[:, k] = f1[:, k]
+    x1 = ground_truth.sample_observations_from_factors(f1, random_state)
+    x2 = ground_truth.sample_observations_from_factors(f2, random_state)
+    r1 = _utils.represent(representation_fn, np.asarray(x1), width)
+    width = r1.shape[1]
+    r2 = _utils.represent(representation_fn, np.asarray(x2), width)
+    features.append(np.mean(np.abs(r1 - r2), axis=0))
+    labels.append(k)
+    if progress is not None and ((i + 1) % 50 == 0 or i + 1 == num_points):
+      progress(stage, i + 1, num_points)
+  return np.stack(features), np.array(labels, dtype=np.int64)
+
+
+def compute_beta_vae(ground_truth: Any, representation_fn: _utils.RepresentationFn,
+                     random_state: np.random.RandomState, *, batch_size: int = 64,
+                     num_train: int = 10000, num_eval: int = 5000,
+                     progress: Optional[_utils.ProgressFn] = None) -> Dict[str, float]:
+  """Computes the BetaVAE score.
+
+  Args:
+    ground_truth: GroundTruthData with `num_factors >= 2`.
+    representation_fn: float32 images `[N, H, W, C]` in [-1, 1] -> codes `[N, D]`.
+    random_state: np.random.RandomState (fresh `RandomState(seed)` per metric).
+    batch_size: images per side of a pair (dlib 64), >= 1.
+    num_train: training points (dlib 10,000), >= 2.
+    num_eval: evaluation points (dlib 5,000), >= 1.
+    progress: optional hook `progress(stage, done, total)`.
+
+  Returns:
+    dict of floats `train_accuracy`, `eval_accuracy` (the reported score), in [0, 1].
+    If the training points hold a single label the classifier predicts that label.
+  """
+  _utils.check_ground_truth(ground_truth, min_factors=2)
+  _utils.check_representation_fn(representation_fn)
+  _utils.check_random_state(random_state)
+  batch_size = _utils.check_int("batch_size", batch_size, 1)
+  num_train = _utils.check_int("num_train", num_train, 2)
+  num_eval = _utils.check_int("num_eval", num_eval, 1)
+
+  x_train, y_train = _points(ground_truth, representation_fn, batch_size, num_train,
+                             random_state, progress, "beta_vae/train")
+  if np.unique(y_train).size < 2:
+    # LogisticRegression refuses one class; a constant predictor is the fitted answer.
+    label = y_train[0]
+    x_eval, y_eval = _points(ground_truth, representation_fn, batch_size, num_eval,
+                             random_state, progress, "beta_vae/eval")
+    return {"train_accuracy": 1.0, "eval_accuracy": float(np.mean(y_eval == label))}
+  model = linear_model.LogisticRegression(random_state=random_state)
+  with warnings.catch_warnings():
+    # dlib uses the untuned defaults (max_iter=100); convergence warnings are expected.
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    model.fit(x_train, y_train)
+  train_accuracy = float(np.mean(model.predict(x_train) == y_train))
+  x_eval, y_eval = _points(ground_truth, representation_fn, batch_size, num_eval,
+                           random_state, progress, "beta_vae/eval")
+  eval_accuracy = float(np.mean(model.predict(x_eval) == y_eval))
+  return {"train_accuracy": train_accuracy, "eval_accuracy": eval_accuracy}

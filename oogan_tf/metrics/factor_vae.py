@@ -1,0 +1,139 @@
+"""FactorVAE score (Kim & Mnih 2018), dlib protocol and the GAN papers' protocol.
+
+`protocol="dlib"` (disentanglement_lib `factor_vae.py` + `factor_vae_metric.gin`):
+  global variances from 10,000 random images (ddof=1); dimensions with std < 0.05 pruned;
+  each vote fixes one uniformly drawn factor over a batch of 64, takes the active dimension
+  with the lowest variance ratio local_var / global_var; majority-vote classifier from
+  10,000 training votes; `eval_accuracy` on 5,000 fresh votes (the reported score).
+`protocol="gan_papers"` (InfoGAN-CR's evaluation, also quoted by JointVAE / IB-GAN):
+  100 images per vote, 500 votes, factor chosen round-robin (vote i fixes factor i % K),
+  std (ddof=0) over a random subset of images (default 73,728 = 10% of dSprites), no
+  pruning, and the accuracy is measured on the same votes that built the classifier.
+  `eval_accuracy` and `train_accuracy` are then both that same number (`heldout=0.0`).
+
+In both protocols a dimension whose global variance is exactly 0 can never be the argmin
+(the ratio would be 0/0); it is excluded and not counted in `num_active_dims`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+from oogan_tf.metrics import _utils
+
+PROTOCOLS = ("dlib", "gan_papers")
+
+DEFAULTS = {
+    "dlib": dict(batch_size=64, num_train=10000, num_eval=5000, num_variance_estimate=10000,
+                 prune_threshold=0.05),
+    "gan_papers": dict(batch_size=100, num_train=500, num_eval=0, num_variance_estimate=73728,
+                       prune_threshold=0.0),
+}
+
+
+def _vote(ground_truth, representation_fn, factor_index, batch_size, random_state,
+          global_variances, active_dims, num_codes):
+  factors = np.array(ground_truth.sample_factors(batch_size, random_state), copy=True)
+  factors[:, factor_index] = factors[0, factor_index]
+  obs = ground_truth.sample_observations_from_factors(factors, random_state)
+  codes = _utils.represent(representation_fn, np.asarray(obs), num_codes)
+  local_variances = np.var(codes, axis=0, ddof=1)
+  return int(np.argmin(local_variances[active_dims] / global_variances[active_dims]))
+
+
+def _votes(ground_truth, representation_fn, batch_size, num_votes, random_state,
+           global_variances, active_dims, round_robin, progress, stage):
+  num_factors = ground_truth.num_factors
+  votes = np.zeros((num_factors, int(active_dims.sum())), dtype=np.int64)
+  for i in range(num_votes):
+    if round_robin:
+      k = i % num_factors
+    else:
+      k = random_state.randint(num_factors)
+    d = _vote(ground_truth, representation_fn, k, batch_size, random_state,
+              global_variances, active_dims, global_variances.shape[0])
+    votes[k, d] += 1
+    if progress is not None and ((i + 1) % 50 == 0 or i + 1 == num_votes):
+      progress(stage, i + 1, num_votes)
+  return votes
+
+
+def compute_factor_vae(ground_truth: Any, representation_fn: _utils.RepresentationFn,
+                       random_state: np.random.RandomState, *, protocol: str = "dlib",
+                       batch_size: Optional[int] = None, num_train: Optional[int] = None,
+                       num_eval: Optional[int] = None,
+                       num_variance_estimate: Optional[int] = None,
+                       prune_threshold: Optional[float] = None,
+                       progress: Optional[_utils.ProgressFn] = None) -> Dict[str, Any]:
+  """Computes the FactorVAE score.
+
+  Args:
+    ground_truth: GroundTruthData with `num_factors >= 1`; observations float32
+      `[N, H, W, C]` in [-1, 1], factors int64 class indices `[N, F]`.
+    representation_fn: float32 images `[N, H, W, C]` -> codes `[N, D]` (D >= 1).
+    random_state: np.random.RandomState (use a fresh `RandomState(seed)` per metric).
+    protocol: "dlib" or "gan_papers" (see module docstring); picks the defaults below.
+    batch_size: images per vote (dlib 64, gan_papers 100), >= 2; also the chunk size for
+      the variance images.
+    num_train: votes that build the majority-vote classifier (dlib 10,000; gan_papers 500).
+    num_eval: held-out votes (dlib 5,000); must be 0 for gan_papers (no held-out set).
+    num_variance_estimate: images for the global variances (dlib 10,000; gan_papers 73,728),
+      >= 2.
+    prune_threshold: dims with global std < threshold are pruned (dlib 0.05; gan_papers 0).
+    progress: optional hook `progress(stage, done, total)`.
+
+  Returns:
+    dict with floats `train_accuracy`, `eval_accuracy` (the reported score; for gan_papers
+    the accuracy on the training votes), `num_active_dims`, `heldout` (1.0 for dlib, 0.0 for
+    gan_papers) and the string `protocol`.  All scores are 0 if no dimension is active.
+  """
+  if protocol not in PROTOCOLS:
+    raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}.")
+  _utils.check_ground_truth(ground_truth)
+  _utils.check_representation_fn(representation_fn)
+  _utils.check_random_state(random_state)
+  d = DEFAULTS[protocol]
+  batch_size = _utils.check_int(
+      "batch_size", d["batch_size"] if batch_size is None else batch_size, 2)
+  num_train = _utils.check_int("num_train", d["num_train"] if num_train is None else num_train, 1)
+  num_eval = _utils.check_int("num_eval", d["num_eval"] if num_eval is None else num_eval,
+                              0 if protocol == "gan_papers" else 1)
+  if protocol == "gan_papers" and num_eval != 0:
+    raise ValueError(
+        f"num_eval must be 0 for protocol='gan_papers' (no held-out votes), got {num_eval}.")
+  num_variance_estimate = _utils.check_int(
+      "num_variance_estimate",
+      d["num_variance_estimate"] if num_variance_estimate is None else num_variance_estimate, 2)
+  prune_threshold = _utils.check_float(
+      "prune_threshold", d["prune_threshold"] if prune_threshold is None else prune_threshold, 0.0)
+
+  # Global variances (dlib: sample_observations then represent in chunks of batch_size).
+  _, obs = ground_truth.sample(num_variance_estimate, random_state)
+  codes = _utils.obtain_representation(np.asarray(obs), representation_fn, batch_size)
+  if protocol == "dlib":
+    global_variances = np.var(codes, axis=0, ddof=1)
+  else:
+    global_variances = np.var(codes, axis=0, ddof=0)
+  active_dims = (np.sqrt(global_variances) >= prune_threshold) & (global_variances > 0)
+  result: Dict[str, Any] = {"protocol": protocol, "heldout": 1.0 if protocol == "dlib" else 0.0}
+  if not active_dims.any():
+    result.update(train_accuracy=0.0, eval_accuracy=0.0, num_active_dims=0.0)
+    return result
+
+  round_robin = protocol == "gan_papers"
+  train_votes = _votes(ground_truth, representation_fn, batch_size, num_train, random_state,
+                       global_variances, active_dims, round_robin, progress, "factor_vae/train")
+  classifier = np.argmax(train_votes, axis=0)
+  cols = np.arange(train_votes.shape[1])
+  train_accuracy = float(train_votes[classifier, cols].sum() / train_votes.sum())
+  if protocol == "dlib":
+    eval_votes = _votes(ground_truth, representation_fn, batch_size, num_eval, random_state,
+                        global_variances, active_dims, round_robin, progress, "factor_vae/eval")
+    eval_accuracy = float(eval_votes[classifier, cols].sum() / eval_votes.sum())
+  else:
+    eval_accuracy = train_accuracy
+  result.update(train_accuracy=train_accuracy, eval_accuracy=eval_accuracy,
+                num_active_dims=float(active_dims.sum()))
+  return result
