@@ -7,6 +7,7 @@ setuptools.setup(
     description=("OOGAN (Liu et al., AAAI 2020): disentangling GAN with one-hot sampling and "
                  "orthogonal regularisation, in TensorFlow 2 / Keras 3."),
     packages=setuptools.find_packages(include=["oogan_tf", "oogan_tf.*"]),
+    package_data={"oogan_tf.serving": ["static/*"]},
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.21,<2.22",

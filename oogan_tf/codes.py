@@ -9,9 +9,10 @@ Schedules (reference-notes section 5 and the discrepancy table, row 7):
   alternation).
 * "uniform": always uniform, never a CE target (the "without one-hot sampling" ablation).
 
-z ~ N(0, I_Z) is drawn fresh on every call. All functions work inside a compiled step with the
-iteration as a tensor: every regime is drawn and one is selected, so the random stream advances by
-the same amount each call (determinism across resumes).
+z ~ N(0, I_Z) is drawn fresh on every call. Draws are stateless: they depend only on a key
+derived from (run seed, iteration, purpose), so a resumed run, or the same global batch split over
+several replicas, draws exactly the same codes. All functions work inside a compiled step with the
+iteration as a tensor.
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ class CodeSample:
   ce_weight: tf.Tensor
   regime: tf.Tensor
 
+  def shard(self, start, size: int) -> "CodeSample":
+    """Rows [start, start + size) of a global-batch draw (one replica's share)."""
+    return dataclasses.replace(self, c=self.c[start:start + size], z=self.z[start:start + size],
+                               target=self.target[start:start + size])
+
 
 def _check_schedule(schedule: str) -> None:
   if schedule not in SCHEDULES:
@@ -70,13 +76,19 @@ def regime_for(iteration, schedule: str) -> tf.Tensor:
   return tf.where(odd, UNIFORM, tf.where(tf.equal(n % 4, 0), DOMINANT, ONE_HOT))
 
 
-def sample_codes(rng: tf.random.Generator, iteration, batch_size: int, c_dim: int, z_dim: int,
+def step_key(seed: int, iteration, purpose: int) -> tf.Tensor:
+  """The stateless-RNG key int64 [2] for one purpose (a small int < 16) at one iteration."""
+  n = tf.cast(iteration, tf.int64)
+  return tf.stack([tf.constant(seed, tf.int64), n * 16 + purpose])
+
+
+def sample_codes(key: tf.Tensor, iteration, batch_size: int, c_dim: int, z_dim: int,
                  schedule: str = "reference") -> CodeSample:
   """Draws (c, z, one-hot target, CE weight) for one iteration.
 
   Args:
-    rng: the run's random generator (checkpointed with the run, so resumes are deterministic).
-    iteration: int scalar (tensor or Python), the training iteration n.
+    key: int [2] stateless-RNG key (see step_key); the same key gives the same draw.
+    iteration: int scalar (tensor or Python), the training iteration n; selects the regime.
     batch_size: B (per replica).
     c_dim: C >= 1.
     z_dim: Z >= 0.
@@ -84,10 +96,11 @@ def sample_codes(rng: tf.random.Generator, iteration, batch_size: int, c_dim: in
   Returns: a CodeSample.
   """
   regime = regime_for(iteration, schedule)
-  u = rng.uniform((batch_size, c_dim))
-  k_sample = rng.uniform((batch_size,), 0, c_dim, dtype=tf.int32)
-  k_batch = rng.uniform((), 0, c_dim, dtype=tf.int32)
-  z = rng.normal((batch_size, z_dim))
+  keys = tf.random.experimental.stateless_split(tf.cast(key, tf.int64), 4)
+  u = tf.random.stateless_uniform((batch_size, c_dim), keys[0])
+  k_sample = tf.random.stateless_uniform((batch_size,), keys[1], 0, c_dim, dtype=tf.int32)
+  k_batch = tf.random.stateless_uniform((), keys[2], 0, c_dim, dtype=tf.int32)
+  z = tf.random.stateless_normal((batch_size, z_dim), keys[3])
 
   one_hot_c = tf.one_hot(k_sample, c_dim)
   dominant_c = tf.where(tf.equal(tf.range(c_dim), k_batch)[None, :], 1.0, 0.2 + 0.4 * u)

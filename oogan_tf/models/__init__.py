@@ -1,11 +1,11 @@
 """OOGAN networks: generator, discriminator with real/fake and Q heads, and their layers."""
 
 from oogan_tf.models.discriminator import Discriminator, split_q
-from oogan_tf.models.generator import Generator
+from oogan_tf.models.generator import Generator, copy_non_trainable
 from oogan_tf.models.model_config import IMAGE_SIZES, ModelConfig
 from oogan_tf.models.orthogonal import OrthogonalRegularizer
 
-__all__ = ["Discriminator", "Generator", "IMAGE_SIZES", "ModelConfig", "OrthogonalRegularizer",
+__all__ = ["Discriminator", "Generator", "copy_non_trainable", "IMAGE_SIZES", "ModelConfig", "OrthogonalRegularizer",
            "split_q"]
 
 

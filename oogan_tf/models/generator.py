@@ -116,3 +116,13 @@ class Generator(keras.Model):
     z = tf.zeros((batch_size, self.cfg.z_dim))
     self((c, z), training=False)
     return self
+
+
+def copy_non_trainable(source: Generator, target: Generator) -> None:
+  """Copies non-trainable state (BatchNorm statistics, spectral-norm vectors) from source to target.
+
+  The EMA covers parameters only (as in the reference); its buffers are the live G's, which is
+  what the reference's checkpoints hold.
+  """
+  for t, s in zip(target.non_trainable_variables, source.non_trainable_variables):
+    t.assign(s)

@@ -1,0 +1,146 @@
+"""The validated, frozen configuration of a training run (`TrainConfig`), and its JSON form.
+
+Entry points turn absl flags into a `TrainConfig`; library code only ever sees the dataclass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from oogan_tf.codes import SCHEDULES
+from oogan_tf.models.model_config import ModelConfig
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+
+# Fields a resumed run may change; every other field defines the model or the optimisation and
+# must match the run directory's config.json.
+RESUMABLE_FIELDS = ("train_steps", "steps_per_loop", "checkpoint_every_steps", "sample_every_steps",
+                    "keep_checkpoints", "jit_compile", "strategy", "data_dir", "cache", "model_dir",
+                    "export_at_end", "num_gpus")
+
+
+def _positive(field: str, value: int, minimum: int = 1) -> None:
+  if value < minimum:
+    raise ValueError(f"--{field}={value} is not allowed; it must be >= {minimum}")
+
+
+def _choice(field: str, value, allowed) -> None:
+  if value not in allowed:
+    raise ValueError(f"--{field}={value!r} is not allowed; choose one of "
+                     f"{', '.join(map(str, allowed))}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """Everything a training run needs.
+
+  Attributes (beyond `model`):
+    dataset, data_dir, cache: the data source (see oogan_tf.data).
+    batch_size: GLOBAL batch size (divided over replicas).
+    train_steps: total iterations; the run stops when the iteration counter reaches it.
+    steps_per_loop: iterations per compiled call (logging/checkpoint granularity).
+    learning_rate, beta_1, beta_2, epsilon: the three Adams (D, G, info).
+    gp_weight: gradient-penalty weight (0 disables the extra D forward).
+    lambda_info, gamma_onehot: weights of the code reconstruction and one-hot CE terms.
+    code_schedule: "reference" | "paper" | "uniform" (oogan_tf.codes).
+    orthogonal_reg: run the private orthogonal steps (False: ablation).
+    instance_noise_steps: Gaussian noise on real images with sigma falling 1 -> 0 over this many
+      iterations (0: off; the reference uses 10% of the run on dSprites).
+    ema_decay: EMA of G's parameters.
+    precision: float32 | mixed_float16 | mixed_bfloat16.
+    jit_compile: XLA-compile the train loop.
+    strategy, num_gpus: tf.distribute strategy (oogan_tf.distribute).
+    seed: seeds variables, code sampling and data order.
+    sample_seed: seeds the fixed (z, c) of sample grids and traversals.
+    checkpoint_every_steps, sample_every_steps, keep_checkpoints: run-directory cadence.
+    export_at_end: write a SavedModel export when training finishes.
+  """
+
+  model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+  dataset: str = "dsprites"
+  data_dir: str | None = None
+  cache: str = "none"
+  batch_size: int = 64
+  train_steps: int = 50_000
+  steps_per_loop: int = 25
+  learning_rate: float = 1e-4
+  beta_1: float = 0.5
+  beta_2: float = 0.99
+  epsilon: float = 1e-8
+  gp_weight: float = 10.0
+  lambda_info: float = 1.0
+  gamma_onehot: float = 1.0
+  code_schedule: str = "reference"
+  orthogonal_reg: bool = True
+  instance_noise_steps: int = 0
+  ema_decay: float = 0.999
+  precision: str = "float32"
+  jit_compile: bool = False
+  strategy: str = "default"
+  num_gpus: int = 0
+  seed: int = 0
+  sample_seed: int = 1234
+  checkpoint_every_steps: int = 1000
+  sample_every_steps: int = 500
+  keep_checkpoints: int = 3
+  export_at_end: bool = True
+  model_dir: str | None = None
+
+  def __post_init__(self):
+    _positive("batch_size", self.batch_size)
+    _positive("train_steps", self.train_steps, 0)
+    _positive("steps_per_loop", self.steps_per_loop)
+    _positive("checkpoint_every_steps", self.checkpoint_every_steps)
+    _positive("sample_every_steps", self.sample_every_steps)
+    _positive("keep_checkpoints", self.keep_checkpoints)
+    _positive("instance_noise_steps", self.instance_noise_steps, 0)
+    _choice("code_schedule", self.code_schedule, SCHEDULES)
+    _choice("precision", self.precision, PRECISIONS)
+    _choice("strategy", self.strategy, STRATEGIES)
+    if not self.learning_rate > 0:
+      raise ValueError(f"--learning_rate={self.learning_rate} is not allowed; it must be > 0")
+    if not 0.0 <= self.ema_decay < 1.0:
+      raise ValueError(f"--ema_decay={self.ema_decay} is not allowed; it must be in [0, 1)")
+    for name in ("gp_weight", "lambda_info", "gamma_onehot"):
+      if getattr(self, name) < 0:
+        raise ValueError(f"--{name}={getattr(self, name)} is not allowed; it must be >= 0")
+
+  def check_replicas(self, num_replicas: int) -> None:
+    """Raises ValueError unless the global batch divides evenly over the replicas."""
+    if self.batch_size % num_replicas:
+      raise ValueError(f"--batch_size={self.batch_size} is not divisible by the {num_replicas} "
+                       f"replicas of --strategy={self.strategy}; use a multiple of {num_replicas}")
+
+  def to_dict(self) -> dict:
+    return dataclasses.asdict(self)
+
+  def to_json(self) -> str:
+    return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+  @classmethod
+  def from_dict(cls, d: dict) -> "TrainConfig":
+    d = dict(d)
+    d["model"] = ModelConfig(**d["model"])
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(d) - known
+    if unknown:
+      raise ValueError(f"unknown config fields {sorted(unknown)}; known: {sorted(known)}")
+    return cls(**d)
+
+  def differences(self, other: "TrainConfig") -> list[str]:
+    """Names of model-defining fields (not in RESUMABLE_FIELDS) whose values differ."""
+    a, b = _flatten(self.to_dict()), _flatten(other.to_dict())
+    return sorted(k for k in set(a) | set(b)
+                  if k.split(".")[0] not in RESUMABLE_FIELDS and a.get(k) != b.get(k))
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+  out = {}
+  for k, v in d.items():
+    if isinstance(v, dict):
+      out.update(_flatten(v, f"{prefix}{k}."))
+    else:
+      out[f"{prefix}{k}"] = v
+  return out

@@ -1,0 +1,22 @@
+"""Datasets of oogan_tf: one registry of offline tf.data pipelines, plus dSprites ground truth.
+
+Public API:
+  DATASETS, DataConfig, DatasetError: the names, the config, the one user-facing error.
+  validate(cfg): raises DatasetError for an invalid DataConfig; returns it.
+  build_dataset(cfg, input_context=None, start_batch=0): infinite float32 [b, S, S, C] batches
+    in [-1, 1].
+  describe_source(cfg): where the images come from, in one line.
+  get_ground_truth(cfg): GroundTruthData of dSprites (rendered, or the official npz).
+  render_dsprites(factor_classes): uint8 [N, 64, 64] in {0, 1} from int [N, 5] class indices.
+"""
+from oogan_tf.data.config import DATASETS, DataConfig, DatasetError, validate
+from oogan_tf.data.dsprites import GroundTruthData
+from oogan_tf.data.dsprites_render import (FACTOR_NAMES, FACTOR_SIZES, factors_to_indices,
+                                           indices_to_factors, render_dsprites, render_shapes)
+from oogan_tf.data.registry import build_dataset, describe_source, get_ground_truth
+
+__all__ = [
+    "DATASETS", "DataConfig", "DatasetError", "GroundTruthData", "FACTOR_NAMES", "FACTOR_SIZES",
+    "factors_to_indices", "indices_to_factors", "render_dsprites", "render_shapes",
+    "build_dataset", "describe_source", "get_ground_truth", "validate",
+]

@@ -1,0 +1,60 @@
+"""The dataset registry: names used by --dataset -> pipeline builders and source descriptions."""
+import dataclasses
+from typing import Callable
+
+from oogan_tf.data import dsprites, fake, image_folder, mnist, pipeline
+from oogan_tf.data.config import DATASETS, DatasetError, validate
+
+
+@dataclasses.dataclass(frozen=True)
+class _Entry:
+  build: Callable  # (cfg, Sharding) -> tf.data.Dataset of float32 [b, S, S, C] in [-1, 1]
+  describe: Callable  # cfg -> str
+
+
+_REGISTRY = {
+    "dsprites": _Entry(dsprites.build, dsprites.describe),
+    "chairs": _Entry(image_folder.build, image_folder.describe),
+    "celeba": _Entry(image_folder.build, image_folder.describe),
+    "image_folder": _Entry(image_folder.build, image_folder.describe),
+    "mnist": _Entry(mnist.build, mnist.describe),
+    "fake": _Entry(fake.build, fake.describe),
+}
+assert tuple(_REGISTRY) == DATASETS
+
+
+def build_dataset(cfg, input_context=None, start_batch=0):
+  """The training pipeline of cfg.
+
+  Args:
+    cfg: a DataConfig; validated first (DatasetError naming the field, value and allowed values).
+    input_context: an optional tf.distribute.InputContext; when given, the pipeline batches the
+      per-replica share of cfg.batch_size and reads only its shard of the data.
+    start_batch: the training step a run resumes at (global batches already consumed). dsprites
+      and fake continue their stream exactly where it stopped; file-backed datasets reseed their
+      shuffle instead of decoding the skipped images again (see pipeline.resume_seed).
+
+  Returns:
+    An infinite tf.data.Dataset (reshuffled every epoch) of float32 [b, S, S, C] images in
+    [-1, 1], b the per-replica batch (static: drop_remainder), prefetched with AUTOTUNE.
+  """
+  validate(cfg)
+  return _REGISTRY[cfg.name].build(cfg, pipeline.sharding_for(cfg, input_context, start_batch))
+
+
+def describe_source(cfg):
+  """One line saying where cfg's images come from, e.g. for the trainer's log."""
+  validate(cfg)
+  return _REGISTRY[cfg.name].describe(cfg)
+
+
+def get_ground_truth(cfg):
+  """GroundTruthData (factor names/sizes, seeded factor and image sampling) for dsprites.
+
+  Raises DatasetError for other datasets: they have no ground-truth factors.
+  """
+  validate(cfg)
+  if cfg.name != "dsprites":
+    raise DatasetError(f"dataset '{cfg.name}' has no ground-truth factors; the disentanglement "
+                       "metrics need name='dsprites' (--dataset=dsprites).")
+  return dsprites.ground_truth(cfg)

@@ -1,0 +1,455 @@
+"""Evaluation of an exported OOGAN (SavedModel from oogan_tf.export_lib); no flags here.
+
+`evaluate_export(export_dir, metrics, ...)` loads the export, runs the requested metrics and
+returns one JSON-serialisable dict; `write_results` writes it atomically (temp file + rename),
+never replacing an existing file unless asked; `write_summaries` logs the scalar scores to
+TensorBoard under `eval/<metric>/<key>`.
+
+* Representation metrics (factor_vae, beta_vae, mig, dci, sap, modularity, tc) use Q's
+  prediction of c on real images: the export's `encode` signature (`c_mean`; `tc` also uses
+  `c_log_sigma`, so it needs a probabilistic Q), BN in inference mode.  Observations of the
+  ground truth come in [-1, 1] and go to `encode` in [0, 1].
+* `ortho` reads Q's orthogonal kernels (`.../orth_conv/kernel` [4, 4, C', 1] and
+  `.../readout/transform` [4, 4, C']) from the export's object graph (variable *names* do not
+  survive a save/load, the object paths do).  An InfoGAN Q has none: the result says so.
+* `perceptual_diversity` generates with the `sample` signature (output mapped [0, 1] -> [-1, 1],
+  greyscale tiled to RGB) and needs a local VGG16 weights file.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import numbers
+import os
+import platform
+import tempfile
+import time
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from oogan_tf import metrics as metrics_lib
+
+FORMAT = "oogan_tf.eval/1"
+METADATA_ASSET = os.path.join("assets", "oogan_metadata.json")
+# Datasets whose loader provides ground-truth factors (GroundTruthData).
+GROUND_TRUTH_DATASETS = ("dsprites",)
+PD_DEFAULTS = dict(trials=1000, batch_size=100)
+PD_CODE_RANGE = (-1.0, 1.0)  # the paper's script; the export trains on U(0, 1)
+_ORTHO_SUFFIXES = ("orth_conv/kernel", "readout/transform")
+
+
+class EvaluationError(ValueError):
+  """A problem the user can act on; the message names the argument (flag) and its value."""
+
+
+def parse_metrics(metrics: Any) -> List[str]:
+  """'a,b' or a sequence -> de-duplicated list of valid names (EvaluationError otherwise)."""
+  if isinstance(metrics, str):
+    names = [m.strip() for m in metrics.split(",") if m.strip()]
+  else:
+    names = [str(m).strip() for m in (metrics or ())]
+  names = list(dict.fromkeys(names))
+  if not names:
+    raise EvaluationError(f"--metrics is empty; valid metrics: {', '.join(metrics_lib.METRIC_NAMES)}")
+  unknown = [m for m in names if m not in metrics_lib.METRIC_NAMES]
+  if unknown:
+    raise EvaluationError(f"--metrics={','.join(names)}: unknown metric(s) {', '.join(unknown)}; "
+                          f"valid metrics: {', '.join(metrics_lib.METRIC_NAMES)}")
+  return names
+
+
+def read_metadata(export_dir: str) -> Dict[str, Any]:
+  if not export_dir or not os.path.isdir(export_dir):
+    raise EvaluationError(f"--export_dir={export_dir!r} does not exist or is not a directory; "
+                          "pass the directory written by python -m oogan_tf.export")
+  path = os.path.join(export_dir, METADATA_ASSET)
+  if not os.path.isfile(path):
+    raise EvaluationError(f"--export_dir={export_dir!r} is not an oogan_tf export: it has no "
+                          f"{METADATA_ASSET}")
+  with open(path) as f:
+    return json.load(f)
+
+
+def package_versions() -> Dict[str, str]:
+  import sklearn  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  versions = {"python": platform.python_version(), "numpy": np.__version__,
+              "sklearn": sklearn.__version__, "tensorflow": tf.__version__}
+  try:
+    import keras  # pylint: disable=g-import-not-at-top
+    versions["keras"] = keras.__version__
+  except ImportError:  # pragma: no cover
+    pass
+  return versions
+
+
+# ----------------------------------------------------------------------------- export access
+
+
+def _batched(fn: Callable[[np.ndarray], Tuple[np.ndarray, ...]], x: np.ndarray,
+             batch_size: int) -> Tuple[np.ndarray, ...]:
+  outs: List[List[np.ndarray]] = []
+  for start in range(0, x.shape[0], batch_size):
+    parts = fn(x[start:start + batch_size])
+    if not outs:
+      outs = [[] for _ in parts]
+    for acc, p in zip(outs, parts):
+      acc.append(p)
+  return tuple(np.concatenate(acc, axis=0) for acc in outs)
+
+
+def make_encoder(loaded: Any, metadata: Mapping[str, Any], batch_size: int):
+  """(representation_fn, gaussian_fn or None): observations in [-1, 1] -> Q's c_mean etc."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  encode = loaded.signatures["encode"]
+  s, ch = int(metadata["image_size"]), int(metadata["channels"])
+
+  def _call(obs):
+    x = np.asarray(obs, np.float32)
+    if x.shape[1:] != (s, s, ch):
+      raise EvaluationError(f"the ground truth's observations have shape {x.shape[1:]}, the "
+                            f"export encodes [{s}, {s}, {ch}] images")
+    out = encode(images=tf.constant((x + 1.0) * 0.5))
+    mean = out["c_mean"].numpy()
+    log_sigma = out["c_log_sigma"].numpy() if "c_log_sigma" in out else None
+    return (mean,) if log_sigma is None else (mean, log_sigma)
+
+  def representation_fn(obs):
+    return _batched(lambda b: _call(b)[:1], np.asarray(obs), batch_size)[0]
+
+  gaussian_fn = None
+  if metadata.get("probabilistic_q"):
+    def gaussian_fn(obs):  # pylint: disable=function-redefined
+      mean, log_sigma = _batched(_call, np.asarray(obs), batch_size)
+      return mean, log_sigma
+  return representation_fn, gaussian_fn
+
+
+def _children(obj: Any) -> Dict[str, Any]:
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  try:
+    return dict(tf.train.TrackableView(obj).children(obj))
+  except Exception:  # pylint: disable=broad-except
+    try:
+      return dict(obj._trackable_children())  # pylint: disable=protected-access
+    except Exception:  # pylint: disable=broad-except
+      return {}
+
+
+def find_orthogonal_kernels(loaded: Any) -> Dict[str, np.ndarray]:
+  """Q's orthogonal kernels of a loaded export, keyed by object path (sorted).
+
+  Variable names lose their scope in a save/load ("discriminator/kernel:0"), so we walk the
+  object graph from `loaded.discriminator` (or the root) and keep variables whose path ends in
+  `orth_conv/kernel` (4-D, [4, 4, C', 1]) or `readout/transform` (3-D, [4, 4, C']).
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  root = getattr(loaded, "discriminator", None)
+  prefix = "discriminator" if root is not None else ""
+  root = loaded if root is None else root
+  found: Dict[str, np.ndarray] = {}
+  seen = set()
+  stack = [(prefix, root)]
+  while stack:
+    path, obj = stack.pop()
+    if id(obj) in seen:
+      continue
+    seen.add(id(obj))
+    if isinstance(obj, tf.Variable):
+      shape = tuple(obj.shape)
+      if ((path.endswith(_ORTHO_SUFFIXES[0]) and len(shape) == 4) or
+          (path.endswith(_ORTHO_SUFFIXES[1]) and len(shape) == 3)):
+        found[path] = obj.numpy()
+      continue
+    for name, child in _children(obj).items():
+      stack.append((f"{path}/{name}" if path else name, child))
+  return dict(sorted(found.items()))
+
+
+def orthogonality_of(loaded: Any) -> Dict[str, Any]:
+  kernels = find_orthogonal_kernels(loaded)
+  if not kernels:
+    return {"available": False,
+            "reason": "the export's Q has no orthogonal layers (no orth_conv/kernel or "
+                      "readout/transform variables: an InfoGAN Q?)"}
+  # orth_conv [4, 4, C', 1] and transform [4, 4, C'] both keep the spatial axes first.
+  result = metrics_lib.compute_orthogonality(kernels, layout="spatial_first")
+  result["available"] = True
+  return result
+
+
+def make_generator(loaded: Any, channels: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+  """generate(c, z) -> RGB images in [-1, 1] via the export's `sample` signature."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  sample = loaded.signatures["sample"]
+
+  def generate(c, z):
+    x = sample(c=tf.constant(c, tf.float32), z=tf.constant(z, tf.float32))["images"].numpy()
+    x = np.clip(x * 2.0 - 1.0, -1.0, 1.0)
+    if channels == 1:
+      x = np.repeat(x, 3, axis=-1)
+    return x
+
+  return generate
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def _data_config(metadata: Mapping[str, Any], data_dir: Optional[str]):
+  from oogan_tf import data as data_lib  # pylint: disable=g-import-not-at-top
+  cfg = metadata.get("config", {})
+  return data_lib, data_lib.DataConfig(
+      name=cfg.get("dataset", "dsprites"),
+      data_dir=data_dir if data_dir is not None else cfg.get("data_dir"),
+      image_size=int(metadata["image_size"]), channels=int(metadata["channels"]))
+
+
+def load_ground_truth(metadata: Mapping[str, Any], data_dir: Optional[str]):
+  """(ground_truth, source description or None) for the export's training dataset."""
+  dataset = metadata.get("config", {}).get("dataset", "dsprites")
+  if dataset not in GROUND_TRUTH_DATASETS:
+    raise EvaluationError(
+        f"the export was trained on dataset={dataset!r}, which has no ground-truth factors "
+        f"(only {', '.join(GROUND_TRUTH_DATASETS)} has); metrics that need them "
+        f"({', '.join(m for m in metrics_lib.REPRESENTATION_METRICS)}) cannot run. Use "
+        "--metrics=ortho,perceptual_diversity")
+  data_lib, dcfg = _data_config(metadata, data_dir)
+  try:
+    ground_truth = data_lib.get_ground_truth(dcfg)
+  except ValueError as e:  # DatasetError names the field and value
+    raise EvaluationError(f"--data_dir={dcfg.data_dir!r}: {e}") from e
+  describe = getattr(data_lib, "describe_source", None)
+  source = None
+  if callable(describe):
+    source = str(describe(dcfg))
+  elif getattr(ground_truth, "source", None) is not None:
+    source = str(ground_truth.source)
+  return ground_truth, source
+
+
+# ----------------------------------------------------------------------------- main entry
+
+
+def _pd_params(sizes_scale: float, overrides: Mapping[str, Any]) -> Dict[str, Any]:
+  params = dict(PD_DEFAULTS)
+  params["trials"] = max(1, int(round(params["trials"] * sizes_scale)))
+  for key, value in overrides.items():
+    if key not in PD_DEFAULTS:
+      raise EvaluationError(f"sizes['perceptual_diversity'] has unknown parameter {key!r}; "
+                            f"valid: {sorted(PD_DEFAULTS)}")
+    params[key] = int(value)
+  return params
+
+
+def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: str = "dlib",
+                    sizes_scale: float = 1.0,
+                    sizes: Optional[Mapping[str, Mapping[str, Any]]] = None,
+                    batch_size: int = 64, data_dir: Optional[str] = None,
+                    vgg_weights: Optional[str] = None,
+                    pd_code_range: Sequence[float] = PD_CODE_RANGE,
+                    ground_truth: Any = None, dataset_source: Optional[str] = None,
+                    progress: Optional[Callable[[str, int, int], None]] = None,
+                    loaded: Any = None) -> Dict[str, Any]:
+  """Runs `metrics` on an export and returns the result dict (see README / module docstring).
+
+  Args:
+    export_dir: directory written by `export_lib.write_export`.
+    metrics: names from `oogan_tf.metrics.METRIC_NAMES` (list or 'a,b,c').
+    seed: seed of every metric (each gets a fresh RandomState(seed)).
+    protocol: FactorVAE protocol, "dlib" or "gan_papers".
+    sizes_scale: multiplies every metric's sample counts (and perceptual_diversity's trials).
+    sizes: per-metric overrides, e.g. {"mig": {"num_train": 500},
+      "perceptual_diversity": {"trials": 10, "batch_size": 8}}.
+    batch_size: images per `encode` call.
+    data_dir: overrides the training config's data_dir for the ground truth.
+    vgg_weights: local VGG16 weights file (perceptual_diversity only).
+    pd_code_range: (low, high) of the perceptual-diversity codes.
+    ground_truth: a GroundTruthData to use instead of loading the export's dataset (tests,
+      tools); its observations must match the export's [S, S, ch] in [-1, 1].
+    dataset_source: the description recorded for `ground_truth` when it is given.
+    progress: optional hook progress(stage, done, total).
+    loaded: an already `tf.saved_model.load`ed export (else it is loaded here).
+
+  Returns:
+    {"format", "export_dir", "metadata", "metrics_requested", "protocol", "seed",
+     "sizes_scale", "sizes", "dataset": {"name", "data_dir", "image_size", "channels",
+     "source"}, "versions", "created", "elapsed_s", "results": {metric: {...}}}.
+
+  Raises:
+    EvaluationError: missing export, unknown metric, bad option, dataset without factors,
+      tc on a deterministic Q, perceptual_diversity without vgg_weights.
+  """
+  t0 = time.time()
+  names = parse_metrics(metrics)
+  metadata = read_metadata(export_dir)
+  if protocol not in metrics_lib.PROTOCOLS:
+    raise EvaluationError(f"--protocol={protocol!r} is invalid; valid: "
+                          f"{', '.join(metrics_lib.PROTOCOLS)}")
+  if not isinstance(seed, numbers.Integral) or seed < 0:
+    raise EvaluationError(f"--seed={seed!r} must be an integer >= 0")
+  if not (isinstance(sizes_scale, numbers.Real) and math.isfinite(sizes_scale)
+          and sizes_scale > 0):
+    raise EvaluationError(f"--sizes_scale={sizes_scale!r} must be a finite number > 0")
+  if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+    raise EvaluationError(f"--batch_size={batch_size!r} must be an integer >= 1")
+  sizes = {k: dict(v) for k, v in (sizes or {}).items()}
+  for key in sizes:
+    if key not in metrics_lib.METRIC_NAMES or key == "ortho":
+      raise EvaluationError(f"sizes has unknown metric {key!r}; valid: "
+                            f"{', '.join(m for m in metrics_lib.METRIC_NAMES if m != 'ortho')}")
+  rep_names = [m for m in names if m in metrics_lib.REPRESENTATION_METRICS]
+  if "tc" in names and not metadata.get("probabilistic_q"):
+    raise EvaluationError(
+        f"--metrics={','.join(names)}: 'tc' needs a probabilistic Q (c_mean and c_log_sigma), "
+        f"but the export at --export_dir={export_dir!r} has probabilistic_q=false")
+  if "perceptual_diversity" in names:
+    if not vgg_weights:
+      raise EvaluationError(
+          "--metrics includes perceptual_diversity, which needs --vgg_weights=PATH (a local "
+          "VGG16 include_top=False weights file; nothing is downloaded)")
+    if not os.path.isfile(vgg_weights):
+      raise EvaluationError(f"--vgg_weights={vgg_weights!r} is not a file")
+    if int(metadata["c_dim"]) < 2:
+      raise EvaluationError("perceptual_diversity needs c_dim >= 2; the export has "
+                            f"c_dim={metadata['c_dim']}")
+    pd_params = _pd_params(sizes_scale, sizes.get("perceptual_diversity", {}))
+
+  config = metadata.get("config", {})
+  dataset = {"name": config.get("dataset"), "image_size": metadata.get("image_size"),
+             "channels": metadata.get("channels"),
+             "data_dir": data_dir if data_dir is not None else config.get("data_dir"),
+             "source": dataset_source}
+  if rep_names and ground_truth is None:
+    ground_truth, dataset["source"] = load_ground_truth(metadata, data_dir)
+  elif ground_truth is not None:
+    dataset["ground_truth"] = type(ground_truth).__name__
+    if dataset_source is None and getattr(ground_truth, "source", None) is not None:
+      dataset["source"] = str(ground_truth.source)
+
+  if loaded is None:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    loaded = tf.saved_model.load(export_dir)
+
+  results: Dict[str, Any] = {}
+  if rep_names:
+    representation_fn, gaussian_fn = make_encoder(loaded, metadata, batch_size)
+    rep_sizes = {k: v for k, v in sizes.items() if k in metrics_lib.REPRESENTATION_METRICS}
+    try:
+      results.update(metrics_lib.evaluate_representation(
+          ground_truth, representation_fn, rep_names, seed=int(seed), protocol=protocol,
+          sizes_scale=float(sizes_scale), sizes=rep_sizes, gaussian_fn=gaussian_fn,
+          progress=progress))
+    except EvaluationError:
+      raise
+    except ValueError as e:
+      raise EvaluationError(str(e)) from e
+  if "ortho" in names:
+    t = time.time()
+    results["ortho"] = orthogonality_of(loaded)
+    results["ortho"]["elapsed_s"] = float(time.time() - t)
+  if "perceptual_diversity" in names:
+    t = time.time()
+    pd = metrics_lib.compute_perceptual_diversity(
+        make_generator(loaded, int(metadata["channels"])), int(metadata["c_dim"]),
+        int(metadata["z_dim"]), vgg_weights, trials=pd_params["trials"],
+        batch_size=pd_params["batch_size"], code_range=tuple(pd_code_range), seed=int(seed),
+        progress=progress)
+    pd["params"] = dict(pd_params, seed=int(seed), code_range=[float(v) for v in pd_code_range],
+                        vgg_weights=os.path.abspath(vgg_weights))
+    pd["elapsed_s"] = float(time.time() - t)
+    results["perceptual_diversity"] = pd
+
+  return {
+      "format": FORMAT,
+      "export_dir": os.path.abspath(export_dir),
+      "metadata": metadata,
+      "metrics_requested": names,
+      "protocol": protocol,
+      "seed": int(seed),
+      "sizes_scale": float(sizes_scale),
+      "sizes": sizes,
+      "dataset": dataset,
+      "versions": package_versions(),
+      "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+      "elapsed_s": float(time.time() - t0),
+      "results": {m: results[m] for m in names},
+  }
+
+
+# ----------------------------------------------------------------------------- output
+
+
+def default_output(export_dir: str) -> str:
+  return os.path.join(export_dir, "eval.json")
+
+
+def check_output(path: str, overwrite: bool = False) -> None:
+  if os.path.exists(path) and not overwrite:
+    raise EvaluationError(f"--output={path!r} already exists; pass another --output or "
+                          "--overwrite")
+
+
+def write_results(result: Mapping[str, Any], path: str, overwrite: bool = False) -> str:
+  """Writes `result` as JSON atomically; refuses an existing file unless overwrite."""
+  check_output(path, overwrite)
+  parent = os.path.dirname(os.path.abspath(path))
+  os.makedirs(parent, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(prefix=".eval-tmp-", suffix=".json", dir=parent)
+  try:
+    with os.fdopen(fd, "w") as f:
+      json.dump(result, f, indent=2, sort_keys=True, allow_nan=True)
+      f.write("\n")
+    if overwrite:
+      os.replace(tmp, path)
+    else:
+      try:
+        os.link(tmp, path)  # fails if path appeared meanwhile: no silent overwrite
+      except FileExistsError:
+        raise EvaluationError(f"--output={path!r} already exists; pass another --output or "
+                              "--overwrite") from None
+      except OSError:  # filesystem without hard links
+        check_output(path, overwrite)
+        os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+  return path
+
+
+def scalar_scores(result: Mapping[str, Any]) -> Dict[str, float]:
+  """{'<metric>/<key>': value} for every top-level numeric score (no params, no timings)."""
+  out: Dict[str, float] = {}
+  for metric, scores in result["results"].items():
+    for key, value in scores.items():
+      if key in ("params", "elapsed_s") or isinstance(value, bool):
+        continue
+      if isinstance(value, numbers.Real):
+        out[f"{metric}/{key}"] = float(value)
+  return out
+
+
+def write_summaries(result: Mapping[str, Any], summary_dir: str, step: int) -> None:
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  writer = tf.summary.create_file_writer(summary_dir)
+  with writer.as_default():
+    for key, value in scalar_scores(result).items():
+      tf.summary.scalar(f"eval/{key}", value, step=int(step))
+  writer.flush()
+  writer.close()
+
+
+def format_table(result: Mapping[str, Any]) -> str:
+  rows = [(k, v) for k, v in scalar_scores(result).items()]
+  for metric, scores in result["results"].items():
+    if scores.get("available") is False:
+      rows.append((f"{metric}", f"n/a ({scores.get('reason', '')})"))
+  width = max([len(k) for k, _ in rows] + [6])
+  lines = [f"{'metric'.ljust(width)}  value", f"{'-' * width}  {'-' * 10}"]
+  for k, v in rows:
+    lines.append(f"{k.ljust(width)}  {v:.4f}" if isinstance(v, float) else
+                 f"{k.ljust(width)}  {v}")
+  return "\n".join(lines)

@@ -1,0 +1,166 @@
+"""SavedModel export of a trained OOGAN (EMA generator + Q encoder).
+
+Signatures (every input a TensorSpec with a free batch dimension where it has one):
+  serving_default / sample: c float32 [B, C], z float32 [B, Z] -> images float32 [B, H, W, ch] in [0, 1]
+  sample_from_seed: seed int64 [], num int32 [] -> images, c [num, C], z [num, Z] (stateless RNG:
+    the same seed gives the same outputs in any process)
+  traverse: seed int64 [], dim int32 [], steps int32 [], low float32 [], high float32 []
+    -> images [steps, H, W, ch] (code `dim` swept from low to high; z and the other codes fixed by
+    the seed)
+  encode: images float32 [B, H, W, ch] in [0, 1] -> c_mean [B, C] (+ c_log_sigma for a
+    probabilistic Q)
+`assets/oogan_metadata.json` carries image size, channels, c_dim, z_dim, the code range and the
+training config.
+
+BatchNorm at serving uses the inference (moving) statistics of the live generator, so one image
+does not depend on the others in its batch; see README ("Export") for the measured comparison with
+the batch-statistics images shown during training.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+import tensorflow as tf
+
+from oogan_tf.config import TrainConfig
+from oogan_tf.models import Discriminator, Generator, copy_non_trainable, split_q
+
+CODE_RANGE = (0.0, 1.0)  # training draws c in [0, 1]
+
+
+class OOGANExport(tf.Module):
+  """The exported module; see the module docstring for the signatures."""
+
+  def __init__(self, generator: Generator, discriminator: Discriminator, cfg: TrainConfig,
+               metadata_path: str):
+    super().__init__()
+    self.generator = generator
+    self.discriminator = discriminator
+    m = cfg.model
+    self._c_dim, self._z_dim = m.c_dim, m.z_dim
+    self._probabilistic = m.probabilistic_q
+    self.metadata = tf.saved_model.Asset(metadata_path)
+    s, ch = m.image_size, m.channels
+    self.sample = tf.function(self._sample, input_signature=[
+        tf.TensorSpec([None, m.c_dim], tf.float32, name="c"),
+        tf.TensorSpec([None, m.z_dim], tf.float32, name="z")])
+    self.sample_from_seed = tf.function(self._sample_from_seed, input_signature=[
+        tf.TensorSpec([], tf.int64, name="seed"), tf.TensorSpec([], tf.int32, name="num")])
+    self.traverse = tf.function(self._traverse, input_signature=[
+        tf.TensorSpec([], tf.int64, name="seed"), tf.TensorSpec([], tf.int32, name="dim"),
+        tf.TensorSpec([], tf.int32, name="steps"), tf.TensorSpec([], tf.float32, name="low"),
+        tf.TensorSpec([], tf.float32, name="high")])
+    self.encode = tf.function(self._encode, input_signature=[
+        tf.TensorSpec([None, s, s, ch], tf.float32, name="images")])
+
+  def _generate(self, c, z):
+    x = self.generator((c, z), training=False)
+    return (tf.cast(x, tf.float32) + 1.0) / 2.0
+
+  def _check_width(self, tensor, name, expected):
+    tf.debugging.assert_equal(
+        tf.shape(tensor)[1], expected,
+        message=f"input '{name}' must have shape [batch, {expected}]")
+
+  def _sample(self, c, z):
+    self._check_width(c, "c", self._c_dim)
+    self._check_width(z, "z", self._z_dim)
+    return {"images": self._generate(c, z)}
+
+  def _codes_from_seed(self, seed, num):
+    # Stateless draws: the output depends only on (seed, num).
+    key = tf.stack([seed, tf.constant(0, tf.int64)])
+    c = tf.random.stateless_uniform(tf.stack([num, self._c_dim]), key, *CODE_RANGE)
+    z = tf.random.stateless_normal(tf.stack([num, self._z_dim]), key + [0, 1])
+    return c, z
+
+  def _sample_from_seed(self, seed, num):
+    tf.debugging.assert_positive(num, message="input 'num' must be >= 1")
+    c, z = self._codes_from_seed(seed, num)
+    return {"images": self._generate(c, z), "c": c, "z": z}
+
+  def _traverse(self, seed, dim, steps, low, high):
+    tf.debugging.assert_greater_equal(steps, 2, message="input 'steps' must be >= 2")
+    tf.debugging.assert_greater_equal(dim, 0, message=f"input 'dim' must be in [0, {self._c_dim})")
+    tf.debugging.assert_less(dim, self._c_dim, message=f"input 'dim' must be in [0, {self._c_dim})")
+    c, z = self._codes_from_seed(seed, tf.constant(1))
+    values = tf.linspace(low, high, steps)
+    c = tf.tile(c, [steps, 1])
+    column = tf.one_hot(dim, self._c_dim)[None, :]
+    c = c * (1.0 - column) + values[:, None] * column
+    return {"images": self._generate(c, tf.tile(z, [steps, 1]))}
+
+  def _encode(self, images):
+    _, q = self.discriminator(images * 2.0 - 1.0, training=False)
+    mu, log_sigma = split_q(q, self._c_dim, self._probabilistic)
+    out = {"c_mean": mu}
+    if log_sigma is not None:
+      out["c_log_sigma"] = log_sigma
+    return out
+
+
+def metadata_for(cfg: TrainConfig, iteration: int) -> dict:
+  m = cfg.model
+  return {"format": "oogan_tf.export/1", "iteration": iteration, "image_size": m.image_size,
+          "channels": m.channels, "c_dim": m.c_dim, "z_dim": m.z_dim,
+          "code_range": list(CODE_RANGE), "probabilistic_q": m.probabilistic_q,
+          "output_range": [0.0, 1.0], "config": cfg.to_dict()}
+
+
+def write_export(generator: Generator, discriminator: Discriminator, cfg: TrainConfig,
+                 iteration: int, export_dir: str) -> str:
+  """Writes the SavedModel atomically (temp dir + rename); never overwrites an existing export.
+
+  Args:
+    generator: the EMA generator with the live G's BatchNorm statistics.
+    discriminator: the trained D (its Q head is the encoder).
+  Returns: export_dir.
+  Raises: FileExistsError if export_dir exists.
+  """
+  if os.path.exists(export_dir):
+    raise FileExistsError(f"export directory {export_dir} already exists; pass another "
+                          "--export_dir or remove it")
+  parent = os.path.dirname(os.path.abspath(export_dir))
+  os.makedirs(parent, exist_ok=True)
+  tmp = tempfile.mkdtemp(prefix=".export-tmp-", dir=parent)
+  try:
+    meta_path = os.path.join(tmp, "oogan_metadata.json")
+    with open(meta_path, "w") as f:
+      json.dump(metadata_for(cfg, iteration), f, indent=2, sort_keys=True)
+    module = OOGANExport(generator, discriminator, cfg, meta_path)
+    saved = os.path.join(tmp, "saved_model")
+    tf.saved_model.save(module, saved, signatures={
+        "serving_default": module.sample, "sample": module.sample,
+        "sample_from_seed": module.sample_from_seed, "traverse": module.traverse,
+        "encode": module.encode})
+    os.replace(saved, export_dir)
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+  return export_dir
+
+
+def export_from_checkpoint(model_dir: str, checkpoint: str | None = None,
+                           export_dir: str | None = None) -> str:
+  """Restores a run's checkpoint (newest by default) and exports it (default D/export/<iter>)."""
+  config_path = os.path.join(model_dir, "config.json")
+  if not os.path.exists(config_path):
+    raise FileNotFoundError(f"--model_dir={model_dir} has no config.json: not an oogan_tf run")
+  with open(config_path) as f:
+    cfg = TrainConfig.from_dict(json.load(f))
+  checkpoint = checkpoint or tf.train.latest_checkpoint(os.path.join(model_dir, "ckpt"))
+  if not checkpoint:
+    raise FileNotFoundError(f"no checkpoint in {model_dir}/ckpt; train first or pass --checkpoint")
+  generator = Generator(cfg.model, name="generator").build_for()
+  ema = Generator(cfg.model, name="ema_generator").build_for()
+  discriminator = Discriminator(cfg.model, name="discriminator").build_for()
+  step = tf.Variable(0, dtype=tf.int64)
+  tf.train.Checkpoint(step=step, generator=generator, ema_generator=ema,
+                      discriminator=discriminator).restore(checkpoint).expect_partial()
+  copy_non_trainable(generator, ema)
+  iteration = int(step)
+  export_dir = export_dir or os.path.join(model_dir, "export", str(iteration))
+  return write_export(ema, discriminator, cfg, iteration, export_dir)

@@ -1,0 +1,256 @@
+"""Runs training in a run directory: resume, checkpoints, TensorBoard, samples, progress, signals.
+
+Run directory (`model_dir`):
+  config.json      the resolved TrainConfig (written on the first start; checked on resume)
+  command.txt      the command line of every start, appended
+  ckpt/            tf.train.CheckpointManager checkpoints (networks, EMA, every optimiser incl. the
+                   private orthogonal ones, the iteration and the RNG state)
+  train/           TensorBoard events
+  samples/         PNG grids (fixed samples and one traversal per code dimension)
+Re-running with the same model_dir resumes from the newest checkpoint; a changed model-defining
+field is refused. A non-finite loss stops the run before anything is saved.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sys
+import tempfile
+import time
+
+from absl import logging
+import tensorflow as tf
+
+from oogan_tf import data as data_lib
+from oogan_tf import export_lib
+from oogan_tf.config import TrainConfig
+from oogan_tf.distribute import get_strategy
+from oogan_tf.summaries import SampleWriter
+from oogan_tf.trainer import NonFiniteLossError, Trainer
+
+
+class RunDirectoryError(ValueError):
+  """The run directory cannot be used as asked (changed config, foreign content)."""
+
+
+def data_config(cfg: TrainConfig, seed_offset: int = 0) -> "data_lib.DataConfig":
+  """The DataConfig of a training run."""
+  return data_lib.DataConfig(name=cfg.dataset, data_dir=cfg.data_dir,
+                             image_size=cfg.model.image_size, channels=cfg.model.channels,
+                             batch_size=cfg.batch_size, seed=cfg.seed + seed_offset,
+                             cache=cfg.cache)
+
+
+def prepare_run_directory(cfg: TrainConfig, command_line: str | None = None) -> None:
+  """Creates model_dir, or checks that its config.json allows resuming with `cfg`.
+
+  Raises:
+    RunDirectoryError: model-defining fields differ from the saved config, or model_dir holds
+      files but no config.json (it is not an oogan_tf run directory; nothing is overwritten).
+  """
+  model_dir = cfg.model_dir
+  path = os.path.join(model_dir, "config.json")
+  if os.path.exists(path):
+    with open(path) as f:
+      saved = TrainConfig.from_dict(json.load(f))
+    changed = saved.differences(cfg)
+    if changed:
+      details = "; ".join(f"{k}: saved {_get(saved, k)!r}, now {_get(cfg, k)!r}" for k in changed)
+      raise RunDirectoryError(
+          f"--model_dir={model_dir} holds a run with a different configuration ({details}). "
+          "Resume with the saved values or use a new --model_dir.")
+  else:
+    if os.path.isdir(model_dir) and os.listdir(model_dir):
+      raise RunDirectoryError(
+          f"--model_dir={model_dir} is not empty and has no config.json, so it is not an "
+          "oogan_tf run directory; refusing to write into it. Use a new or empty directory.")
+    os.makedirs(model_dir, exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+      f.write(cfg.to_json())
+    os.replace(tmp, path)
+  for sub in ("ckpt", "train", "samples"):
+    os.makedirs(os.path.join(model_dir, sub), exist_ok=True)
+  with open(os.path.join(model_dir, "command.txt"), "a") as f:
+    f.write((command_line or " ".join(sys.argv)) + "\n")
+
+
+def _get(cfg: TrainConfig, dotted: str):
+  value = cfg.to_dict()
+  for part in dotted.split("."):
+    value = value.get(part) if isinstance(value, dict) else None
+  return value
+
+
+def _format_eta(seconds: float) -> str:
+  if not math.isfinite(seconds):
+    return "?"
+  seconds = int(seconds)
+  h, rem = divmod(seconds, 3600)
+  m, s = divmod(rem, 60)
+  return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+
+
+class _StopRequest:
+  """Turns SIGTERM / the first Ctrl-C into a flag checked between loops (a second Ctrl-C aborts)."""
+
+  def __init__(self):
+    self.requested = False
+    self._previous = {}
+
+  def __enter__(self):
+    for sig in (signal.SIGTERM, signal.SIGINT):
+      try:
+        self._previous[sig] = signal.signal(sig, self._handle)
+      except ValueError:  # not the main thread: signals stay with the caller
+        pass
+    return self
+
+  def _handle(self, signum, frame):
+    if self.requested and signum == signal.SIGINT:
+      raise KeyboardInterrupt
+    self.requested = True
+    print(f"train | received signal {signum}: saving a checkpoint and stopping after this loop",
+          flush=True)
+
+  def __exit__(self, *exc):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+    return False
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+  """True on the one worker that writes the run directory (always true outside multi-worker)."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not resolver.task_type:
+    return True
+  if resolver.task_type == "chief":
+    return True
+  has_chief = "chief" in resolver.cluster_spec().as_dict()
+  return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def _log(message: str) -> None:
+  logging.info(message)
+  print(message, flush=True)
+
+
+def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
+  """Trains until cfg.train_steps (resuming if model_dir holds a run).
+
+  Returns: {"step": final iteration, "metrics": the last loop's mean metrics, "resumed_from":
+  the iteration restored (0 for a fresh start), "checkpoint": newest checkpoint path}.
+  Raises:
+    RunDirectoryError, ValueError (data / config), NonFiniteLossError.
+  """
+  if not cfg.model_dir:
+    raise ValueError("--model_dir is required: the run directory for config, checkpoints, "
+                     "TensorBoard events and samples")
+  data_lib.validate(data_config(cfg))
+  strategy = get_strategy(cfg.strategy, cfg.num_gpus)
+  cfg.check_replicas(strategy.num_replicas_in_sync)
+  chief = is_chief(strategy)
+  if chief:
+    prepare_run_directory(cfg, command_line)
+
+  trainer = Trainer(cfg, strategy)
+  ckpt = trainer.checkpoint()
+  ckpt_dir = os.path.join(cfg.model_dir, "ckpt")
+  # Every worker runs the same saving, sampling and export code (variables may be read
+  # collectively, so a worker that skipped would block the others), but only the chief writes
+  # into the run directory; the others write to a scratch directory.
+  out_dir = cfg.model_dir if chief else tempfile.mkdtemp(prefix="oogan_tf_worker_")
+  for sub in ("ckpt", "samples"):
+    os.makedirs(os.path.join(out_dir, sub), exist_ok=True)
+  manager = tf.train.CheckpointManager(ckpt, os.path.join(out_dir, "ckpt"),
+                                       max_to_keep=cfg.keep_checkpoints,
+                                       step_counter=trainer.step)
+  latest = tf.train.latest_checkpoint(ckpt_dir)
+  if latest:
+    ckpt.restore(latest).assert_existing_objects_matched()
+    restore_msg = f"resumed from {latest} (iteration {trainer.iteration})"
+  else:
+    restore_msg = "initialized (fresh run)"
+  start = trainer.iteration
+
+  _log("train | config:\n" + cfg.to_json())
+  _log("train | trainable parameters: " + ", ".join(
+      f"{k}={v:,}" for k, v in trainer.parameter_counts().items()))
+  _log(f"train | strategy={type(strategy).__name__} replicas={strategy.num_replicas_in_sync} "
+       f"precision={cfg.precision} jit_compile={cfg.jit_compile} devices="
+       f"{[d.name for d in tf.config.list_logical_devices()]}")
+  _log(f"train | data: {data_lib.describe_source(data_config(cfg))}")
+  _log(f"train | {restore_msg}")
+
+  dcfg = data_config(cfg)
+  dataset = strategy.distribute_datasets_from_function(
+      lambda ctx: data_lib.build_dataset(dcfg, ctx, start_batch=start))
+  iterator = iter(dataset)
+  writer = (tf.summary.create_file_writer(os.path.join(cfg.model_dir, "train")) if chief
+            else tf.summary.create_noop_writer())
+  samples = SampleWriter(cfg.model.c_dim, cfg.model.z_dim, cfg.sample_seed)
+  samples_dir = os.path.join(out_dir, "samples")
+
+  def write_samples(step: int) -> None:
+    trainer.sync_ema_buffers()
+    samples.write(trainer.ema_generator, step, writer, samples_dir)
+
+  def save(step: int) -> None:
+    if not (manager.latest_checkpoint or "").endswith(f"-{step}"):
+      manager.save(checkpoint_number=step)
+
+  metrics: dict = {}
+  step = start
+  if step == 0 and cfg.train_steps > 0:
+    write_samples(0)
+  with _StopRequest() as stop:
+    while step < cfg.train_steps and not stop.requested:
+      n = min(cfg.steps_per_loop, cfg.train_steps - step)
+      t0 = time.perf_counter()
+      out = trainer.train_loop(iterator, tf.constant(n, tf.int64))
+      metrics = {k: float(v) for k, v in out.items()}
+      elapsed = time.perf_counter() - t0
+      bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+      if bad:
+        raise NonFiniteLossError(
+            f"non-finite values {', '.join(f'{k}={metrics[k]}' for k in bad)} in iterations "
+            f"{step}..{step + n - 1}; this state was not saved (newest checkpoint: "
+            f"{manager.latest_checkpoint or 'none'}). Lower --learning_rate, use "
+            "--precision=float32, or resume from the newest checkpoint.")
+      prev, step = step, trainer.iteration
+      steps_per_sec = n / elapsed
+      with writer.as_default():
+        for k, v in metrics.items():
+          tf.summary.scalar(k, v, step=step)
+        tf.summary.scalar("opt/learning_rate", cfg.learning_rate, step=step)
+        for name, scale in trainer.loss_scales().items():
+          tf.summary.scalar(f"opt/loss_scale_{name}", scale, step=step)
+        tf.summary.scalar("perf/steps_per_sec", steps_per_sec, step=step)
+        tf.summary.scalar("perf/images_per_sec", steps_per_sec * cfg.batch_size, step=step)
+      _log(f"train | step {step}/{cfg.train_steps} ({100.0 * step / max(cfg.train_steps, 1):.1f}%)"
+           f" | {steps_per_sec:.2f} steps/s | ETA "
+           f"{_format_eta((cfg.train_steps - step) / steps_per_sec)} | "
+           f"d={metrics['loss/d_total']:.4f} g={metrics['loss/g_adv']:.4f} "
+           f"info={metrics['loss/info']:.4f} D(x)={metrics['d/score_real']:.3f} "
+           f"D(G(z))={metrics['d/score_fake']:.3f}")
+      if step // cfg.sample_every_steps > prev // cfg.sample_every_steps:
+        write_samples(step)
+      if step // cfg.checkpoint_every_steps > prev // cfg.checkpoint_every_steps:
+        save(step)
+  if step > start or not manager.latest_checkpoint:
+    if step % cfg.sample_every_steps:
+      write_samples(step)
+    save(step)
+  writer.flush()
+  export_dir = os.path.join(out_dir, "export", str(step))
+  if cfg.export_at_end and not stop.requested and not os.path.exists(export_dir):
+    trainer.sync_ema_buffers()
+    export_lib.write_export(trainer.ema_generator, trainer.discriminator, cfg, step, export_dir)
+    _log(f"train | exported {export_dir}")
+  if stop.requested:
+    _log(f"train | stopped on request at iteration {step}; re-run the same command to resume")
+  return {"step": step, "metrics": metrics, "resumed_from": start,
+          "checkpoint": manager.latest_checkpoint}

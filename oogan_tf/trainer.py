@@ -1,0 +1,236 @@
+"""The OOGAN training state and its compiled train loop (reference-notes section 5).
+
+One iteration n, in the released code's order:
+  0. real batch x (+ instance noise on real images while n < instance_noise_steps);
+  1. (z, c) for iteration n; x_fake = G(c, z) once, in training mode;
+  2. D step: hinge on D(x) and D(x_fake) (separate calls, so separate BN statistics) + gp_weight *
+     gradient penalty on interpolates (a third call); Adam over the trunk and real/fake head;
+  3. G step: -mean D(x_fake) on the same x_fake, scored by the updated D; Adam over G;
+  4. info step: resampled (z', c') for the same n; lambda * code reconstruction (Gaussian NLL or
+     L1) + gamma * weighted one-hot CE; a third Adam over G + Q head only;
+  5. EMA of G's parameters.
+Before every training-mode D call (5 per iteration) each orthogonal layer takes one step of its
+private Adam, exactly where the reference's forward would take it.
+
+Randomness (codes, noise, instance noise, interpolation weights) is stateless, keyed by (seed,
+iteration, purpose) and drawn for the global batch, each replica taking its rows; with
+synchronised BatchNorm under several replicas, an iteration computes the same thing as on one
+device with the global batch, and a resumed run continues exactly.
+
+`Trainer.train_loop(iterator, num_steps)` is one `tf.function` that runs `num_steps` iterations
+(a tensor, so it traces once) under the configured tf.distribute strategy.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from oogan_tf import codes as codes_lib
+from oogan_tf import losses
+from oogan_tf.config import TrainConfig
+from oogan_tf.models import (Discriminator, Generator, OrthogonalRegularizer, copy_non_trainable,
+                             count_params, split_q)
+
+LOSS_KEYS = ("loss/d_total", "loss/d_hinge", "loss/gradient_penalty", "loss/g_adv", "loss/info",
+             "loss/info_reconstruction", "loss/info_onehot", "d/score_real", "d/score_fake",
+             "d/score_fake_g_step")
+
+
+class NonFiniteLossError(RuntimeError):
+  """A loss became NaN or infinite; the run stops without saving the corrupted state."""
+
+
+def _adam(cfg: TrainConfig) -> keras.optimizers.Optimizer:
+  opt = keras.optimizers.Adam(learning_rate=cfg.learning_rate, beta_1=cfg.beta_1,
+                              beta_2=cfg.beta_2, epsilon=cfg.epsilon)
+  if cfg.precision == "mixed_float16":
+    # float16 gradients underflow without loss scaling; the wrapper unscales and skips
+    # non-finite steps.
+    return keras.optimizers.LossScaleOptimizer(opt)
+  return opt
+
+
+def _synchronize_batch_norm(model: keras.Model) -> None:
+  for layer in model._flatten_layers(include_self=False, recursive=True):  # pylint: disable=protected-access
+    if isinstance(layer, keras.layers.BatchNormalization):
+      layer.synchronized = True
+
+
+class Trainer:
+  """Networks, optimisers, EMA, RNG and step counter of one run, and the compiled train loop.
+
+  Build it inside nothing: it enters `strategy.scope()` itself. All variables (including optimiser
+  slots) exist after construction, so a checkpoint can be restored into it directly.
+  """
+
+  def __init__(self, cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None):
+    self.cfg = cfg
+    self.strategy = strategy or tf.distribute.get_strategy()
+    cfg.check_replicas(self.strategy.num_replicas_in_sync)
+    self.per_replica_batch = cfg.batch_size // self.strategy.num_replicas_in_sync
+    keras.mixed_precision.set_global_policy(cfg.precision)
+    keras.utils.set_random_seed(cfg.seed)
+    with self.strategy.scope():
+      self.generator = Generator(cfg.model, name="generator").build_for()
+      self.ema_generator = Generator(cfg.model, name="ema_generator").build_for()
+      self.discriminator = Discriminator(cfg.model, name="discriminator").build_for()
+      for ema, var in zip(self.ema_generator.variables, self.generator.variables):
+        ema.assign(var)
+      d = self.discriminator
+      self.d_variables = d.trunk.trainable_variables + d.real_fake_head.trainable_variables
+      self.g_variables = self.generator.trainable_variables
+      self.info_variables = self.g_variables + d.q_head.trainable_variables
+      self.opt_d, self.opt_g, self.opt_info = _adam(cfg), _adam(cfg), _adam(cfg)
+      self.opt_d.build(self.d_variables)
+      self.opt_g.build(self.g_variables)
+      self.opt_info.build(self.info_variables)
+      self.ortho = OrthogonalRegularizer(d.orthogonal_layers, enabled=cfg.orthogonal_reg)
+      self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
+    if self.strategy.num_replicas_in_sync > 1:
+      # Global-batch statistics, as the single-device reference computes them.
+      for model in (self.generator, self.ema_generator, self.discriminator):
+        _synchronize_batch_norm(model)
+    self.metric_keys = LOSS_KEYS + tuple(f"ortho/{n}" for n in self.ortho.names)
+    self.train_loop = tf.function(self._train_loop)
+    self._replica_step = (tf.function(self._replica_step_eager, jit_compile=True)
+                          if cfg.jit_compile else self._replica_step_eager)
+
+  # ----------------------------------------------------------------------------------------------
+  def checkpoint(self) -> tf.train.Checkpoint:
+    """Everything needed to continue the run: networks, EMA, all optimisers, the iteration.
+
+    (Random draws are keyed by the iteration, so there is no RNG state to save.)
+    """
+    return tf.train.Checkpoint(
+        step=self.step, generator=self.generator, ema_generator=self.ema_generator,
+        discriminator=self.discriminator, opt_d=self.opt_d, opt_g=self.opt_g,
+        opt_info=self.opt_info,
+        ortho_optimizers={name: opt for name, opt in zip(self.ortho.names, self.ortho.optimizers)})
+
+  @property
+  def iteration(self) -> int:
+    """The number of iterations done (Python int)."""
+    return int(self.step.read_value().numpy())
+
+  def parameter_counts(self) -> dict[str, int]:
+    d = self.discriminator
+    return {"generator": count_params(self.generator.trainable_variables),
+            "d_trunk": count_params(d.trunk.trainable_variables),
+            "d_real_fake_head": count_params(d.real_fake_head.trainable_variables),
+            "q_head": count_params(d.q_head.trainable_variables)}
+
+  def sync_ema_buffers(self) -> None:
+    """Gives the EMA generator the live G's BatchNorm statistics and spectral-norm vectors."""
+    copy_non_trainable(self.generator, self.ema_generator)
+
+  # ----------------------------------------------------------------------------------------------
+  def _orthogonal_step(self) -> list[tf.Tensor]:
+    return self.ortho.step(loss_divisor=float(self.strategy.num_replicas_in_sync))
+
+  def _apply(self, opt, tape, loss, variables) -> None:
+    # Losses are means over the per-replica batch and gradients are summed over replicas, so the
+    # gradient is scaled by 1/replicas (the mean over the global batch), and by the loss scale
+    # under mixed_float16. Scaling through output_gradients needs no op recorded on the tape.
+    factor = 1.0 / self.strategy.num_replicas_in_sync
+    if isinstance(opt, keras.optimizers.LossScaleOptimizer):
+      factor = opt.scale_loss(tf.constant(factor))
+    grads = tape.gradient(loss, variables, output_gradients=tf.cast(factor, loss.dtype))
+    opt.apply(grads, variables)
+
+  def _replica_step_eager(self, real: tf.Tensor) -> dict[str, tf.Tensor]:
+    cfg = self.cfg
+    G, D = self.generator, self.discriminator
+    n = self.step.read_value()
+    b = self.per_replica_batch
+    start = tf.distribute.get_replica_context().replica_id_in_sync_group * b
+
+    def key(purpose):
+      return codes_lib.step_key(cfg.seed, n, purpose)
+
+    def local_rows(x):
+      return x[start:start + b]
+
+    real = tf.cast(real, tf.float32)
+    if cfg.instance_noise_steps > 0:
+      t = float(cfg.instance_noise_steps)
+      sigma = tf.maximum(0.0, (t - tf.cast(n, tf.float32)) / t)
+      shape = tf.concat([[cfg.batch_size], tf.shape(real)[1:]], axis=0)
+      real = real + sigma * local_rows(tf.random.stateless_normal(shape, key(2)))
+
+    sample = codes_lib.sample_codes(key(0), n, cfg.batch_size, cfg.model.c_dim, cfg.model.z_dim,
+                                    cfg.code_schedule).shard(start, b)
+    # G runs once; its tape stays open across the D step (watching only G's variables, so the D
+    # step is not recorded) and the G step reuses the same x_fake, as the reference does.
+    with tf.GradientTape(watch_accessed_variables=False) as g_tape:
+      g_tape.watch([v.value for v in self.g_variables])
+      fake = G((sample.c, sample.z), training=True)
+      fake_sg = tf.stop_gradient(fake)
+
+      with tf.GradientTape() as d_tape:
+        with d_tape.stop_recording():
+          ortho_values = self._orthogonal_step()
+        real_scores, _ = D(real, training=True)
+        with d_tape.stop_recording():
+          self._orthogonal_step()
+        fake_scores, _ = D(fake_sg, training=True)
+        d_hinge = losses.d_hinge_loss(real_scores, fake_scores)
+        if cfg.gp_weight > 0:
+          alpha = local_rows(tf.random.stateless_uniform((cfg.batch_size, 1, 1, 1), key(3)))
+          interpolates = alpha * real + (1.0 - alpha) * fake_sg
+          with d_tape.stop_recording():
+            self._orthogonal_step()
+          gp = losses.gradient_penalty(lambda x: D(x, training=True)[0], interpolates)
+        else:
+          gp = tf.constant(0.0)
+        d_loss = d_hinge + cfg.gp_weight * gp
+      self._apply(self.opt_d, d_tape, d_loss, self.d_variables)
+
+      with g_tape.stop_recording():
+        self._orthogonal_step()
+      fake_scores_g, _ = D(fake, training=True)
+      g_loss = losses.g_hinge_loss(fake_scores_g)
+    self._apply(self.opt_g, g_tape, g_loss, self.g_variables)
+
+    info_sample = codes_lib.sample_codes(key(1), n, cfg.batch_size, cfg.model.c_dim,
+                                         cfg.model.z_dim, cfg.code_schedule).shard(start, b)
+    self._orthogonal_step()
+    with tf.GradientTape() as info_tape:
+      fake2 = G((info_sample.c, info_sample.z), training=True)
+      _, q = D(fake2, training=True)
+      mu, log_sigma = split_q(q, cfg.model.c_dim, cfg.model.probabilistic_q)
+      if log_sigma is not None:
+        rec = losses.gaussian_nll(info_sample.c, mu, log_sigma)
+      else:
+        rec = losses.l1_loss(info_sample.c, mu)
+      onehot = losses.one_hot_cross_entropy(mu, info_sample.target, info_sample.ce_weight)
+      info = cfg.lambda_info * rec + cfg.gamma_onehot * onehot
+    self._apply(self.opt_info, info_tape, info, self.info_variables)
+
+    values = [d_loss, d_hinge, gp, g_loss, info, rec, onehot, tf.reduce_mean(real_scores),
+              tf.reduce_mean(fake_scores), tf.reduce_mean(fake_scores_g)] + list(ortho_values)
+    return dict(zip(self.metric_keys, values))
+
+  def _update_ema(self) -> None:
+    decay = self.cfg.ema_decay
+    for ema, var in zip(self.ema_generator.trainable_variables, self.g_variables):
+      ema.assign(decay * ema + (1.0 - decay) * var)
+
+  def _train_loop(self, iterator, num_steps: tf.Tensor) -> dict[str, tf.Tensor]:
+    """Runs `num_steps` iterations; returns each metric's mean over them (float32 scalars)."""
+    sums = {k: tf.constant(0.0) for k in self.metric_keys}
+    for _ in tf.range(num_steps):
+      per_replica = self.strategy.run(self._replica_step, args=(next(iterator),))
+      sums = {k: sums[k] + self.strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica[k],
+                                                 axis=None)
+              for k in self.metric_keys}
+      self._update_ema()
+      self.step.assign_add(1)
+    count = tf.cast(num_steps, tf.float32)
+    return {k: v / count for k, v in sums.items()}
+
+  def loss_scales(self) -> dict[str, float]:
+    """Current dynamic loss scales (mixed_float16 only)."""
+    return {name: float(opt.dynamic_scale) for name, opt in
+            (("d", self.opt_d), ("g", self.opt_g), ("info", self.opt_info))
+            if isinstance(opt, keras.optimizers.LossScaleOptimizer)}

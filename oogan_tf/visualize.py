@@ -1,0 +1,52 @@
+"""Image grids and latent traversals (numpy / PIL), shared by training summaries and tools."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+
+def to_uint8(images: np.ndarray, value_range: tuple[float, float] = (-1.0, 1.0)) -> np.ndarray:
+  """float [..., H, W, C] in value_range -> uint8 in [0, 255]."""
+  lo, hi = value_range
+  x = (np.asarray(images, np.float32) - lo) / (hi - lo)
+  return np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8)
+
+
+def make_grid(images: np.ndarray, ncols: int, pad: int = 1) -> np.ndarray:
+  """Tiles uint8 [N, H, W, C] row-major into uint8 [rows*(H+pad)+pad, ncols*(W+pad)+pad, C]."""
+  images = np.asarray(images)
+  n, h, w, c = images.shape
+  ncols = max(1, min(ncols, n))
+  rows = -(-n // ncols)
+  grid = np.full((rows * (h + pad) + pad, ncols * (w + pad) + pad, c), 128, images.dtype)
+  for i in range(n):
+    r, col = divmod(i, ncols)
+    top, left = pad + r * (h + pad), pad + col * (w + pad)
+    grid[top:top + h, left:left + w] = images[i]
+  return grid
+
+
+def save_png(grid: np.ndarray, path: str) -> None:
+  """Writes a uint8 [H, W, 1 or 3] image as PNG."""
+  grid = np.asarray(grid)
+  Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(path)
+
+
+def save_grid_png(images: np.ndarray, ncols: int, path: str,
+                  value_range: tuple[float, float] = (0.0, 1.0)) -> None:
+  """Tiles float [N, H, W, C] in value_range, ncols per row, into one PNG file."""
+  save_png(make_grid(to_uint8(images, value_range), ncols), path)
+
+
+def traversal_inputs(base_c: np.ndarray, z: np.ndarray, dim: int,
+                     values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """Inputs for one traversal grid: row r keeps (base_c[r], z[r]); column k sets c[dim] = values[k].
+
+  Args: base_c float [R, C]; z float [R, Z]; dim in [0, C); values float [K].
+  Returns: c float32 [R*K, C], z float32 [R*K, Z], row-major (rows of K).
+  """
+  k = len(values)
+  c = np.repeat(np.asarray(base_c, np.float32), k, axis=0)
+  c[:, dim] = np.tile(np.asarray(values, np.float32), len(base_c))
+  return c, np.repeat(np.asarray(z, np.float32), k, axis=0)

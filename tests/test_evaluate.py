@@ -1,0 +1,191 @@
+"""Tests of oogan_tf.evaluate_lib / python -m oogan_tf.evaluate on a tiny untrained export.
+
+The CLI runs in subprocesses: oogan_tf.evaluate and oogan_tf.train both define absl flags such
+as --seed, which cannot live in one process.
+"""
+
+import glob
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from oogan_tf import evaluate_lib, export_lib
+from oogan_tf.config import TrainConfig
+from oogan_tf.models import Discriminator, Generator, ModelConfig
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SIZE = 32
+TINY = {"mig": {"num_train": 64}, "tc": {"num_samples": 64, "mss_batch_size": 32},
+        "factor_vae": {"num_variance_estimate": 64, "num_train": 20, "num_eval": 10,
+                       "batch_size": 8}}
+
+
+class BlockGroundTruth:
+  """Fake GroundTruthData: factor k paints row band k of a 32x32 image with its value."""
+
+  factor_sizes = (3, 4, 5)
+  factor_names = ("a", "b", "c")
+  num_factors = 3
+  observation_shape = (SIZE, SIZE, 1)
+
+  def sample_factors(self, num, random_state):
+    return np.stack([random_state.randint(s, size=num) for s in self.factor_sizes],
+                    axis=1).astype(np.int64)
+
+  def sample_observations_from_factors(self, factors, random_state):
+    del random_state
+    f = np.asarray(factors, np.float32)
+    values = 2.0 * f / (np.asarray(self.factor_sizes, np.float32) - 1.0) - 1.0
+    x = -np.ones((f.shape[0], SIZE, SIZE, 1), np.float32)
+    band = SIZE // self.num_factors
+    for k in range(self.num_factors):
+      x[:, k * band:(k + 1) * band, :, 0] = values[:, k, None, None]
+    return x
+
+  def sample(self, num, random_state):
+    f = self.sample_factors(num, random_state)
+    return f, self.sample_observations_from_factors(f, random_state)
+
+
+def _export(path, **model_kwargs):
+  cfg = TrainConfig(model=ModelConfig(image_size=SIZE, channels=1, c_dim=3, z_dim=4, ngf=4,
+                                      ndf=4, **model_kwargs), batch_size=8)
+  g = Generator(cfg.model).build_for()
+  d = Discriminator(cfg.model).build_for()
+  return export_lib.write_export(g, d, cfg, 0, str(path))
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+  root = tmp_path_factory.mktemp("exports")
+  return {"oogan": _export(root / "oogan"),
+          "infogan": _export(root / "infogan", q_type="infogan", probabilistic_q=False)}
+
+
+def _cli(*args):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+  return subprocess.run([sys.executable, "-m", "oogan_tf.evaluate", *args], cwd=REPO, env=env,
+                        capture_output=True, text=True, timeout=120)
+
+
+def _finite(x):
+  return isinstance(x, float) and math.isfinite(x)
+
+
+def test_evaluate_export_writes_complete_json(exports, tmp_path):
+  result = evaluate_lib.evaluate_export(
+      exports["oogan"], "mig,factor_vae,ortho,tc", seed=3, sizes=TINY, batch_size=16,
+      ground_truth=BlockGroundTruth(), dataset_source="fake blocks")
+  assert result["format"] == evaluate_lib.FORMAT
+  assert result["export_dir"] == os.path.abspath(exports["oogan"])
+  assert result["metrics_requested"] == ["mig", "factor_vae", "ortho", "tc"]
+  assert list(result["results"]) == ["mig", "factor_vae", "ortho", "tc"]
+  assert result["seed"] == 3 and result["protocol"] == "dlib"
+  assert result["metadata"]["c_dim"] == 3 and result["metadata"]["config"]["dataset"]
+  assert result["dataset"]["source"] == "fake blocks"
+  assert set(result["versions"]) >= {"tensorflow", "numpy", "sklearn"}
+  r = result["results"]
+  assert 0.0 <= r["mig"]["discrete_mig"] <= 1.0
+  assert r["mig"]["params"]["num_train"] == 64 and r["mig"]["params"]["seed"] == 3
+  fv = r["factor_vae"]
+  assert 0.0 <= fv["eval_accuracy"] <= 1.0 and 0.0 <= fv["train_accuracy"] <= 1.0
+  assert 0 <= fv["num_active_dims"] <= 3
+  assert fv["params"]["num_train"] == 20
+  ortho = r["ortho"]
+  assert ortho["available"] is True
+  assert sorted(ortho["layers"]) == ["discriminator/q_head/orth_conv/kernel",
+                                     "discriminator/q_head/readout/transform"]
+  for key in ("mean_abs_cos_offdiag", "mean_sq_cos_offdiag", "mean_abs_cos_all",
+              "mean_sq_cos_all"):
+    assert _finite(ortho[key]) and 0.0 <= ortho[key] <= 1.0 + 1e-9
+  for layer in ortho["layers"].values():
+    assert layer["row_length"] == 16.0
+  assert _finite(r["tc"]["total_correlation_mss"])
+  assert _finite(r["tc"]["total_correlation_plugin"])
+  assert r["tc"]["num_codes"] == 3.0
+
+  out = str(tmp_path / "eval.json")
+  evaluate_lib.write_results(result, out)
+  with open(out) as f:
+    assert json.load(f)["results"]["mig"] == r["mig"]
+  assert not glob.glob(str(tmp_path / ".eval-tmp-*"))
+  with pytest.raises(evaluate_lib.EvaluationError, match="already exists.*--overwrite"):
+    evaluate_lib.write_results(result, out)
+  evaluate_lib.write_results(result, out, overwrite=True)
+
+  scalars = evaluate_lib.scalar_scores(result)
+  assert "factor_vae/eval_accuracy" in scalars and "ortho/mean_abs_cos_offdiag" in scalars
+  assert not any(k.endswith(("elapsed_s", "/params")) for k in scalars)
+  evaluate_lib.write_summaries(result, str(tmp_path / "tb"), step=7)
+  assert glob.glob(str(tmp_path / "tb" / "events.out.tfevents.*"))
+  assert "discrete_mig" in evaluate_lib.format_table(result)
+
+
+def test_same_seed_same_scores(exports):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  kwargs = dict(seed=1, sizes=TINY, ground_truth=BlockGroundTruth(),
+                loaded=tf.saved_model.load(exports["oogan"]))
+  a = evaluate_lib.evaluate_export(exports["oogan"], ["mig"], **kwargs)["results"]["mig"]
+  b = evaluate_lib.evaluate_export(exports["oogan"], ["mig"], **kwargs)["results"]["mig"]
+  assert a["discrete_mig"] == b["discrete_mig"]
+
+
+def test_infogan_export_has_no_orthogonal_layers(exports):
+  result = evaluate_lib.evaluate_export(exports["infogan"], ["ortho"])
+  assert result["results"]["ortho"]["available"] is False
+  assert "no orthogonal layers" in result["results"]["ortho"]["reason"]
+
+
+def test_errors_name_the_flag(exports, tmp_path):
+  err = evaluate_lib.EvaluationError
+  with pytest.raises(err, match=r"--export_dir='.*nope' does not exist"):
+    evaluate_lib.evaluate_export(str(tmp_path / "nope"), ["ortho"])
+  with pytest.raises(err, match=r"unknown metric\(s\) bogus; valid metrics: factor_vae, .*ortho"):
+    evaluate_lib.evaluate_export(exports["oogan"], "mig,bogus")
+  with pytest.raises(err, match="'tc' needs a probabilistic Q.*probabilistic_q=false"):
+    evaluate_lib.evaluate_export(exports["infogan"], ["tc"], ground_truth=BlockGroundTruth())
+  with pytest.raises(err, match="perceptual_diversity, which needs --vgg_weights"):
+    evaluate_lib.evaluate_export(exports["oogan"], ["perceptual_diversity"])
+  with pytest.raises(err, match="--vgg_weights='.*missing.h5' is not a file"):
+    evaluate_lib.evaluate_export(exports["oogan"], ["perceptual_diversity"],
+                                 vgg_weights=str(tmp_path / "missing.h5"))
+  with pytest.raises(err, match="--protocol='bad'"):
+    evaluate_lib.evaluate_export(exports["oogan"], ["ortho"], protocol="bad")
+  # A dataset without ground-truth factors.
+  celeba = tmp_path / "celeba_export"
+  shutil.copytree(exports["oogan"], celeba)
+  meta_path = celeba / evaluate_lib.METADATA_ASSET
+  meta = json.loads(meta_path.read_text())
+  meta["config"]["dataset"] = "celeba"
+  meta_path.write_text(json.dumps(meta))
+  with pytest.raises(err, match="dataset='celeba', which has no ground-truth factors"):
+    evaluate_lib.evaluate_export(str(celeba), ["mig"])
+  # ortho needs no ground truth, so it runs on such a dataset.
+  assert evaluate_lib.evaluate_export(str(celeba), ["ortho"])["results"]["ortho"]["available"]
+
+
+def test_cli_writes_json_refuses_overwrite_and_unknown_metric(exports, tmp_path):
+  out = tmp_path / "cli.json"
+  tb = tmp_path / "tb"
+  # Real (rendered) dSprites ground truth from the export's training config, tiny sizes.
+  proc = _cli(f"--export_dir={exports['oogan']}", "--metrics=mig,ortho", "--sizes_scale=0.01",
+              f"--output={out}", f"--summary_dir={tb}", "--step=5")
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "ortho/mean_abs_cos_offdiag" in proc.stdout and "mig/discrete_mig" in proc.stdout
+  result = json.loads(out.read_text())
+  assert result["results"]["ortho"]["available"] is True
+  assert 0.0 <= result["results"]["mig"]["discrete_mig"] <= 1.0
+  assert result["results"]["mig"]["params"]["num_train"] == 100
+  assert result["dataset"]["name"] == "dsprites" and "dsprites" in result["dataset"]["source"]
+  assert glob.glob(str(tb / "events.out.tfevents.*"))
+  proc = _cli(f"--export_dir={exports['oogan']}", "--metrics=ortho", f"--output={out}")
+  assert proc.returncode != 0 and "already exists" in proc.stderr
+  proc = _cli(f"--export_dir={exports['oogan']}", "--metrics=mig,nope", f"--output={out}")
+  assert proc.returncode != 0
+  assert "unknown metric(s) nope; valid metrics: factor_vae" in proc.stderr

@@ -1,0 +1,201 @@
+"""Training: CLI run directory + resume, determinism across resume, variable ownership of each
+step, single trace, presets, config validation, NaN stop, bfloat16."""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from absl import flags
+from absl.testing import flagsaver
+
+from oogan_tf import losses, train_lib
+from oogan_tf.config import TrainConfig
+from oogan_tf.models import ModelConfig
+from oogan_tf.trainer import NonFiniteLossError, Trainer
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ModelConfig(image_size=32, channels=1, c_dim=3, z_dim=4, ngf=4, ndf=4)
+
+
+def tiny_config(model_dir, **kw):
+  base = dict(model=TINY, dataset="dsprites", batch_size=8, train_steps=4, steps_per_loop=2,
+              sample_every_steps=2, checkpoint_every_steps=2, instance_noise_steps=2,
+              export_at_end=False, model_dir=str(model_dir) if model_dir else None)
+  base.update(kw)
+  return TrainConfig(**base)
+
+
+def _run_cli(*args):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+  return subprocess.run([sys.executable, "-m", "oogan_tf.train", *args], cwd=REPO, env=env,
+                        capture_output=True, text=True, timeout=300)
+
+
+def _scalar_and_image_tags(event_dir):
+  scalars, images = set(), set()
+  for path in glob.glob(os.path.join(event_dir, "events.*")):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for v in event.summary.value:
+        kind = v.metadata.plugin_data.plugin_name
+        (images if kind == "images" else scalars).add(v.tag)
+  return scalars, images
+
+
+def test_cli_smoke_writes_run_directory_and_resumes(tmp_path):
+  model_dir = tmp_path / "run"
+  first = _run_cli("--flagfile=flags/smoke.flags", f"--model_dir={model_dir}",
+                   "--export_at_end=false")
+  assert first.returncode == 0, first.stderr[-3000:]
+  assert "initialized (fresh run)" in first.stdout
+  assert "step 4/4" in first.stdout
+  saved = json.loads((model_dir / "config.json").read_text())
+  assert saved["model"]["c_dim"] == 3 and saved["train_steps"] == 4
+  assert tf.train.latest_checkpoint(str(model_dir / "ckpt")).endswith("ckpt-4")
+  scalars, images = _scalar_and_image_tags(str(model_dir / "train"))
+  for tag in ("loss/d_total", "loss/gradient_penalty", "loss/g_adv", "loss/info",
+              "loss/info_reconstruction", "loss/info_onehot", "d/score_real", "d/score_fake",
+              "ortho/orth_conv", "ortho/readout", "opt/learning_rate", "perf/steps_per_sec",
+              "perf/images_per_sec"):
+    assert tag in scalars, tag
+  assert {"samples/fixed", "traversal/c00", "traversal/c01", "traversal/c02"} <= images
+  pngs = sorted(os.listdir(model_dir / "samples"))
+  assert "fixed_step0000004.png" in pngs and "traversal_c02_step0000004.png" in pngs
+
+  second = _run_cli("--flagfile=flags/smoke.flags", f"--model_dir={model_dir}",
+                    "--train_steps=6", "--export_at_end=false")
+  assert second.returncode == 0, second.stderr[-3000:]
+  assert "resumed from" in second.stdout and "(iteration 4)" in second.stdout
+  assert "step 6/6" in second.stdout and "step 2/" not in second.stdout
+  assert tf.train.latest_checkpoint(str(model_dir / "ckpt")).endswith("ckpt-6")
+  assert len((model_dir / "command.txt").read_text().splitlines()) == 2
+
+  changed = _run_cli("--flagfile=flags/smoke.flags", f"--model_dir={model_dir}", "--c_dim=4")
+  assert changed.returncode != 0
+  assert "model.c_dim: saved 3, now 4" in changed.stderr
+  assert tf.train.latest_checkpoint(str(model_dir / "ckpt")).endswith("ckpt-6")
+
+
+def test_resume_is_deterministic(tmp_path):
+  straight = train_lib.train(tiny_config(tmp_path / "a"))
+  half = train_lib.train(tiny_config(tmp_path / "b", train_steps=2))
+  assert half["step"] == 2
+  resumed = train_lib.train(tiny_config(tmp_path / "b", train_steps=4))
+  assert resumed["resumed_from"] == 2 and resumed["step"] == 4
+  for key, value in straight["metrics"].items():
+    assert resumed["metrics"][key] == pytest.approx(value, rel=1e-4, abs=1e-5), key
+
+
+def _snapshot(variables):
+  return [v.numpy().copy() for v in variables]
+
+
+def _changed(before, variables):
+  return [not np.array_equal(b, v.numpy()) for b, v in zip(before, variables)]
+
+
+def test_each_step_updates_only_its_variables():
+  cfg = tiny_config(None, orthogonal_reg=False)
+  trainer = Trainer(cfg)
+  d = trainer.discriminator
+  parts = {"g": trainer.generator.trainable_variables, "trunk": d.trunk.trainable_variables,
+           "rf": d.real_fake_head.trainable_variables, "q": d.q_head.trainable_variables}
+  real = tf.data.Dataset.from_tensors(tf.random.uniform((8, 32, 32, 1), -1, 1)).repeat()
+  it = iter(real)
+
+  def run_with(active):
+    for name, opt in (("d", trainer.opt_d), ("g", trainer.opt_g), ("info", trainer.opt_info)):
+      opt.learning_rate.assign(1e-3 if name in active else 0.0)
+    before = {k: _snapshot(v) for k, v in parts.items()}
+    trainer.train_loop(it, tf.constant(2, tf.int64))
+    return {k: _changed(before[k], parts[k]) for k in parts}
+
+  info_only = run_with({"info"})
+  assert any(info_only["g"]) and any(info_only["q"])
+  assert not any(info_only["trunk"]) and not any(info_only["rf"])
+  d_only = run_with({"d"})
+  assert not any(d_only["g"]) and not any(d_only["q"])
+  assert any(d_only["trunk"]) and any(d_only["rf"])
+  g_only = run_with({"g"})
+  assert any(g_only["g"])
+  assert not any(g_only["trunk"] + g_only["rf"] + g_only["q"])
+  assert trainer.train_loop.experimental_get_tracing_count() == 1
+
+
+def test_orthogonal_steps_run_five_times_per_iteration():
+  trainer = Trainer(tiny_config(None))
+  real = iter(tf.data.Dataset.from_tensors(tf.zeros((8, 32, 32, 1))).repeat())
+  trainer.train_loop(real, tf.constant(3, tf.int64))
+  assert [int(opt.iterations) for opt in trainer.ortho.optimizers] == [15, 15]
+
+
+def test_non_finite_loss_stops_without_saving(tmp_path, monkeypatch):
+  monkeypatch.setattr(losses, "g_hinge_loss", lambda s: tf.reduce_mean(s) * np.nan)
+  with pytest.raises(NonFiniteLossError, match="loss/g_adv=nan"):
+    train_lib.train(tiny_config(tmp_path / "nan"))
+  assert tf.train.latest_checkpoint(str(tmp_path / "nan" / "ckpt")) is None
+
+
+def test_mixed_bfloat16_gives_finite_float32_losses():
+  trainer = Trainer(tiny_config(None, precision="mixed_bfloat16"))
+  try:
+    real = iter(tf.data.Dataset.from_tensors(tf.zeros((8, 32, 32, 1))).repeat())
+    out = trainer.train_loop(real, tf.constant(1, tf.int64))
+    assert all(v.dtype == tf.float32 and np.isfinite(v.numpy()) for v in out.values())
+    assert trainer.generator.to_image.compute_dtype == "bfloat16"
+  finally:
+    tf.keras.mixed_precision.set_global_policy("float32")
+
+
+def test_foreign_directory_is_never_written(tmp_path):
+  (tmp_path / "notes.txt").write_text("mine")
+  with pytest.raises(train_lib.RunDirectoryError, match="not empty and has no config.json"):
+    train_lib.train(tiny_config(tmp_path))
+  assert sorted(os.listdir(tmp_path)) == ["notes.txt"]
+
+
+PRESETS = sorted(glob.glob(os.path.join(REPO, "flags", "*.flags")))
+
+
+def test_every_preset_parses_into_a_valid_config():
+  from oogan_tf import train as train_main  # defines the flags
+  assert len(PRESETS) >= 8
+  for path in PRESETS:
+    with flagsaver.flagsaver():
+      flags.FLAGS.unparse_flags()
+      flags.FLAGS(["train", f"--flagfile={path}", "--model_dir=/tmp/unused"])
+      cfg = train_main.config_from_flags(flags.FLAGS)
+      train_lib.data_lib.validate(train_lib.data_config(cfg))
+      assert cfg.train_steps > 0, path
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--image_size=48"], "image_size=48 is not allowed; choose one of 32, 64, 128, 256"),
+    (["--c_dim=0"], "c_dim=0 is not allowed"),
+    (["--z_dim=1"], "z_dim=1 is not allowed with g_type='oogan'"),
+    (["--dataset=imagenet"], "unknown dataset name='imagenet'"),
+])
+def test_invalid_flags_fail_before_any_work(tmp_path, args, message):
+  model_dir = tmp_path / "run"
+  result = _run_cli("--flagfile=flags/smoke.flags", f"--model_dir={model_dir}", *args)
+  assert result.returncode != 0
+  assert message in result.stderr
+  assert not (model_dir / "config.json").exists()
+
+
+def test_batch_must_divide_over_replicas():
+  with pytest.raises(ValueError, match="--batch_size=7 is not divisible by the 2 replicas"):
+    tiny_config(None, batch_size=7).check_replicas(2)
+
+
+def test_dry_run_prints_reference_parameter_counts():
+  result = _run_cli("--flagfile=flags/dsprites_reference.flags", "--dry_run")
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "params/generator: 1,026,177" in result.stdout
+  assert "params/d_trunk: 74,240" in result.stdout
+  assert "params/d_real_fake_head: 890,369" in result.stdout
+  assert "params/q_head: 323,736" in result.stdout

@@ -1,0 +1,141 @@
+"""Training throughput benchmark: seconds per iteration, images/s, input pipeline, FLOP/s vs peak.
+
+    python tools/benchmark.py --flagfile=flags/dsprites_reference.flags [--precision=...]
+        [--jit_compile] --iterations=20 --output=bench.json
+
+Runs the real compiled train loop on the preset (warm-up loops excluded), times each loop of
+--bench_steps_per_loop iterations, measures the input pipeline alone, estimates the model FLOPs of
+one iteration from the forward passes' op counts, and measures the machine's peak with a large
+matmul in the same process, so results compare across machines as ratios. Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+from absl import app
+from absl import flags
+import numpy as np
+import tensorflow as tf
+
+from oogan_tf import data as data_lib
+from oogan_tf import train as train_flags  # defines the training flags
+from oogan_tf import train_lib
+from oogan_tf.trainer import Trainer
+
+_ITERATIONS = flags.DEFINE_integer("iterations", 20, "Timed iterations (after warm-up).")
+_WARMUP = flags.DEFINE_integer("warmup_loops", 2, "Untimed loops (tracing, allocator warm-up).")
+_LOOP = flags.DEFINE_integer("bench_steps_per_loop", 1, "Iterations per timed compiled call.")
+_PIPELINE_BATCHES = flags.DEFINE_integer("pipeline_batches", 50, "Batches for the input test.")
+_OUTPUT = flags.DEFINE_string("output", None, "Write the JSON result here too.")
+
+
+def _forward_flops(fn, *specs) -> int:
+  """Float ops of one call of fn on the given TensorSpecs (TF's graph profiler)."""
+  graph = tf.function(fn).get_concrete_function(*specs).graph
+  opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+  opts["output"] = "none"
+  return int(tf.compat.v1.profiler.profile(graph, options=opts).total_float_ops)
+
+
+def iteration_flops(trainer: Trainer) -> float:
+  """Model FLOPs of one iteration: 2 G and 5 D forwards, backward ~2x forward, GP ~2 more D passes.
+
+  An estimate (forward float ops counted by TF's profiler, the backward pass taken as twice the
+  forward, the gradient penalty's double backward as two more D passes); good for ratios.
+  """
+  cfg = trainer.cfg
+  b, s = trainer.per_replica_batch, cfg.model.image_size
+  g = _forward_flops(lambda c, z: trainer.generator((c, z), training=False),
+                     tf.TensorSpec([b, cfg.model.c_dim]), tf.TensorSpec([b, cfg.model.z_dim]))
+  d = _forward_flops(lambda x: trainer.discriminator(x, training=False),
+                     tf.TensorSpec([b, s, s, cfg.model.channels]))
+  gp_passes = 2 if cfg.gp_weight > 0 else 0
+  d_calls = 5 if cfg.gp_weight > 0 else 4
+  return 3.0 * (2 * g + d_calls * d) + gp_passes * d
+
+
+def peak_flops(dtype=tf.float32, n: int = 2048, repeats: int = 10) -> float:
+  """Measured matmul FLOP/s of this machine for dtype (best of `repeats`)."""
+  a = tf.random.normal((n, n), dtype=tf.float32)
+  a = tf.cast(a, dtype)
+  matmul = tf.function(lambda x: tf.matmul(x, x))
+  matmul(a).numpy()
+  best = float("inf")
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    matmul(a).numpy()
+    best = min(best, time.perf_counter() - t0)
+  return 2.0 * n ** 3 / best
+
+
+def pipeline_images_per_sec(cfg, batches: int) -> float:
+  it = iter(data_lib.build_dataset(train_lib.data_config(cfg)))
+  for _ in range(3):
+    next(it)
+  t0 = time.perf_counter()
+  for _ in range(batches):
+    next(it)
+  return batches * cfg.batch_size / (time.perf_counter() - t0)
+
+
+def main(argv):
+  del argv
+  cfg = train_flags.config_from_flags()
+  if _ITERATIONS.value < 1 or _LOOP.value < 1:
+    sys.exit("error: --iterations and --bench_steps_per_loop must be >= 1")
+  data_lib.validate(train_lib.data_config(cfg))
+  trainer = Trainer(cfg)
+  dataset = trainer.strategy.distribute_datasets_from_function(
+      lambda ctx: data_lib.build_dataset(train_lib.data_config(cfg), ctx))
+  iterator = iter(dataset)
+  loop = tf.constant(_LOOP.value, tf.int64)
+  for _ in range(_WARMUP.value):
+    trainer.train_loop(iterator, loop)["loss/d_total"].numpy()
+  per_iteration = []
+  for _ in range(max(1, _ITERATIONS.value // _LOOP.value)):
+    t0 = time.perf_counter()
+    trainer.train_loop(iterator, loop)["loss/d_total"].numpy()
+    per_iteration.append((time.perf_counter() - t0) / _LOOP.value)
+  median = statistics.median(per_iteration)
+  flops = iteration_flops(trainer)
+  compute_dtype = tf.bfloat16 if cfg.precision == "mixed_bfloat16" else (
+      tf.float16 if cfg.precision == "mixed_float16" else tf.float32)
+  peak = peak_flops(compute_dtype)
+  result = {
+      "preset": {"image_size": cfg.model.image_size, "g_type": cfg.model.g_type,
+                 "c_dim": cfg.model.c_dim, "z_dim": cfg.model.z_dim, "ngf": cfg.model.ngf,
+                 "ndf": cfg.model.ndf, "batch_size": cfg.batch_size, "gp_weight": cfg.gp_weight,
+                 "dataset": cfg.dataset},
+      "precision": cfg.precision, "jit_compile": cfg.jit_compile,
+      "strategy": cfg.strategy, "replicas": trainer.strategy.num_replicas_in_sync,
+      "iterations_timed": len(per_iteration) * _LOOP.value,
+      "steps_per_call": _LOOP.value,
+      "sec_per_iter_median": median,
+      "sec_per_iter_p10": float(np.percentile(per_iteration, 10)),
+      "sec_per_iter_p90": float(np.percentile(per_iteration, 90)),
+      "sec_per_iter_min": min(per_iteration), "sec_per_iter_max": max(per_iteration),
+      "images_per_sec": cfg.batch_size / median,
+      "pipeline_images_per_sec": pipeline_images_per_sec(cfg, _PIPELINE_BATCHES.value),
+      "model_flops_per_iter": flops,
+      "achieved_flops_per_sec": flops / median,
+      "peak_matmul_flops_per_sec": peak,
+      "fraction_of_peak": flops / median / peak,
+      "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                  "devices": [d.name for d in tf.config.list_logical_devices()],
+                  "tensorflow": tf.__version__},
+  }
+  line = json.dumps(result, sort_keys=True)
+  print(line)
+  if _OUTPUT.value:
+    with open(_OUTPUT.value, "w") as f:
+      f.write(line + "\n")
+
+
+if __name__ == "__main__":
+  app.run(main)
