@@ -61,14 +61,18 @@ class OOGANExport(tf.Module):
     x = self.generator((c, z), training=False)
     return (tf.cast(x, tf.float32) + 1.0) / 2.0
 
-  def _check_width(self, tensor, name, expected):
-    tf.debugging.assert_equal(
+  def _checked_width(self, tensor, name, expected):
+    # The check must run before any op that consumes the tensor, or a shape error from inside
+    # the generator could be reported first.
+    check = tf.debugging.assert_equal(
         tf.shape(tensor)[1], expected,
-        message=f"input '{name}' must have shape [batch, {expected}]")
+        message=f"input `{name}` must have shape [batch, {expected}]")
+    with tf.control_dependencies([check]):
+      return tf.identity(tensor)
 
   def _sample(self, c, z):
-    self._check_width(c, "c", self._c_dim)
-    self._check_width(z, "z", self._z_dim)
+    c = self._checked_width(c, "c", self._c_dim)
+    z = self._checked_width(z, "z", self._z_dim)
     return {"images": self._generate(c, z)}
 
   def _codes_from_seed(self, seed, num):
@@ -79,14 +83,14 @@ class OOGANExport(tf.Module):
     return c, z
 
   def _sample_from_seed(self, seed, num):
-    tf.debugging.assert_positive(num, message="input 'num' must be >= 1")
+    tf.debugging.assert_positive(num, message="input `num` must be >= 1")
     c, z = self._codes_from_seed(seed, num)
     return {"images": self._generate(c, z), "c": c, "z": z}
 
   def _traverse(self, seed, dim, steps, low, high):
-    tf.debugging.assert_greater_equal(steps, 2, message="input 'steps' must be >= 2")
-    tf.debugging.assert_greater_equal(dim, 0, message=f"input 'dim' must be in [0, {self._c_dim})")
-    tf.debugging.assert_less(dim, self._c_dim, message=f"input 'dim' must be in [0, {self._c_dim})")
+    tf.debugging.assert_greater_equal(steps, 2, message="input `steps` must be >= 2")
+    tf.debugging.assert_greater_equal(dim, 0, message=f"input `dim` must be in [0, {self._c_dim})")
+    tf.debugging.assert_less(dim, self._c_dim, message=f"input `dim` must be in [0, {self._c_dim})")
     c, z = self._codes_from_seed(seed, tf.constant(1))
     values = tf.linspace(low, high, steps)
     c = tf.tile(c, [steps, 1])
@@ -143,9 +147,12 @@ def write_export(generator: Generator, discriminator: Discriminator, cfg: TrainC
   return export_dir
 
 
-def export_from_checkpoint(model_dir: str, checkpoint: str | None = None,
-                           export_dir: str | None = None) -> str:
-  """Restores a run's checkpoint (newest by default) and exports it (default D/export/<iter>)."""
+def restore_for_serving(model_dir: str, checkpoint: str | None = None
+                        ) -> tuple[TrainConfig, Generator, Discriminator, int]:
+  """Restores (config, EMA generator with the live G's buffers, D, iteration) from a run.
+
+  Raises: FileNotFoundError if model_dir is not a run or holds no checkpoint.
+  """
   config_path = os.path.join(model_dir, "config.json")
   if not os.path.exists(config_path):
     raise FileNotFoundError(f"--model_dir={model_dir} has no config.json: not an oogan_tf run")
@@ -161,6 +168,12 @@ def export_from_checkpoint(model_dir: str, checkpoint: str | None = None,
   tf.train.Checkpoint(step=step, generator=generator, ema_generator=ema,
                       discriminator=discriminator).restore(checkpoint).expect_partial()
   copy_non_trainable(generator, ema)
-  iteration = int(step)
+  return cfg, ema, discriminator, int(step)
+
+
+def export_from_checkpoint(model_dir: str, checkpoint: str | None = None,
+                           export_dir: str | None = None) -> str:
+  """Restores a run's checkpoint (newest by default) and exports it (default D/export/<iter>)."""
+  cfg, ema, discriminator, iteration = restore_for_serving(model_dir, checkpoint)
   export_dir = export_dir or os.path.join(model_dir, "export", str(iteration))
   return write_export(ema, discriminator, cfg, iteration, export_dir)

@@ -79,7 +79,11 @@ class OOGANQHead(keras.layers.Layer):
 
   def call(self, x, training=None):
     x = self.down(x, training=training)
-    x = tf.nn.leaky_relu(self.reduce(x, training=training), 0.1)
+    x = self.reduce(x, training=training)
+    # max(x, 0.1x) == LeakyReLU(0.1); written out because Grappler's remapper fails on
+    # conv + bias + LeakyRelu when the gradient also needs the pre-activation, and a failed pass
+    # drops every other fusion in the train step.
+    x = tf.maximum(x, 0.1 * x)
     return tf.cast(self.readout(self.orth_conv(x)), tf.float32)
 
 

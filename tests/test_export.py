@@ -1,0 +1,138 @@
+"""SavedModel export: signatures, determinism, in-graph validation, metadata, CLI and tools."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from oogan_tf import export_lib, train_lib
+from oogan_tf.config import TrainConfig
+from oogan_tf.models import ModelConfig
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+  """A 2-iteration tiny run and its export (via the library, from the newest checkpoint)."""
+  root = tmp_path_factory.mktemp("export")
+  cfg = TrainConfig(model=ModelConfig(image_size=32, channels=1, c_dim=3, z_dim=4, ngf=4, ndf=4),
+                    batch_size=8, train_steps=2, steps_per_loop=2, sample_every_steps=2,
+                    checkpoint_every_steps=2, export_at_end=False, model_dir=str(root / "run"))
+  train_lib.train(cfg)
+  export_dir = export_lib.export_from_checkpoint(cfg.model_dir)
+  return cfg, export_dir, tf.saved_model.load(export_dir)
+
+
+def _seed_call(model, seed, num):
+  return model.signatures["sample_from_seed"](seed=tf.constant(seed, tf.int64),
+                                              num=tf.constant(num, tf.int32))
+
+
+def test_default_location_metadata_and_signatures(run):
+  cfg, export_dir, model = run
+  assert export_dir == os.path.join(cfg.model_dir, "export", "2")
+  assert set(model.signatures) == {"serving_default", "sample", "sample_from_seed", "traverse",
+                                   "encode"}
+  with open(os.path.join(export_dir, "assets", "oogan_metadata.json")) as f:
+    meta = json.load(f)
+  assert (meta["image_size"], meta["channels"], meta["c_dim"], meta["z_dim"]) == (32, 1, 3, 4)
+  assert meta["code_range"] == [0.0, 1.0] and meta["iteration"] == 2
+  assert meta["config"]["batch_size"] == 8
+
+
+def test_sample_signatures_agree_and_are_deterministic(run):
+  _, _, model = run
+  out = _seed_call(model, 7, 5)
+  images = out["images"].numpy()
+  assert images.shape == (5, 32, 32, 1) and images.dtype == np.float32
+  assert images.min() >= 0.0 and images.max() <= 1.0
+  assert out["c"].shape == (5, 3) and out["z"].shape == (5, 4)
+  again = _seed_call(model, 7, 5)["images"].numpy()
+  np.testing.assert_array_equal(images, again)
+  assert not np.allclose(images, _seed_call(model, 8, 5)["images"].numpy())
+  direct = model.signatures["serving_default"](c=out["c"], z=out["z"])["images"].numpy()
+  np.testing.assert_allclose(direct, images, atol=1e-6)
+  # Inference-mode BatchNorm: one image does not depend on the rest of its batch.
+  single = model.signatures["sample"](c=out["c"][:1], z=out["z"][:1])["images"].numpy()
+  np.testing.assert_allclose(single[0], images[0], atol=1e-5)
+
+
+def test_traverse_sweeps_one_dimension(run):
+  _, _, model = run
+  out = model.signatures["traverse"](seed=tf.constant(3, tf.int64), dim=tf.constant(1),
+                                     steps=tf.constant(6), low=tf.constant(0.0),
+                                     high=tf.constant(1.0))["images"].numpy()
+  assert out.shape == (6, 32, 32, 1)
+  assert np.abs(out[0] - out[-1]).max() > 0  # the code moves the image
+  base = _seed_call(model, 3, 1)
+  c = np.repeat(base["c"].numpy(), 6, axis=0)
+  c[:, 1] = np.linspace(0, 1, 6)
+  expected = model.signatures["sample"](c=tf.constant(c), z=tf.repeat(base["z"], 6, axis=0))
+  np.testing.assert_allclose(out, expected["images"].numpy(), atol=1e-5)
+
+
+def test_encode_returns_mean_and_log_sigma(run):
+  _, _, model = run
+  images = _seed_call(model, 1, 4)["images"]
+  out = model.signatures["encode"](images=images)
+  assert set(out) == {"c_mean", "c_log_sigma"}
+  assert out["c_mean"].shape == (4, 3) and out["c_log_sigma"].shape == (4, 3)
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda m: m.signatures["sample"](c=tf.zeros((2, 5)), z=tf.zeros((2, 4))),
+     "input `c` must have shape [batch, 3]"),
+    (lambda m: m.signatures["sample"](c=tf.zeros((2, 3)), z=tf.zeros((2, 9))),
+     "input `z` must have shape [batch, 4]"),
+    (lambda m: m.signatures["traverse"](seed=tf.constant(0, tf.int64), dim=tf.constant(3),
+                                        steps=tf.constant(4), low=tf.constant(0.0),
+                                        high=tf.constant(1.0)),
+     "input `dim` must be in [0, 3)"),
+    (lambda m: m.signatures["traverse"](seed=tf.constant(0, tf.int64), dim=tf.constant(0),
+                                        steps=tf.constant(1), low=tf.constant(0.0),
+                                        high=tf.constant(1.0)),
+     "input `steps` must be >= 2"),
+    (lambda m: _seed_call(m, 0, 0), "input `num` must be >= 1"),
+])
+def test_invalid_inputs_name_the_input(run, call, message):
+  _, _, model = run
+  with pytest.raises(tf.errors.InvalidArgumentError) as info:
+    call(model)
+  assert message in info.value.message
+
+
+def test_cli_refuses_to_overwrite_and_tools_use_only_the_export(run, tmp_path):
+  cfg, export_dir, model = run
+  again = subprocess.run([sys.executable, "-m", "oogan_tf.export", f"--model_dir={cfg.model_dir}"],
+                         cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+  assert again.returncode != 0 and "already exists" in again.stderr
+  missing = subprocess.run([sys.executable, "-m", "oogan_tf.export",
+                            f"--model_dir={tmp_path / 'nothing'}"],
+                           cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+  assert missing.returncode != 0 and "has no config.json" in missing.stderr
+
+  grid = tmp_path / "grid.png"
+  result = subprocess.run([sys.executable, "tools/sample.py", f"--export_dir={export_dir}",
+                           "--num=6", "--seed=5", "--ncols=3", f"--output={grid}"],
+                          cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  pixels = np.asarray(Image.open(grid))
+  assert pixels.shape == (2 * 33 + 1, 3 * 33 + 1)
+  # The same seed in this process gives the same pixels as in the tool's process.
+  images = _seed_call(model, 5, 6)["images"].numpy()
+  expected = np.clip(np.round(images[0, :, :, 0] * 255), 0, 255).astype(np.uint8)
+  np.testing.assert_array_equal(pixels[1:33, 1:33], expected)
+
+  traversal = tmp_path / "trav.png"
+  result = subprocess.run([sys.executable, "tools/traverse.py", f"--export_dir={export_dir}",
+                           "--steps=4", f"--output={traversal}"],
+                          cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert np.asarray(Image.open(traversal)).shape == (3 * 33 + 1, 4 * 33 + 1)

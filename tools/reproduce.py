@@ -1,0 +1,567 @@
+"""Reproduces the paper's ablation study: trains, evaluates and tabulates OOGAN and its ablations.
+
+    python tools/reproduce.py --experiment=ablation --preset=dsprites_cpu --seeds=0,1 \
+        --train_steps=600 --workdir=W [--variants=oogan,infogan] [--metrics=...] \
+        [--num_evals=2] [--eval_sizes=JSON] [--eval_sizes_scale=1.0] [--dry_run]
+
+Variants (issue 8; each is the preset with these fields changed):
+  oogan           the preset as is (compete-free G, orthogonal Q, one-hot code schedule)
+  infogan         InfoGAN G and Q, uniform codes, no orthogonal regularisation
+  no_onehot       code_schedule=uniform
+  no_ortho        orthogonal_reg=false
+  no_competefree  g_type=infogan
+
+Work directory layout:
+  W/runs/<variant>/seed<k>/model/        train_lib run directory (ckpt/, train/, eval/ events,
+                                         export/<step>/ for every evaluated step)
+  W/runs/<variant>/seed<k>/eval_<step>.json   evaluate_lib result of that step's export
+  W/runs/<variant>/seed<k>/traversal.png      traversal of the final export (rows: codes)
+  W/runs/<variant>/seed<k>/done.json          marker: the run is trained and evaluated
+  W/results.json, W/results.md, W/plots/*.png the aggregate, rewritten after every run
+
+Each run is trained in `num_evals` segments (e.g. to N/2, then N) through train_lib, which
+exports at the end of each segment; each export is evaluated and its scores are written as
+`eval/<metric>/<key>` TensorBoard scalars in model/eval/, from which the plots are drawn.
+Re-running the same command skips runs with a matching done.json and resumes the others from
+their newest checkpoint / evaluation. Runs go seed-major (all variants of the first seed, then
+the next seed), so a study cut short still has every variant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import glob
+import json
+import math
+import os
+import shutil
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+  sys.path.insert(0, REPO)
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# pylint: disable=wrong-import-position
+from oogan_tf.config import TrainConfig
+from oogan_tf.models.model_config import ModelConfig
+
+VARIANTS = {
+    "oogan": {},
+    "infogan": {"g_type": "infogan", "q_type": "infogan", "code_schedule": "uniform",
+                "orthogonal_reg": False},
+    "no_onehot": {"code_schedule": "uniform"},
+    "no_ortho": {"orthogonal_reg": False},
+    "no_competefree": {"g_type": "infogan"},
+}
+EXPERIMENTS = ("ablation",)
+DEFAULT_METRICS = "factor_vae,mig,dci,tc,ortho"
+
+# Sizes that keep one evaluation of a 32 px dsprites_cpu export under a minute on 2 CPU cores;
+# DCI's gradient-boosted trees (one per class: 40 orientations) dominate, hence its small sizes
+# (2000 / 1000 took 85 s). factor_vae uses the gan_papers protocol (majority vote, no held-out
+# set, as OOGAN / IB-GAN).
+DEFAULT_EVAL_SIZES = {
+    "factor_vae": {"num_train": 100, "num_variance_estimate": 10000},
+    "mig": {"num_train": 2000},
+    "dci": {"num_train": 600, "num_test": 300},
+    "tc": {"num_samples": 2000},
+}
+
+# Table columns: (label, '<metric>/<key>' as evaluate_lib.scalar_scores names it).
+COLUMNS = (
+    ("FactorVAE score", "factor_vae/eval_accuracy"),
+    ("MIG", "mig/discrete_mig"),
+    ("DCI disent.", "dci/disentanglement"),
+    ("DCI compl.", "dci/completeness"),
+    ("DCI inform. (test)", "dci/informativeness_test"),
+    ("TC (mss)", "tc/total_correlation_mss"),
+    ("Q mean abs cos", "ortho/mean_abs_cos_offdiag"),
+)
+
+# Published numbers shown beside ours; never compared as if the budgets matched.
+PUBLISHED = {
+    ("oogan", "factor_vae/eval_accuracy"): "0.81 ± 0.077 (OOGAN Table 1)",
+    ("infogan", "factor_vae/eval_accuracy"): "0.59 ± 0.078 (OOGAN Table 1)",
+    ("oogan", "ortho/mean_abs_cos_offdiag"): "0.09 (Table 2, with orthogonal reg.)",
+    ("infogan", "ortho/mean_abs_cos_offdiag"): "0.21 (Table 2, InfoGAN)",
+}
+
+_MODEL_FIELDS = {f.name for f in dataclasses.fields(ModelConfig)}
+_TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)} - {"model"}
+
+
+def _log(message: str) -> None:
+  print(f"[reproduce {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# ----------------------------------------------------------------------------- configuration
+
+
+def read_flagfile(path: str) -> dict[str, str]:
+  """{'key': 'value'} of the `--key=value` lines of an absl flagfile (`#` starts a comment)."""
+  out: dict[str, str] = {}
+  with open(path) as f:
+    for raw in f:
+      line = raw.split("#", 1)[0].strip()
+      if not line:
+        continue
+      if not line.startswith("--") or "=" not in line:
+        raise ValueError(f"{path}: cannot parse {raw.strip()!r}; expected --key=value")
+      key, value = line[2:].split("=", 1)
+      out[key.strip()] = value.strip()
+  return out
+
+
+def preset_path(preset: str) -> str:
+  """A preset name (flags/<name>.flags) or a flagfile path."""
+  if os.path.isfile(preset):
+    return preset
+  path = os.path.join(REPO, "flags", f"{preset}.flags")
+  if not os.path.isfile(path):
+    names = sorted(os.path.basename(p)[:-6] for p in glob.glob(os.path.join(REPO, "flags", "*.flags")))
+    raise ValueError(f"--preset={preset!r} is neither a file nor one of {', '.join(names)}")
+  return path
+
+
+def _coerce(name: str, value, default):
+  """Converts a flag value to the type of the dataclass field's default."""
+  if not isinstance(value, str):
+    return value
+  if isinstance(default, bool):
+    if value.lower() not in ("true", "false", "1", "0"):
+      raise ValueError(f"--{name}={value!r} is not a bool; use true or false")
+    return value.lower() in ("true", "1")
+  if isinstance(default, int):
+    return int(value)
+  if isinstance(default, float):
+    return float(value)
+  return value
+
+
+def make_config(flags: dict, overrides: dict, **extra) -> TrainConfig:
+  """A TrainConfig from preset flags, then variant overrides, then `extra` (all by field name)."""
+  merged = {**flags, **overrides, **extra}
+  unknown = set(merged) - _MODEL_FIELDS - _TRAIN_FIELDS
+  if unknown:
+    raise ValueError(f"unknown config fields {sorted(unknown)}")
+  model_defaults, train_defaults = ModelConfig(), TrainConfig()
+  model = {k: _coerce(k, v, getattr(model_defaults, k)) for k, v in merged.items()
+           if k in _MODEL_FIELDS}
+  train = {k: _coerce(k, v, getattr(train_defaults, k)) for k, v in merged.items()
+           if k in _TRAIN_FIELDS}
+  return TrainConfig(model=ModelConfig(**model), **train)
+
+
+def eval_steps(train_steps: int, num_evals: int) -> list[int]:
+  """The iterations evaluated: num_evals evenly spaced points ending at train_steps."""
+  return [train_steps * k // num_evals for k in range(1, num_evals + 1)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """One (variant, seed) training run and its directory W/runs/<variant>/seed<k>."""
+
+  variant: str
+  seed: int
+  directory: str
+
+  @property
+  def model_dir(self) -> str:
+    return os.path.join(self.directory, "model")
+
+  @property
+  def done_path(self) -> str:
+    return os.path.join(self.directory, "done.json")
+
+
+def plan_runs(args) -> list[Run]:
+  return [Run(v, s, os.path.join(args.workdir, "runs", v, f"seed{s}"))
+          for s in args.seeds for v in args.variants]
+
+
+# ----------------------------------------------------------------------------- one run
+
+
+def _eval_settings(args) -> dict:
+  """What defines an evaluation; a done.json with other settings is redone."""
+  return {"metrics": args.metrics, "protocol": args.protocol, "sizes": args.eval_sizes,
+          "sizes_scale": args.eval_sizes_scale, "eval_steps": eval_steps(args.train_steps,
+                                                                       args.num_evals)}
+
+
+def is_done(run: Run, args) -> bool:
+  if not os.path.exists(run.done_path):
+    return False
+  with open(run.done_path) as f:
+    done = json.load(f)
+  return done.get("train_steps") == args.train_steps and done.get("eval") == _eval_settings(args)
+
+
+def _train_and_export(run: Run, cfg: TrainConfig, steps: list[int]) -> float:
+  """Trains (resuming) to steps[-1] in one call, saving a checkpoint at every evaluated step, and
+  exports each of `steps` to model/export/<step>/. Returns the training seconds spent.
+
+  One call, not one per step: each train_lib.train call traces the train loop anew (about a
+  minute on 2 CPU cores), while exporting a checkpoint takes seconds.
+  """
+  from oogan_tf import export_lib, train_lib  # pylint: disable=g-import-not-at-top
+  t0 = time.time()
+  out = train_lib.train(dataclasses.replace(
+      cfg, export_at_end=True, checkpoint_every_steps=steps[0],
+      keep_checkpoints=max(cfg.keep_checkpoints, len(steps))), command_line=" ".join(sys.argv))
+  seconds = time.time() - t0
+  if out["step"] < steps[-1]:
+    raise KeyboardInterrupt(f"training of {run.directory} stopped at iteration {out['step']}")
+  for step in steps:
+    export_dir = os.path.join(run.model_dir, "export", str(step))
+    if os.path.isdir(export_dir):
+      continue
+    ckpt = os.path.join(run.model_dir, "ckpt", f"ckpt-{step}")
+    if not os.path.exists(ckpt + ".index"):
+      raise RuntimeError(f"{run.model_dir} has no ckpt-{step} to evaluate (an earlier invocation "
+                         "used other --train_steps / --num_evals?); delete the run directory to "
+                         "redo it")
+    export_lib.export_from_checkpoint(run.model_dir, ckpt, export_dir)
+  return seconds
+
+
+def write_traversal(export_dir: str, path: str, steps: int = 8, seed: int = 0) -> None:
+  """One row per code: code c_i swept over the export's code range, z and other codes fixed."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from oogan_tf import visualize  # pylint: disable=g-import-not-at-top
+  with open(os.path.join(export_dir, "assets", "oogan_metadata.json")) as f:
+    meta = json.load(f)
+  low, high = meta["code_range"]
+  model = tf.saved_model.load(export_dir)
+  rows = [model.signatures["traverse"](
+      seed=tf.constant(seed, tf.int64), dim=tf.constant(dim, tf.int32),
+      steps=tf.constant(steps, tf.int32), low=tf.constant(low, tf.float32),
+      high=tf.constant(high, tf.float32))["images"].numpy() for dim in range(meta["c_dim"])]
+  visualize.save_grid_png(np.concatenate(rows), steps, path)
+
+
+def execute(run: Run, cfg: TrainConfig, args) -> dict:
+  """Trains and evaluates one run (resuming whatever is there); writes and returns done.json."""
+  from oogan_tf import evaluate_lib  # pylint: disable=g-import-not-at-top
+  os.makedirs(run.directory, exist_ok=True)
+  timings_path = os.path.join(run.directory, "timings.json")
+  timings = {}
+  if os.path.exists(timings_path):
+    with open(timings_path) as f:
+      timings = json.load(f)
+  evals = {}
+  settings = _eval_settings(args)
+  steps = settings["eval_steps"]
+  if not all(os.path.isdir(os.path.join(run.model_dir, "export", str(s))) for s in steps):
+    key = f"train_to_{steps[-1]}_s"  # summed over invocations when a run is resumed
+    timings[key] = timings.get(key, 0.0) + _train_and_export(run, cfg, steps)
+  for step in steps:
+    path = os.path.join(run.directory, f"eval_{step}.json")
+    if os.path.exists(path):
+      with open(path) as f:
+        result = json.load(f)
+    else:
+      export_dir = os.path.join(run.model_dir, "export", str(step))
+      _log(f"{run.variant} seed {run.seed}: evaluating iteration {step}")
+      result = evaluate_lib.evaluate_export(
+          export_dir, args.metrics, seed=run.seed, protocol=args.protocol,
+          sizes_scale=args.eval_sizes_scale, sizes=args.eval_sizes)
+      timings[f"eval_{step}_s"] = result["elapsed_s"]
+      evaluate_lib.write_summaries(result, os.path.join(run.model_dir, "eval"), step)
+      evaluate_lib.write_results(result, path, overwrite=True)
+      with open(timings_path, "w") as f:
+        json.dump(timings, f, indent=2)
+    evals[str(step)] = evaluate_lib.scalar_scores(result)
+    sizes_used = {m: r.get("params") for m, r in result["results"].items() if "params" in r}
+  final = os.path.join(run.model_dir, "export", str(settings["eval_steps"][-1]))
+  write_traversal(final, os.path.join(run.directory, "traversal.png"))
+  done = {"variant": run.variant, "seed": run.seed, "train_steps": args.train_steps,
+          "eval": settings, "sizes_used": sizes_used, "scores": evals, "timings": timings,
+          "config": cfg.to_dict(),
+          "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+  with open(run.done_path + ".tmp", "w") as f:
+    json.dump(done, f, indent=2, sort_keys=True)
+  os.replace(run.done_path + ".tmp", run.done_path)
+  return done
+
+
+# ----------------------------------------------------------------------------- aggregation
+
+
+def mean_std(values: list[float]) -> tuple[float, float | None]:
+  """Mean and sample standard deviation (ddof=1; None for a single value)."""
+  mean = sum(values) / len(values)
+  if len(values) < 2:
+    return mean, None
+  return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def aggregate(args, runs: list[Run]) -> dict:
+  """results.json content: every finished run's scores and, per variant, mean/std at the end."""
+  done = []
+  for run in runs:
+    if os.path.exists(run.done_path):
+      with open(run.done_path) as f:
+        done.append(json.load(f))
+  final = str(eval_steps(args.train_steps, args.num_evals)[-1])
+  summary: dict = {}
+  for variant in args.variants:
+    mine = [d for d in done if d["variant"] == variant and final in d["scores"]]
+    keys = sorted({k for d in mine for k in d["scores"][final]})
+    summary[variant] = {}
+    for key in keys:
+      values = [d["scores"][final][key] for d in mine if key in d["scores"][final]]
+      mean, std = mean_std(values)
+      summary[variant][key] = {"mean": mean, "std": std, "n": len(values), "values": values,
+                               "seeds": [d["seed"] for d in mine if key in d["scores"][final]]}
+  return {
+      "experiment": args.experiment, "preset": args.preset, "train_steps": args.train_steps,
+      "seeds": args.seeds, "variants": {v: VARIANTS[v] for v in args.variants},
+      "eval": _eval_settings(args), "final_step": int(final),
+      "runs": [{k: d[k] for k in ("variant", "seed", "scores", "timings", "sizes_used",
+                                  "finished")} for d in done],
+      "summary": summary,
+      "published": {f"{v}/{k}": text for (v, k), text in PUBLISHED.items()},
+      "missing_runs": [f"{r.variant}/seed{r.seed}" for r in runs
+                       if not os.path.exists(r.done_path)],
+  }
+
+
+def _cell(stats: dict | None) -> str:
+  if not stats:
+    return "n/a"
+  if stats["std"] is None:
+    return f"{stats['mean']:.3f} (n=1)"
+  return f"{stats['mean']:.3f} ± {stats['std']:.3f} (n={stats['n']})"
+
+
+def results_markdown(results: dict) -> str:
+  """The Markdown table: one row per variant, mean ± sample std over seeds at the final step."""
+  lines = [
+      f"# Results: {results['experiment']} on preset `{results['preset']}`",
+      "",
+      f"{results['train_steps']} iterations per run, seeds {results['seeds']}, scores at "
+      f"iteration {results['final_step']}; mean ± sample std over seeds (n = seeds finished). "
+      f"Metrics {results['eval']['metrics']}, FactorVAE protocol {results['eval']['protocol']}, "
+      f"sizes {json.dumps(results['eval']['sizes'])} (scale {results['eval']['sizes_scale']}).",
+      "'n/a': not computable for that variant (e.g. an InfoGAN Q has no orthogonal layers) "
+      "or no finished run.",
+      "",
+      "| variant | " + " | ".join(label for label, _ in COLUMNS) + " |",
+      "|---" * (len(COLUMNS) + 1) + "|",
+  ]
+  for variant, stats in results["summary"].items():
+    lines.append(f"| {variant} | " + " | ".join(_cell(stats.get(key)) for _, key in COLUMNS)
+                 + " |")
+  lines += ["", "Published numbers (full budget: 50k iterations, full width; NOT comparable "
+            "to a short run):", "", "| variant | metric | published |", "|---|---|---|"]
+  for (variant, key), text in PUBLISHED.items():
+    label = dict((k, l) for l, k in COLUMNS)[key]
+    lines.append(f"| {variant} | {label} | {text} |")
+  if results["missing_runs"]:
+    lines += ["", f"Not finished: {', '.join(results['missing_runs'])}."]
+  return "\n".join(lines) + "\n"
+
+
+def read_eval_scalars(event_dir: str) -> dict[str, dict[int, float]]:
+  """{'<metric>/<key>': {step: value}} from the `eval/...` scalars of a TensorBoard directory."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  out: dict[str, dict[int, float]] = {}
+  for path in sorted(glob.glob(os.path.join(event_dir, "events.out.tfevents.*"))):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        if value.tag.startswith("eval/"):
+          out.setdefault(value.tag[5:], {})[int(event.step)] = float(
+              tf.make_ndarray(value.tensor))
+  return out
+
+
+def write_plots(results: dict, runs: list[Run], plot_dir: str) -> list[str]:
+  """metric_<name>.png (each variant's seed-mean vs iteration, thin lines per seed) and
+  traversal_<variant>.png (the first finished seed's final traversal)."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  os.makedirs(plot_dir, exist_ok=True)
+  curves = {r: read_eval_scalars(os.path.join(r.model_dir, "eval"))
+            for r in runs if os.path.exists(r.done_path)}
+  written = []
+  for label, key in COLUMNS:
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    drawn = False
+    for i, variant in enumerate(results["summary"]):
+      series = [curves[r][key] for r in curves if r.variant == variant and key in curves[r]]
+      if not series:
+        continue
+      color = f"C{i}"
+      for s in series:
+        steps = sorted(s)
+        ax.plot(steps, [s[k] for k in steps], color=color, alpha=0.3, lw=1)
+      steps = sorted(set.intersection(*(set(s) for s in series)))
+      ax.plot(steps, [sum(s[k] for s in series) / len(series) for k in steps], color=color,
+              marker="o", lw=2, label=f"{variant} (n={len(series)})")
+      drawn = True
+    if not drawn:
+      plt.close(fig)
+      continue
+    ax.set_xlabel("training iteration")
+    ax.set_ylabel(label)
+    ax.set_title(f"{label} ({results['preset']})")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = os.path.join(plot_dir, f"metric_{key.replace('/', '_')}.png")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    written.append(path)
+  for variant in results["summary"]:
+    for run in runs:
+      src = os.path.join(run.directory, "traversal.png")
+      if run.variant == variant and os.path.exists(run.done_path) and os.path.exists(src):
+        dst = os.path.join(plot_dir, f"traversal_{variant}.png")
+        shutil.copyfile(src, dst)
+        written.append(dst)
+        break
+  return written
+
+
+def write_outputs(args, runs: list[Run]) -> dict:
+  results = aggregate(args, runs)
+  results["plots"] = [os.path.relpath(p, args.workdir)
+                      for p in write_plots(results, runs, os.path.join(args.workdir, "plots"))]
+  with open(os.path.join(args.workdir, "results.json"), "w") as f:
+    json.dump(results, f, indent=2, sort_keys=True)
+  with open(os.path.join(args.workdir, "results.md"), "w") as f:
+    f.write(results_markdown(results))
+  return results
+
+
+# ----------------------------------------------------------------------------- dry run
+
+
+def time_iterations(cfg: TrainConfig, iterations: int = 3) -> float:
+  """Seconds per training iteration of `cfg`, timed over `iterations` after a 1-iteration warm-up
+  (which also traces the loop)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from oogan_tf import data as data_lib, train_lib  # pylint: disable=g-import-not-at-top
+  from oogan_tf.distribute import get_strategy  # pylint: disable=g-import-not-at-top
+  from oogan_tf.trainer import Trainer  # pylint: disable=g-import-not-at-top
+  strategy = get_strategy("default", 0)
+  trainer = Trainer(cfg, strategy)
+  dcfg = train_lib.data_config(cfg)
+  iterator = iter(strategy.distribute_datasets_from_function(
+      lambda ctx: data_lib.build_dataset(dcfg, ctx, start_batch=0)))
+  trainer.train_loop(iterator, tf.constant(1, tf.int64))
+  t0 = time.perf_counter()
+  out = trainer.train_loop(iterator, tf.constant(iterations, tf.int64))
+  float(next(iter(out.values())))  # waits for the loop to finish
+  return (time.perf_counter() - t0) / iterations
+
+
+def print_plan(args, runs: list[Run], configs: dict) -> None:
+  todo = [r for r in runs if not is_done(r, args)]
+  sec = args.sec_per_iter
+  source = "--sec_per_iter"
+  if sec is None:
+    sec = time_iterations(configs[args.variants[0]])
+    source = f"timed: 3 iterations of {args.variants[0]} after a warm-up, on this machine"
+  n_evals = len(eval_steps(args.train_steps, args.num_evals))
+  train_h = len(todo) * args.train_steps * sec / 3600
+  eval_h = len(todo) * n_evals * args.sec_per_eval / 3600
+  print(f"experiment {args.experiment}, preset {args.preset}, {args.train_steps} iterations per "
+        f"run, evaluated at iterations {eval_steps(args.train_steps, args.num_evals)}")
+  print(f"metrics {args.metrics} (protocol {args.protocol}), sizes {json.dumps(args.eval_sizes)}"
+        f", sizes_scale {args.eval_sizes_scale}")
+  for run in runs:
+    print(f"  {'skip (done)' if run not in todo else 'run        '}  {run.variant:15s} seed "
+          f"{run.seed}  {run.directory}")
+  print(f"{len(todo)} of {len(runs)} runs to do; {sec:.3f} s/iteration ({source})")
+  print(f"estimate: training {train_h:.2f} h + evaluation {eval_h:.2f} h "
+        f"({n_evals} evaluations per run at --sec_per_eval={args.sec_per_eval:g} s) = "
+        f"{train_h + eval_h:.2f} h")
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def parse_args(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--experiment", default="ablation", choices=EXPERIMENTS)
+  parser.add_argument("--preset", default="dsprites_cpu",
+                      help="flags/<preset>.flags, or a flagfile path")
+  parser.add_argument("--seeds", default="0,1", help="comma-separated training seeds")
+  parser.add_argument("--variants", default=",".join(VARIANTS),
+                      help=f"comma-separated subset of {', '.join(VARIANTS)}")
+  parser.add_argument("--train_steps", type=int, default=None,
+                      help="iterations per run (default: the preset's)")
+  parser.add_argument("--workdir", required=True)
+  parser.add_argument("--metrics", default=DEFAULT_METRICS)
+  parser.add_argument("--protocol", default="gan_papers", help="FactorVAE protocol")
+  parser.add_argument("--eval_sizes", default=json.dumps(DEFAULT_EVAL_SIZES),
+                      help="JSON per-metric size overrides for evaluate_lib")
+  parser.add_argument("--eval_sizes_scale", type=float, default=1.0)
+  parser.add_argument("--num_evals", type=int, default=2,
+                      help="evaluations per run, evenly spaced, the last at --train_steps")
+  parser.add_argument("--dry_run", action="store_true", help="print the plan; train nothing")
+  parser.add_argument("--sec_per_iter", type=float, default=None,
+                      help="dry run: use this instead of timing iterations")
+  parser.add_argument("--sec_per_eval", type=float, default=60.0,
+                      help="dry run: assumed seconds per evaluation (an assumption, not timed)")
+  args = parser.parse_args(argv)
+  args.seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+  args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+  bad = [v for v in args.variants if v not in VARIANTS]
+  if bad or not args.variants:
+    parser.error(f"--variants: unknown {bad}; choose from {', '.join(VARIANTS)}")
+  if not args.seeds or min(args.seeds) < 0:
+    parser.error("--seeds needs at least one integer >= 0")
+  if args.num_evals < 1:
+    parser.error("--num_evals must be >= 1")
+  args.eval_sizes = json.loads(args.eval_sizes)
+  args.metrics = ",".join(m.strip() for m in args.metrics.split(",") if m.strip())
+  return args
+
+
+def main(argv=None) -> int:
+  args = parse_args(argv)
+  flags = read_flagfile(preset_path(args.preset))
+  if args.train_steps is None:
+    args.train_steps = int(flags.get("train_steps", TrainConfig().train_steps))
+  if args.train_steps < 1:
+    raise ValueError(f"--train_steps={args.train_steps} must be >= 1")
+  # Checkpoints are written every eval_steps[0] iterations, at loop boundaries only.
+  interval, per_loop = args.train_steps // args.num_evals, int(flags.get("steps_per_loop", 25))
+  if args.train_steps % args.num_evals or interval % per_loop:
+    raise ValueError(f"--train_steps={args.train_steps} must split into --num_evals="
+                     f"{args.num_evals} equal parts that are multiples of the preset's "
+                     f"steps_per_loop={per_loop}")
+  runs = plan_runs(args)
+  configs = {v: make_config(flags, VARIANTS[v], train_steps=args.train_steps)
+             for v in args.variants}
+  if args.dry_run:
+    print_plan(args, runs, configs)
+    return 0
+  os.makedirs(args.workdir, exist_ok=True)
+  t_start = time.time()
+  for run in runs:
+    if is_done(run, args):
+      _log(f"skip {run.variant} seed {run.seed}: done ({run.done_path})")
+      continue
+    _log(f"start {run.variant} seed {run.seed} in {run.directory}")
+    t0 = time.time()
+    cfg = dataclasses.replace(configs[run.variant], seed=run.seed, model_dir=run.model_dir)
+    execute(run, cfg, args)
+    _log(f"finished {run.variant} seed {run.seed} in {time.time() - t0:.0f} s")
+    write_outputs(args, runs)
+  results = write_outputs(args, runs)
+  _log(f"all done in {time.time() - t_start:.0f} s; wrote {args.workdir}/results.json, "
+       f"results.md and {len(results['plots'])} plots")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
