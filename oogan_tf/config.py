@@ -18,7 +18,8 @@ STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 # must match the run directory's config.json.
 RESUMABLE_FIELDS = ("train_steps", "steps_per_loop", "checkpoint_every_steps", "sample_every_steps",
                     "keep_checkpoints", "jit_compile", "strategy", "data_dir", "cache", "model_dir",
-                    "export_at_end", "num_gpus")
+                    "export_at_end", "num_gpus", "eval_every_steps", "eval_metrics",
+                    "eval_sizes_scale")
 
 
 def _positive(field: str, value: int, minimum: int = 1) -> None:
@@ -56,6 +57,9 @@ class TrainConfig:
     sample_seed: seeds the fixed (z, c) of sample grids and traversals.
     checkpoint_every_steps, sample_every_steps, keep_checkpoints: run-directory cadence.
     export_at_end: write a SavedModel export when training finishes.
+    eval_every_steps: evaluate the EMA model on dSprites every N iterations (0: never) with
+      `eval_metrics` (the FactorVAE score uses the gan_papers protocol) at `eval_sizes_scale`
+      times the protocols' sample sizes; scores go to TensorBoard under eval/.
   """
 
   model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
@@ -86,6 +90,9 @@ class TrainConfig:
   sample_every_steps: int = 500
   keep_checkpoints: int = 3
   export_at_end: bool = True
+  eval_every_steps: int = 0
+  eval_metrics: str = "factor_vae,mig"
+  eval_sizes_scale: float = 0.02
   model_dir: str | None = None
 
   def __post_init__(self):
@@ -96,6 +103,13 @@ class TrainConfig:
     _positive("sample_every_steps", self.sample_every_steps)
     _positive("keep_checkpoints", self.keep_checkpoints)
     _positive("instance_noise_steps", self.instance_noise_steps, 0)
+    _positive("eval_every_steps", self.eval_every_steps, 0)
+    if self.eval_every_steps and self.dataset != "dsprites":
+      raise ValueError(f"--eval_every_steps={self.eval_every_steps} needs ground-truth factors, "
+                       f"which only --dataset=dsprites has (got --dataset={self.dataset}); "
+                       "use --eval_every_steps=0")
+    if not self.eval_sizes_scale > 0:
+      raise ValueError(f"--eval_sizes_scale={self.eval_sizes_scale} is not allowed; it must be > 0")
     _choice("code_schedule", self.code_schedule, SCHEDULES)
     _choice("precision", self.precision, PRECISIONS)
     _choice("strategy", self.strategy, STRATEGIES)

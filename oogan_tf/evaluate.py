@@ -1,23 +1,29 @@
-"""Entry point: python -m oogan_tf.evaluate --export_dir=E [--metrics=factor_vae,mig,...]
+"""Entry point: python -m oogan_tf.evaluate (--export_dir=E | --model_dir=D) [--metrics=...]
 
-Runs disentanglement / model metrics on an export (see oogan_tf.evaluate_lib), writes one JSON
-(default E/eval.json; an existing file is kept unless --overwrite), prints a short table and
-optionally logs the scores to TensorBoard as eval/<metric>/<key> at --step.
+Runs disentanglement / model metrics on an export (see oogan_tf.evaluate_lib), or on a run's newest
+checkpoint (EMA weights; exported to a temporary folder first), writes one JSON (default
+E/eval.json, or D/eval/eval_<iteration>.json; an existing file is kept unless --overwrite), prints
+a short table and optionally logs the scores to TensorBoard as eval/<metric>/<key> at --step.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 
 from absl import app
 from absl import flags
 
 from oogan_tf import evaluate_lib
+from oogan_tf import export_lib
 from oogan_tf.metrics import METRIC_NAMES, PROTOCOLS
 
 DEFAULT_METRICS = "factor_vae,beta_vae,mig,dci,sap,modularity,ortho"
 
 flags.DEFINE_string("export_dir", None, "Export directory (python -m oogan_tf.export).")
+flags.DEFINE_string("model_dir", None, "Run directory: evaluate its newest checkpoint (EMA G).")
+flags.DEFINE_string("checkpoint", None, "With --model_dir: this checkpoint instead of the newest.")
 flags.DEFINE_string("metrics", DEFAULT_METRICS, "Comma-separated metrics, from: "
                     f"{','.join(METRIC_NAMES)}.")
 flags.DEFINE_enum("protocol", "dlib", PROTOCOLS, "FactorVAE protocol: dlib (disentanglement_lib "
@@ -40,31 +46,47 @@ flags.DEFINE_bool("progress", True, "Progress lines on stderr for long metrics."
 FLAGS = flags.FLAGS
 
 
+def _evaluate(export_dir: str, output: str):
+  evaluate_lib.read_metadata(export_dir)
+  sizes = {}
+  pd = {k: v for k, v in (("trials", FLAGS.pd_trials), ("batch_size", FLAGS.pd_batch_size))
+        if v is not None}
+  if pd:
+    sizes["perceptual_diversity"] = pd
+  progress = None
+  if FLAGS.progress:
+    from oogan_tf.metrics import print_progress  # pylint: disable=g-import-not-at-top
+    progress = print_progress()
+  result = evaluate_lib.evaluate_export(
+      export_dir, FLAGS.metrics, seed=FLAGS.seed, protocol=FLAGS.protocol,
+      sizes_scale=FLAGS.sizes_scale, sizes=sizes, batch_size=FLAGS.batch_size,
+      data_dir=FLAGS.data_dir, vgg_weights=FLAGS.vgg_weights, progress=progress)
+  evaluate_lib.write_results(result, output, overwrite=FLAGS.overwrite)
+  return result
+
+
 def main(argv):
   if len(argv) > 1:
     sys.exit(f"error: unexpected arguments {argv[1:]}")
   try:
-    if not FLAGS.export_dir:
-      raise evaluate_lib.EvaluationError("--export_dir is required")
+    if bool(FLAGS.export_dir) == bool(FLAGS.model_dir):
+      raise evaluate_lib.EvaluationError("give exactly one of --export_dir or --model_dir")
     evaluate_lib.parse_metrics(FLAGS.metrics)  # fail fast, before loading anything
-    evaluate_lib.read_metadata(FLAGS.export_dir)
-    output = FLAGS.output or evaluate_lib.default_output(FLAGS.export_dir)
-    evaluate_lib.check_output(output, FLAGS.overwrite)
-    sizes = {}
-    pd = {k: v for k, v in (("trials", FLAGS.pd_trials), ("batch_size", FLAGS.pd_batch_size))
-          if v is not None}
-    if pd:
-      sizes["perceptual_diversity"] = pd
-    progress = None
-    if FLAGS.progress:
-      from oogan_tf.metrics import print_progress  # pylint: disable=g-import-not-at-top
-      progress = print_progress()
-    result = evaluate_lib.evaluate_export(
-        FLAGS.export_dir, FLAGS.metrics, seed=FLAGS.seed, protocol=FLAGS.protocol,
-        sizes_scale=FLAGS.sizes_scale, sizes=sizes, batch_size=FLAGS.batch_size,
-        data_dir=FLAGS.data_dir, vgg_weights=FLAGS.vgg_weights, progress=progress)
-    evaluate_lib.write_results(result, output, overwrite=FLAGS.overwrite)
-  except evaluate_lib.EvaluationError as e:
+    if FLAGS.export_dir:
+      output = FLAGS.output or evaluate_lib.default_output(FLAGS.export_dir)
+      evaluate_lib.check_output(output, FLAGS.overwrite)
+      result = _evaluate(FLAGS.export_dir, output)
+    else:
+      with tempfile.TemporaryDirectory(prefix="oogan_tf_eval_") as tmp:
+        export_dir = export_lib.export_from_checkpoint(FLAGS.model_dir, FLAGS.checkpoint,
+                                                       os.path.join(tmp, "export"))
+        iteration = evaluate_lib.read_metadata(export_dir)["iteration"]
+        output = FLAGS.output or os.path.join(FLAGS.model_dir, "eval",
+                                              f"eval_{iteration}.json")
+        evaluate_lib.check_output(output, FLAGS.overwrite)
+        os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+        result = _evaluate(export_dir, output)
+  except (evaluate_lib.EvaluationError, FileNotFoundError) as e:
     sys.exit(f"error: {e}")
   print(evaluate_lib.format_table(result))
   print(f"wrote {output}")

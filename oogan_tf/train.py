@@ -68,6 +68,10 @@ flags.DEFINE_integer("checkpoint_every_steps", _d.checkpoint_every_steps, "Check
 flags.DEFINE_integer("sample_every_steps", _d.sample_every_steps, "Sample-grid interval.")
 flags.DEFINE_integer("keep_checkpoints", _d.keep_checkpoints, "Checkpoints kept.")
 flags.DEFINE_bool("export_at_end", _d.export_at_end, "Export a SavedModel when training ends.")
+flags.DEFINE_integer("eval_every_steps", _d.eval_every_steps, "Evaluate disentanglement on "
+                     "dSprites every N iterations into TensorBoard eval/ (0 = never).")
+flags.DEFINE_string("eval_metrics", _d.eval_metrics, "Metrics of --eval_every_steps.")
+flags.DEFINE_float("eval_sizes_scale", _d.eval_sizes_scale, "Sample-size scale of those metrics.")
 flags.DEFINE_bool("dry_run", False, "Print the resolved config and parameter counts, then exit.")
 
 FLAGS = flags.FLAGS
@@ -88,7 +92,9 @@ def config_from_flags(f=FLAGS) -> TrainConfig:
       ema_decay=f.ema_decay, precision=f.precision, jit_compile=f.jit_compile,
       strategy=f.strategy, num_gpus=f.num_gpus, seed=f.seed, sample_seed=f.sample_seed,
       checkpoint_every_steps=f.checkpoint_every_steps, sample_every_steps=f.sample_every_steps,
-      keep_checkpoints=f.keep_checkpoints, export_at_end=f.export_at_end, model_dir=f.model_dir)
+      keep_checkpoints=f.keep_checkpoints, export_at_end=f.export_at_end,
+      eval_every_steps=f.eval_every_steps, eval_metrics=f.eval_metrics,
+      eval_sizes_scale=f.eval_sizes_scale, model_dir=f.model_dir)
 
 
 def dry_run(cfg: TrainConfig) -> None:

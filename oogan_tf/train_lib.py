@@ -5,7 +5,8 @@ Run directory (`model_dir`):
   command.txt      the command line of every start, appended
   ckpt/            tf.train.CheckpointManager checkpoints (networks, EMA, every optimiser incl. the
                    private orthogonal ones, the iteration and the RNG state)
-  train/           TensorBoard events
+  train/           TensorBoard events (losses, scores, images)
+  eval/            TensorBoard events of --eval_every_steps (disentanglement on dSprites)
   samples/         PNG grids (fixed samples and one traversal per code dimension)
 Re-running with the same model_dir resumes from the newest checkpoint; a changed model-defining
 field is refused. A non-finite loss stops the run before anything is saved.
@@ -25,6 +26,7 @@ from absl import logging
 import tensorflow as tf
 
 from oogan_tf import data as data_lib
+from oogan_tf import evaluate_lib
 from oogan_tf import export_lib
 from oogan_tf.config import TrainConfig
 from oogan_tf.distribute import get_strategy
@@ -202,6 +204,19 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
     if not (manager.latest_checkpoint or "").endswith(f"-{step}"):
       manager.save(checkpoint_number=step)
 
+  def evaluate(step: int) -> None:
+    trainer.sync_ema_buffers()
+    with tempfile.TemporaryDirectory(prefix="oogan_tf_eval_") as tmp:
+      path = export_lib.write_export(trainer.ema_generator, trainer.discriminator, cfg, step,
+                                     os.path.join(tmp, "export"))
+      result = evaluate_lib.evaluate_export(path, cfg.eval_metrics, seed=cfg.seed,
+                                            protocol="gan_papers",
+                                            sizes_scale=cfg.eval_sizes_scale)
+    if chief:
+      evaluate_lib.write_summaries(result, os.path.join(cfg.model_dir, "eval"), step)
+    scores = evaluate_lib.scalar_scores(result)
+    _log(f"eval | step {step} | " + " ".join(f"{k}={v:.4f}" for k, v in sorted(scores.items())))
+
   metrics: dict = {}
   step = start
   if step == 0 and cfg.train_steps > 0:
@@ -240,6 +255,8 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
         write_samples(step)
       if step // cfg.checkpoint_every_steps > prev // cfg.checkpoint_every_steps:
         save(step)
+      if cfg.eval_every_steps and step // cfg.eval_every_steps > prev // cfg.eval_every_steps:
+        evaluate(step)
   if step > start or not manager.latest_checkpoint:
     if step % cfg.sample_every_steps:
       write_samples(step)

@@ -189,3 +189,29 @@ def test_cli_writes_json_refuses_overwrite_and_unknown_metric(exports, tmp_path)
   proc = _cli(f"--export_dir={exports['oogan']}", "--metrics=mig,nope", f"--output={out}")
   assert proc.returncode != 0
   assert "unknown metric(s) nope; valid metrics: factor_vae" in proc.stderr
+
+
+def test_cli_evaluates_a_run_directory_checkpoint(tmp_path):
+  """--model_dir: the smoke run's newest checkpoint (EMA weights) is evaluated end to end."""
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+  run_dir = tmp_path / "run"
+  train = subprocess.run([sys.executable, "-m", "oogan_tf.train", "--flagfile=flags/smoke.flags",
+                          f"--model_dir={run_dir}", "--export_at_end=false"],
+                         cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+  assert train.returncode == 0, train.stderr[-2000:]
+  result = subprocess.run([sys.executable, "-m", "oogan_tf.evaluate", f"--model_dir={run_dir}",
+                           "--metrics=mig,factor_vae,ortho,tc", "--sizes_scale=0.01",
+                           "--noprogress"],
+                          cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  with open(run_dir / "eval" / "eval_4.json") as f:
+    out = json.load(f)
+  assert set(out["results"]) == {"mig", "factor_vae", "ortho", "tc"}
+  assert out["metadata"]["iteration"] == 4
+  assert "rendered" in out["dataset"]["source"]
+  assert {"numpy", "sklearn", "tensorflow"} <= set(out["versions"])
+  both = subprocess.run([sys.executable, "-m", "oogan_tf.evaluate", f"--model_dir={run_dir}",
+                         f"--export_dir={run_dir}"], cwd=repo, env=env, capture_output=True,
+                        text=True, timeout=300)
+  assert both.returncode != 0 and "exactly one of --export_dir or --model_dir" in both.stderr

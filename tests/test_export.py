@@ -136,3 +136,50 @@ def test_cli_refuses_to_overwrite_and_tools_use_only_the_export(run, tmp_path):
                           cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-2000:]
   assert np.asarray(Image.open(traversal)).shape == (3 * 33 + 1, 4 * 33 + 1)
+
+
+ROUND_TRIP = """
+import sys
+import numpy as np
+import tensorflow as tf
+m = tf.saved_model.load(sys.argv[1])
+inputs = np.load(sys.argv[2])
+seed = tf.constant(3, tf.int64)
+out = {}
+out["sample"] = m.signatures["sample"](c=tf.constant(inputs["c"]), z=tf.constant(inputs["z"]))["images"]
+s = m.signatures["sample_from_seed"](seed=seed, num=tf.constant(4))
+out.update({"seed_" + k: v for k, v in s.items()})
+out["traverse"] = m.signatures["traverse"](seed=seed, dim=tf.constant(0), steps=tf.constant(5),
+                                           low=tf.constant(0.0), high=tf.constant(1.0))["images"]
+out.update({"encode_" + k: v for k, v in m.signatures["encode"](images=s["images"]).items()})
+np.savez(sys.argv[3], **{k: v.numpy() for k, v in out.items()})
+"""
+
+
+def test_round_trip_in_fresh_processes_matches_in_process_ema_generator(run, tmp_path):
+  cfg, export_dir, _ = run
+  rs = np.random.RandomState(0)
+  c = rs.uniform(0, 1, (6, 3)).astype(np.float32)
+  z = rs.normal(size=(6, 4)).astype(np.float32)
+  np.savez(tmp_path / "inputs.npz", c=c, z=z)
+  outputs = []
+  for i in range(2):
+    path = tmp_path / f"out{i}.npz"
+    result = subprocess.run([sys.executable, "-c", ROUND_TRIP, export_dir,
+                             str(tmp_path / "inputs.npz"), str(path)],
+                            cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    outputs.append(dict(np.load(path)))
+  first, second = outputs
+  for key in first:  # deterministic across fresh processes
+    np.testing.assert_array_equal(first[key], second[key], err_msg=key)
+  shapes = {"sample": (6, 32, 32, 1), "seed_images": (4, 32, 32, 1), "seed_c": (4, 3),
+            "seed_z": (4, 4), "traverse": (5, 32, 32, 1), "encode_c_mean": (4, 3),
+            "encode_c_log_sigma": (4, 3)}
+  assert {k: v.shape for k, v in first.items()} == shapes
+  assert all(v.dtype == np.float32 for v in first.values())
+  for key in ("sample", "seed_images", "traverse"):
+    assert first[key].min() >= 0.0 and first[key].max() <= 1.0
+  _, ema, _, _ = export_lib.restore_for_serving(cfg.model_dir)
+  expected = (ema((c, z), training=False).numpy() + 1.0) / 2.0
+  np.testing.assert_allclose(first["sample"], expected, atol=1e-5)

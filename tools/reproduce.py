@@ -94,6 +94,10 @@ _MODEL_FIELDS = {f.name for f in dataclasses.fields(ModelConfig)}
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)} - {"model"}
 
 
+class StoppedError(RuntimeError):
+  """Training stopped early on a signal (train_lib saved a checkpoint); re-run to resume."""
+
+
 def _log(message: str) -> None:
   print(f"[reproduce {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
@@ -215,7 +219,7 @@ def _train_and_export(run: Run, cfg: TrainConfig, steps: list[int]) -> float:
       keep_checkpoints=max(cfg.keep_checkpoints, len(steps))), command_line=" ".join(sys.argv))
   seconds = time.time() - t0
   if out["step"] < steps[-1]:
-    raise KeyboardInterrupt(f"training of {run.directory} stopped at iteration {out['step']}")
+    raise StoppedError(f"training of {run.directory} stopped at iteration {out['step']}")
   for step in steps:
     export_dir = os.path.join(run.model_dir, "export", str(step))
     if os.path.isdir(export_dir):
@@ -254,12 +258,18 @@ def execute(run: Run, cfg: TrainConfig, args) -> dict:
   if os.path.exists(timings_path):
     with open(timings_path) as f:
       timings = json.load(f)
+
+  def save_timings():
+    with open(timings_path, "w") as f:
+      json.dump(timings, f, indent=2)
+
   evals = {}
   settings = _eval_settings(args)
   steps = settings["eval_steps"]
   if not all(os.path.isdir(os.path.join(run.model_dir, "export", str(s))) for s in steps):
     key = f"train_to_{steps[-1]}_s"  # summed over invocations when a run is resumed
     timings[key] = timings.get(key, 0.0) + _train_and_export(run, cfg, steps)
+    save_timings()
   for step in steps:
     path = os.path.join(run.directory, f"eval_{step}.json")
     if os.path.exists(path):
@@ -274,8 +284,7 @@ def execute(run: Run, cfg: TrainConfig, args) -> dict:
       timings[f"eval_{step}_s"] = result["elapsed_s"]
       evaluate_lib.write_summaries(result, os.path.join(run.model_dir, "eval"), step)
       evaluate_lib.write_results(result, path, overwrite=True)
-      with open(timings_path, "w") as f:
-        json.dump(timings, f, indent=2)
+      save_timings()
     evals[str(step)] = evaluate_lib.scalar_scores(result)
     sizes_used = {m: r.get("params") for m, r in result["results"].items() if "params" in r}
   final = os.path.join(run.model_dir, "export", str(settings["eval_steps"][-1]))
@@ -443,34 +452,39 @@ def write_outputs(args, runs: list[Run]) -> dict:
 # ----------------------------------------------------------------------------- dry run
 
 
-def time_iterations(cfg: TrainConfig, iterations: int = 3) -> float:
-  """Seconds per training iteration of `cfg`, timed over `iterations` after a 1-iteration warm-up
-  (which also traces the loop)."""
+def time_iterations(cfg: TrainConfig, iterations: int = 3) -> tuple[float, float]:
+  """(startup seconds, seconds per iteration) of training `cfg` on this machine.
+
+  Startup is building the networks plus a 1-iteration warm-up (which traces the train loop, the
+  fixed cost of every run); the per-iteration time is then timed over `iterations`.
+  """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from oogan_tf import data as data_lib, train_lib  # pylint: disable=g-import-not-at-top
   from oogan_tf.distribute import get_strategy  # pylint: disable=g-import-not-at-top
   from oogan_tf.trainer import Trainer  # pylint: disable=g-import-not-at-top
+  t0 = time.perf_counter()
   strategy = get_strategy("default", 0)
   trainer = Trainer(cfg, strategy)
   dcfg = train_lib.data_config(cfg)
   iterator = iter(strategy.distribute_datasets_from_function(
       lambda ctx: data_lib.build_dataset(dcfg, ctx, start_batch=0)))
-  trainer.train_loop(iterator, tf.constant(1, tf.int64))
-  t0 = time.perf_counter()
+  float(next(iter(trainer.train_loop(iterator, tf.constant(1, tf.int64)).values())))
+  t1 = time.perf_counter()
   out = trainer.train_loop(iterator, tf.constant(iterations, tf.int64))
   float(next(iter(out.values())))  # waits for the loop to finish
-  return (time.perf_counter() - t0) / iterations
+  return t1 - t0, (time.perf_counter() - t1) / iterations
 
 
 def print_plan(args, runs: list[Run], configs: dict) -> None:
   todo = [r for r in runs if not is_done(r, args)]
-  sec = args.sec_per_iter
-  source = "--sec_per_iter"
+  startup, sec = 0.0, args.sec_per_iter
+  source = "--sec_per_iter; per-run startup not included"
   if sec is None:
-    sec = time_iterations(configs[args.variants[0]])
-    source = f"timed: 3 iterations of {args.variants[0]} after a warm-up, on this machine"
+    startup, sec = time_iterations(configs[args.variants[0]])
+    source = (f"timed: 3 iterations of {args.variants[0]} after a warm-up, on this machine; "
+              f"startup incl. tracing {startup:.0f} s per run")
   n_evals = len(eval_steps(args.train_steps, args.num_evals))
-  train_h = len(todo) * args.train_steps * sec / 3600
+  train_h = len(todo) * (startup + args.train_steps * sec) / 3600
   eval_h = len(todo) * n_evals * args.sec_per_eval / 3600
   print(f"experiment {args.experiment}, preset {args.preset}, {args.train_steps} iterations per "
         f"run, evaluated at iterations {eval_steps(args.train_steps, args.num_evals)}")
@@ -554,7 +568,12 @@ def main(argv=None) -> int:
     _log(f"start {run.variant} seed {run.seed} in {run.directory}")
     t0 = time.time()
     cfg = dataclasses.replace(configs[run.variant], seed=run.seed, model_dir=run.model_dir)
-    execute(run, cfg, args)
+    try:
+      execute(run, cfg, args)
+    except StoppedError as e:
+      _log(f"{e}; re-run the same command to resume")
+      write_outputs(args, runs)
+      return 130
     _log(f"finished {run.variant} seed {run.seed} in {time.time() - t0:.0f} s")
     write_outputs(args, runs)
   results = write_outputs(args, runs)

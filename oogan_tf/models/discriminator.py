@@ -25,13 +25,16 @@ class Trunk(keras.layers.Layer):
     n = D_MULTIPLIERS[cfg.image_size]
     sn_all = cfg.spectral_norm == "all"
     self.from_image = layers.SpectralNormConv2D(cfg.ndf * n[0], 1, cfg.channels, name="from_image")
-    self.blocks = [layers.DownBlock(cfg.ndf * n[i], cfg.ndf * n[i + 1], spectral_norm=sn_all,
-                                    name=f"down{i}") for i in range(len(n) - 3)]
+    # One attribute per block: layers in a Python list are invisible to tf.train.Checkpoint.
+    self.num_blocks = len(n) - 3
+    for i in range(self.num_blocks):
+      setattr(self, f"down{i}", layers.DownBlock(cfg.ndf * n[i], cfg.ndf * n[i + 1],
+                                                 spectral_norm=sn_all, name=f"down{i}"))
 
   def call(self, x, training=None):
     x = self.from_image(x, training=training)
-    for block in self.blocks:
-      x = block(x, training=training)
+    for i in range(self.num_blocks):
+      x = getattr(self, f"down{i}")(x, training=training)
     return x
 
 

@@ -92,11 +92,13 @@ class Generator(keras.Model):
     sn = cfg.spectral_norm == "all"
     self.input_block = (CompeteFreeInput(cfg, name="input_block") if cfg.g_type == "oogan"
                         else InfoGANInput(cfg, name="input_block"))
-    self.up_blocks = [
-        layers.UpBlock(cfg.ngf * m[i + 1], cfg.ngf * m[i + 2], spectral_norm=sn,
-                       upsample=cfg.upsample, name=f"up{i}")
-        for i in range(len(m) - 2)
-    ]
+    # One attribute per block (not a list): tf.train.Checkpoint does not see layers that Keras 3
+    # holds in a Python list, so their variables would be missing from checkpoints.
+    self.num_up_blocks = len(m) - 2
+    for i in range(self.num_up_blocks):
+      setattr(self, f"up{i}", layers.UpBlock(cfg.ngf * m[i + 1], cfg.ngf * m[i + 2],
+                                             spectral_norm=sn, upsample=cfg.upsample,
+                                             name=f"up{i}"))
     # Spectral norm on the last 1x1 conv in every placement (it is the one SN layer of the
     # released G).
     self.to_image = layers.SpectralNormConv2D(cfg.channels, 1, cfg.ngf * m[-1], name="to_image")
@@ -106,8 +108,8 @@ class Generator(keras.Model):
     c = tf.cast(c, self.compute_dtype)
     z = tf.cast(z, self.compute_dtype)
     x = self.input_block((c, z), training=training)
-    for block in self.up_blocks:
-      x = block(x, training=training)
+    for i in range(self.num_up_blocks):
+      x = getattr(self, f"up{i}")(x, training=training)
     return tf.cast(tf.tanh(self.to_image(x, training=training)), tf.float32)
 
   def build_for(self, batch_size: int = 2) -> "Generator":
