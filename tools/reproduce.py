@@ -495,7 +495,7 @@ def print_plan(args, runs: list[Run], configs: dict) -> None:
           f"{run.seed}  {run.directory}")
   print(f"{len(todo)} of {len(runs)} runs to do; {sec:.3f} s/iteration ({source})")
   print(f"estimate: training {train_h:.2f} h + evaluation {eval_h:.2f} h "
-        f"({n_evals} evaluations per run at --sec_per_eval={args.sec_per_eval:g} s) = "
+        f"({n_evals} evaluation(s) per run at --sec_per_eval={args.sec_per_eval:g} s) = "
         f"{train_h + eval_h:.2f} h")
 
 

@@ -231,3 +231,22 @@ def print_progress() -> ProgressFn:
     sys.stderr.flush()
 
   return _progress
+
+
+def train_test_codes(ground_truth: Any, representation_fn: RepresentationFn, num_train: int,
+                     num_test: int, random_state: np.random.RandomState, batch_size: int,
+                     progress: Optional[ProgressFn], metric: str
+                     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+  """Validated train then test draws (dlib order): (codes, factors, codes_test, factors_test).
+
+  Shapes as generate_batch_factor_code: codes [D, N], factors [F, N]. Checks num_train >= 2 and
+  num_test >= 1.
+  """
+  num_train = check_int("num_train", num_train, 2)
+  num_test = check_int("num_test", num_test, 1)
+  codes, factors = generate_batch_factor_code(ground_truth, representation_fn, num_train,
+                                              random_state, batch_size, progress, f"{metric}/train")
+  codes_t, factors_t = generate_batch_factor_code(ground_truth, representation_fn, num_test,
+                                                  random_state, batch_size, progress,
+                                                  f"{metric}/test")
+  return codes, factors, codes_t, factors_t

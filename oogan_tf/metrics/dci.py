@@ -92,12 +92,9 @@ def compute_dci(ground_truth: Any, representation_fn: _utils.RepresentationFn,
   """
   _utils.check_ground_truth(ground_truth, min_factors=2)
   _utils.check_representation_fn(representation_fn)
-  num_train = _utils.check_int("num_train", num_train, 2)
-  num_test = _utils.check_int("num_test", num_test, 1)
-  x_train, y_train = _utils.generate_batch_factor_code(
-      ground_truth, representation_fn, num_train, random_state, batch_size, progress, "dci/train")
-  x_test, y_test = _utils.generate_batch_factor_code(
-      ground_truth, representation_fn, num_test, random_state, batch_size, progress, "dci/test")
+  x_train, y_train, x_test, y_test = _utils.train_test_codes(
+      ground_truth, representation_fn, num_train, num_test, random_state, batch_size, progress,
+      "dci")
   if x_train.shape[0] < 2:
     raise ValueError(
         f"DCI needs a representation with D >= 2 codes (completeness uses entropy base D), "

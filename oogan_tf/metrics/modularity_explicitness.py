@@ -86,14 +86,9 @@ def compute_modularity_explicitness(ground_truth: Any, representation_fn: _utils
   """
   _utils.check_ground_truth(ground_truth, min_factors=2)
   _utils.check_representation_fn(representation_fn)
-  num_train = _utils.check_int("num_train", num_train, 2)
-  num_test = _utils.check_int("num_test", num_test, 1)
-  codes, factors = _utils.generate_batch_factor_code(
-      ground_truth, representation_fn, num_train, random_state, batch_size, progress,
-      "modularity/train")
-  codes_t, factors_t = _utils.generate_batch_factor_code(
-      ground_truth, representation_fn, num_test, random_state, batch_size, progress,
-      "modularity/test")
+  codes, factors, codes_t, factors_t = _utils.train_test_codes(
+      ground_truth, representation_fn, num_train, num_test, random_state, batch_size, progress,
+      "modularity")
   mi = _utils.discrete_mutual_info(_utils.histogram_discretize(codes, num_bins), factors)
   mean = codes.mean(axis=1, keepdims=True)
   std = codes.std(axis=1, keepdims=True)

@@ -76,11 +76,8 @@ def compute_sap(ground_truth: Any, representation_fn: _utils.RepresentationFn,
   _utils.check_representation_fn(representation_fn)
   if not isinstance(continuous_factors, (bool, np.bool_)):
     raise ValueError(f"continuous_factors must be True or False, got {continuous_factors!r}.")
-  num_train = _utils.check_int("num_train", num_train, 2)
-  num_test = _utils.check_int("num_test", num_test, 1)
-  codes, factors = _utils.generate_batch_factor_code(
-      ground_truth, representation_fn, num_train, random_state, batch_size, progress, "sap/train")
-  codes_t, factors_t = _utils.generate_batch_factor_code(
-      ground_truth, representation_fn, num_test, random_state, batch_size, progress, "sap/test")
+  codes, factors, codes_t, factors_t = _utils.train_test_codes(
+      ground_truth, representation_fn, num_train, num_test, random_state, batch_size, progress,
+      "sap")
   s = sap_score_matrix(codes, factors, codes_t, factors_t, bool(continuous_factors))
   return {"SAP_score": avg_diff_top_two(s), "continuous_factors": float(bool(continuous_factors))}

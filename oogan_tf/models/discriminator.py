@@ -58,6 +58,12 @@ class RealFakeHead(keras.layers.Layer):
     return tf.cast(tf.reshape(self.score(x, training=training), (-1,)), tf.float32)
 
 
+def _q_head_sizes(cfg: ModelConfig) -> tuple[int, int, int, bool]:
+  """(trunk width at 16x16, width at 8x8, C' outputs, spectral norm on every conv) of a Q head."""
+  n = D_MULTIPLIERS[cfg.image_size]
+  return cfg.ndf * n[-3], cfg.ndf * n[-2], cfg.q_outputs, cfg.spectral_norm == "all"
+
+
 class OOGANQHead(keras.layers.Layer):
   """OOGAN's Q ("CodeReduction"): DownBlock -> conv 3x3 (-> C') -> LReLU(0.1) ->
   orthogonal depthwise 4x4 stride 2 -> orthogonal spatial read-out.
@@ -67,10 +73,7 @@ class OOGANQHead(keras.layers.Layer):
 
   def __init__(self, cfg: ModelConfig, **kwargs):
     super().__init__(**kwargs)
-    n = D_MULTIPLIERS[cfg.image_size]
-    w3, w2 = cfg.ndf * n[-3], cfg.ndf * n[-2]
-    cq = cfg.q_outputs
-    sn_all = cfg.spectral_norm == "all"
+    w3, w2, cq, sn_all = _q_head_sizes(cfg)
     self.down = layers.DownBlock(w3, w2, spectral_norm=sn_all, name="down8")
     self.reduce = layers.conv2d(cq, 3, w2, spectral_norm=sn_all, name="reduce")
     self.orth_conv = layers.OrthogonalDepthwiseConv2D(cq, name="orth_conv")
@@ -98,10 +101,7 @@ class InfoGANQHead(keras.layers.Layer):
 
   def __init__(self, cfg: ModelConfig, **kwargs):
     super().__init__(**kwargs)
-    n = D_MULTIPLIERS[cfg.image_size]
-    w3, w2 = cfg.ndf * n[-3], cfg.ndf * n[-2]
-    cq = cfg.q_outputs
-    sn_all = cfg.spectral_norm == "all"
+    w3, w2, cq, sn_all = _q_head_sizes(cfg)
     self.down8 = layers.DownBlock(w3, w2, spectral_norm=sn_all, name="down8")
     self.down4 = layers.DownBlock(w2, cq, spectral_norm=sn_all, name="down4")
     self.out = layers.SpectralNormConv2D(cq, 4, cq, padding="valid", name="out")
