@@ -232,3 +232,11 @@ def test_checkpoint_restores_every_variable(tmp_path):
     pairs += list(zip(a_opt.variables, b_opt.variables))
   for a, b in pairs:
     np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+
+
+def test_jit_compile_step_gives_finite_losses():
+  trainer = Trainer(tiny_config(None, jit_compile=True))
+  real = iter(tf.data.Dataset.from_tensors(tf.zeros((8, 32, 32, 1))).repeat())
+  out = trainer.train_loop(real, tf.constant(1, tf.int64))
+  assert all(np.isfinite(v.numpy()) for v in out.values())
+  assert trainer.iteration == 1

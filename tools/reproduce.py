@@ -126,7 +126,8 @@ def preset_path(preset: str) -> str:
     return preset
   path = os.path.join(REPO, "flags", f"{preset}.flags")
   if not os.path.isfile(path):
-    names = sorted(os.path.basename(p)[:-6] for p in glob.glob(os.path.join(REPO, "flags", "*.flags")))
+    names = sorted(os.path.basename(p)[:-len(".flags")]
+                   for p in glob.glob(os.path.join(REPO, "flags", "*.flags")))
     raise ValueError(f"--preset={preset!r} is neither a file nor one of {', '.join(names)}")
   return path
 
@@ -314,7 +315,7 @@ def aggregate(args, runs: list[Run]) -> dict:
   """results.json content: every finished run's scores and, per variant, mean/std at the end."""
   done = []
   for run in runs:
-    if os.path.exists(run.done_path):
+    if is_done(run, args):
       with open(run.done_path) as f:
         done.append(json.load(f))
   final = str(eval_steps(args.train_steps, args.num_evals)[-1])
@@ -336,8 +337,7 @@ def aggregate(args, runs: list[Run]) -> dict:
                                   "finished")} for d in done],
       "summary": summary,
       "published": {f"{v}/{k}": text for (v, k), text in PUBLISHED.items()},
-      "missing_runs": [f"{r.variant}/seed{r.seed}" for r in runs
-                       if not os.path.exists(r.done_path)],
+      "missing_runs": [f"{r.variant}/seed{r.seed}" for r in runs if not is_done(r, args)],
   }
 
 
@@ -390,7 +390,7 @@ def read_eval_scalars(event_dir: str) -> dict[str, dict[int, float]]:
   return out
 
 
-def write_plots(results: dict, runs: list[Run], plot_dir: str) -> list[str]:
+def write_plots(args, results: dict, runs: list[Run], plot_dir: str) -> list[str]:
   """metric_<name>.png (each variant's seed-mean vs iteration, thin lines per seed) and
   traversal_<variant>.png (the first finished seed's final traversal)."""
   import matplotlib  # pylint: disable=g-import-not-at-top
@@ -398,7 +398,7 @@ def write_plots(results: dict, runs: list[Run], plot_dir: str) -> list[str]:
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   os.makedirs(plot_dir, exist_ok=True)
   curves = {r: read_eval_scalars(os.path.join(r.model_dir, "eval"))
-            for r in runs if os.path.exists(r.done_path)}
+            for r in runs if is_done(r, args)}
   written = []
   for label, key in COLUMNS:
     fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -430,7 +430,7 @@ def write_plots(results: dict, runs: list[Run], plot_dir: str) -> list[str]:
   for variant in results["summary"]:
     for run in runs:
       src = os.path.join(run.directory, "traversal.png")
-      if run.variant == variant and os.path.exists(run.done_path) and os.path.exists(src):
+      if run.variant == variant and is_done(run, args) and os.path.exists(src):
         dst = os.path.join(plot_dir, f"traversal_{variant}.png")
         shutil.copyfile(src, dst)
         written.append(dst)
@@ -440,8 +440,8 @@ def write_plots(results: dict, runs: list[Run], plot_dir: str) -> list[str]:
 
 def write_outputs(args, runs: list[Run]) -> dict:
   results = aggregate(args, runs)
-  results["plots"] = [os.path.relpath(p, args.workdir)
-                      for p in write_plots(results, runs, os.path.join(args.workdir, "plots"))]
+  plots = write_plots(args, results, runs, os.path.join(args.workdir, "plots"))
+  results["plots"] = [os.path.relpath(p, args.workdir) for p in plots]
   with open(os.path.join(args.workdir, "results.json"), "w") as f:
     json.dump(results, f, indent=2, sort_keys=True)
   with open(os.path.join(args.workdir, "results.md"), "w") as f:
