@@ -88,3 +88,7 @@ def test_end_to_end_and_resume(tmp_path, capsys):
   out = capsys.readouterr().out
   assert out.count("skip ") == 2 and "start " not in out
   assert (workdir / "runs" / "oogan" / "seed0" / "done.json").stat().st_mtime == done_mtime
+
+  (workdir / "results.md").unlink()
+  assert reproduce.main(_argv(workdir, "--report_only")) == 0
+  assert "start " not in capsys.readouterr().out and (workdir / "results.md").exists()

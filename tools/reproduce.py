@@ -2,7 +2,7 @@
 
     python tools/reproduce.py --experiment=ablation --preset=dsprites_cpu --seeds=0,1 \
         --train_steps=600 --workdir=W [--variants=oogan,infogan] [--metrics=...] \
-        [--num_evals=2] [--eval_sizes=JSON] [--eval_sizes_scale=1.0] [--dry_run]
+        [--num_evals=2] [--eval_sizes=JSON] [--eval_sizes_scale=1.0] [--dry_run | --report_only]
 
 Variants (issue 8; each is the preset with these fields changed):
   oogan           the preset as is (compete-free G, orthogonal Q, one-hot code schedule)
@@ -521,6 +521,9 @@ def parse_args(argv=None):
   parser.add_argument("--num_evals", type=int, default=2,
                       help="evaluations per run, evenly spaced, the last at --train_steps")
   parser.add_argument("--dry_run", action="store_true", help="print the plan; train nothing")
+  parser.add_argument("--report_only", action="store_true",
+                      help="rewrite results.json / results.md / plots from the finished runs; "
+                           "train and evaluate nothing")
   parser.add_argument("--sec_per_iter", type=float, default=None,
                       help="dry run: use this instead of timing iterations")
   parser.add_argument("--sec_per_eval", type=float, default=60.0,
@@ -560,6 +563,11 @@ def main(argv=None) -> int:
     print_plan(args, runs, configs)
     return 0
   os.makedirs(args.workdir, exist_ok=True)
+  if args.report_only:
+    results = write_outputs(args, runs)
+    _log(f"report: {len(results['runs'])} finished runs, not finished: "
+         f"{', '.join(results['missing_runs']) or 'none'}")
+    return 0
   t_start = time.time()
   for run in runs:
     if is_done(run, args):
