@@ -93,8 +93,8 @@ class Trainer:
         _synchronize_batch_norm(model)
     self.metric_keys = LOSS_KEYS + tuple(f"ortho/{n}" for n in self.ortho.names)
     self.train_loop = tf.function(self._train_loop)
-    self._replica_step = (tf.function(self._replica_step_eager, jit_compile=True)
-                          if cfg.jit_compile else self._replica_step_eager)
+    self._replica_step = (tf.function(self.replica_step, jit_compile=True)
+                          if cfg.jit_compile else self.replica_step)
 
   # ----------------------------------------------------------------------------------------------
   def checkpoint(self) -> tf.train.Checkpoint:
@@ -138,7 +138,12 @@ class Trainer:
     grads = tape.gradient(loss, variables, output_gradients=tf.cast(factor, loss.dtype))
     opt.apply(grads, variables)
 
-  def _replica_step_eager(self, real: tf.Tensor) -> dict[str, tf.Tensor]:
+  def replica_step(self, real: tf.Tensor) -> dict[str, tf.Tensor]:
+    """One iteration on this replica's real images float [b, S, S, channels] in [-1, 1].
+
+    Runs inside `strategy.run` (or the default replica context); returns the metric_keys' float32
+    scalars. Does not advance the iteration counter or the EMA (train_loop does).
+    """
     cfg = self.cfg
     G, D = self.generator, self.discriminator
     n = self.step.read_value()

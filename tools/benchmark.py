@@ -4,9 +4,9 @@
         [--jit_compile] --iterations=20 --output=bench.json
 
 Runs the real compiled train loop on the preset (warm-up loops excluded), times each loop of
---bench_steps_per_loop iterations, measures the input pipeline alone, estimates the model FLOPs of
-one iteration from the forward passes' op counts, and measures the machine's peak with a large
-matmul in the same process, so results compare across machines as ratios. Prints one JSON line.
+--bench_steps_per_loop iterations, measures the input pipeline alone, counts the float ops of one
+iteration's graph, and measures the machine's peak with a large matmul in the same process, so
+results compare across machines as ratios. Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -35,29 +35,22 @@ _PIPELINE_BATCHES = flags.DEFINE_integer("pipeline_batches", 50, "Batches for th
 _OUTPUT = flags.DEFINE_string("output", None, "Write the JSON result here too.")
 
 
-def _forward_flops(fn, *specs) -> int:
-  """Float ops of one call of fn on the given TensorSpecs (TF's graph profiler)."""
-  graph = tf.function(fn).get_concrete_function(*specs).graph
-  opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-  opts["output"] = "none"
-  return int(tf.compat.v1.profiler.profile(graph, options=opts).total_float_ops)
-
-
 def iteration_flops(trainer: Trainer) -> float:
-  """Model FLOPs of one iteration: 2 G and 5 D forwards, backward ~2x forward, GP ~2 more D passes.
+  """Float ops of one training iteration over the global batch, counted by TF's graph profiler.
 
-  An estimate (forward float ops counted by TF's profiler, the backward pass taken as twice the
-  forward, the gradient penalty's double backward as two more D passes); good for ratios.
+  Traces one replica's iteration (G and D forwards, every backward pass including the gradient
+  penalty's double backward, optimiser updates) on the per-replica batch and counts the float ops
+  of the ops TF registers a cost for (convolutions, matmuls, element-wise arithmetic), times the
+  number of replicas.
   """
   cfg = trainer.cfg
-  b, s = trainer.per_replica_batch, cfg.model.image_size
-  g = _forward_flops(lambda c, z: trainer.generator((c, z), training=False),
-                     tf.TensorSpec([b, cfg.model.c_dim]), tf.TensorSpec([b, cfg.model.z_dim]))
-  d = _forward_flops(lambda x: trainer.discriminator(x, training=False),
-                     tf.TensorSpec([b, s, s, cfg.model.channels]))
-  gp_passes = 2 if cfg.gp_weight > 0 else 0
-  d_calls = 5 if cfg.gp_weight > 0 else 4
-  return 3.0 * (2 * g + d_calls * d) + gp_passes * d
+  s = cfg.model.image_size
+  spec = tf.TensorSpec([trainer.per_replica_batch, s, s, cfg.model.channels], tf.float32)
+  graph = tf.function(trainer.replica_step).get_concrete_function(spec).graph
+  opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+  opts["output"] = "none"
+  total = tf.compat.v1.profiler.profile(graph, options=opts).total_float_ops
+  return float(total) * trainer.strategy.num_replicas_in_sync
 
 
 def peak_flops(dtype=tf.float32, n: int = 2048, repeats: int = 10) -> float:
