@@ -4,6 +4,7 @@ step, single trace, presets, config validation, NaN stop, bfloat16."""
 import glob
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -78,6 +79,37 @@ def test_cli_smoke_writes_run_directory_and_resumes(tmp_path):
   assert changed.returncode != 0
   assert "model.c_dim: saved 3, now 4" in changed.stderr
   assert tf.train.latest_checkpoint(str(model_dir / "ckpt")).endswith("ckpt-6")
+
+
+def test_sigterm_saves_a_checkpoint_and_the_run_resumes(tmp_path):
+  model_dir = tmp_path / "run"
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+  proc = subprocess.Popen(
+      [sys.executable, "-m", "oogan_tf.train", "--flagfile=flags/smoke.flags",
+       f"--model_dir={model_dir}", "--train_steps=100000", "--checkpoint_every_steps=50000",
+       "--sample_every_steps=50000", "--export_at_end=false"],
+      cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+  lines = []
+  try:
+    for line in proc.stdout:
+      lines.append(line)
+      if line.startswith("train | step "):
+        proc.send_signal(signal.SIGTERM)
+        break
+    rest, _ = proc.communicate(timeout=240)
+  finally:
+    proc.kill()
+  output = "".join(lines) + rest
+  assert proc.returncode == 0, output[-3000:]
+  assert "received signal" in output and "stopped on request at iteration" in output
+  stopped = int(output.split("stopped on request at iteration ")[1].split(";")[0])
+  assert 0 < stopped < 100000
+  assert tf.train.latest_checkpoint(str(model_dir / "ckpt")).endswith(f"ckpt-{stopped}")
+  resumed = _run_cli("--flagfile=flags/smoke.flags", f"--model_dir={model_dir}",
+                     f"--train_steps={stopped + 2}", "--checkpoint_every_steps=50000",
+                     "--sample_every_steps=50000", "--export_at_end=false")
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  assert f"(iteration {stopped})" in resumed.stdout
 
 
 def test_resume_is_deterministic(tmp_path):
