@@ -1,4 +1,4 @@
-"""tools/benchmark.py runs the real train loop on the smoke preset and reports every key."""
+"""tools/benchmark.py and tools/profile_step.py run the real train loop on the smoke preset."""
 
 import json
 import os
@@ -24,3 +24,23 @@ def test_benchmark_smoke_writes_one_json_line(tmp_path):
   assert KEYS <= set(printed)
   assert json.loads(out.read_text()) == printed
   assert printed["iterations_timed"] == 2 and printed["model_flops_per_iter"] > 0
+
+
+def test_profile_step_writes_a_trace_and_op_tables(tmp_path):
+  logdir, out = tmp_path / "prof", tmp_path / "profile.json"
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+  cmd = [sys.executable, "tools/profile_step.py", "--flagfile=flags/smoke.flags", "--iterations=1",
+         "--warmup_loops=1", f"--logdir={logdir}", f"--output={out}"]
+  result = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  profile = json.loads(out.read_text())
+  assert os.path.exists(profile["trace"]) and profile["trace"].startswith(str(logdir))
+  op_types = [name for name, _ in profile["by_op_type"]]
+  assert any("Conv2D" in name for name in op_types), op_types
+  parts = dict(profile["by_part"])
+  for part in ("G forward", "G backward", "D trunk forward", "D trunk backward"):
+    assert parts.get(part, 0) > 0, parts
+  assert abs(sum(parts.values()) - profile["op_seconds_per_iteration"]) < 1e-6
+  # A second run must not write into the first trace's directory.
+  again = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+  assert again.returncode != 0 and "is not empty" in again.stderr
