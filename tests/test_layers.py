@@ -1,4 +1,4 @@
-"""Spectral norm and BatchNorm semantics, PyTorch init and the orthogonal layers / private optimiser."""
+"""Spectral norm semantics, PyTorch init and the orthogonal layers / private optimiser."""
 
 import math
 
@@ -125,74 +125,3 @@ def test_infogan_q_has_no_orthogonal_layers():
   cfg = ModelConfig(image_size=32, c_dim=4, z_dim=4, ndf=4, ngf=4, q_type="infogan")
   assert Discriminator(cfg).build_for().orthogonal_layers == []
 
-
-def _numpy_batch_norm(x, gamma, beta, eps):
-  mean, var = x.mean(axis=(0, 1, 2)), x.var(axis=(0, 1, 2))
-  return (x - mean) / np.sqrt(var + eps) * gamma + beta
-
-
-def _bn_and_input(seed=0):
-  rng = np.random.default_rng(seed)
-  x = tf.constant(rng.normal(1.0, 3.0, size=(8, 4, 4, 5)).astype("float32"))
-  bn = layers.batch_norm("bn")
-  bn.build(x.shape)
-  bn.gamma.assign(rng.normal(size=5).astype("float32"))
-  bn.beta.assign(rng.normal(size=5).astype("float32"))
-  return bn, x, tf.constant(rng.normal(size=(8, 4, 4, 5)).astype("float32"))
-
-
-def test_batch_norm_training_matches_pytorch_semantics():
-  bn, x, _ = _bn_and_input()
-  y = bn(x, training=True)
-  xn = x.numpy()
-  np.testing.assert_allclose(
-      y.numpy(), _numpy_batch_norm(xn, bn.gamma.numpy(), bn.beta.numpy(), 1e-5), atol=1e-5)
-  # Running statistics move by 0.1 towards the batch mean and the *unbiased* batch variance.
-  flat = xn.reshape(-1, 5)
-  np.testing.assert_allclose(bn.moving_mean.numpy(), 0.1 * flat.mean(0), atol=1e-6)
-  np.testing.assert_allclose(bn.moving_variance.numpy(), 0.9 + 0.1 * flat.var(0, ddof=1),
-                             rtol=1e-5)
-  # Inference uses the running statistics.
-  expected = ((xn - bn.moving_mean.numpy()) / np.sqrt(bn.moving_variance.numpy() + 1e-5)
-              * bn.gamma.numpy() + bn.beta.numpy())
-  np.testing.assert_allclose(bn(x, training=False).numpy(), expected, atol=1e-5)
-
-
-def test_fused_batch_norm_first_and_second_derivatives_match_the_composite_formula():
-  # The gradient penalty differentiates through BN twice; the fused kernel's double backward must
-  # equal that of the plain formula (batch mean / biased variance).
-  bn, x, w = _bn_and_input(1)
-
-  def composite(v):
-    mean, var = tf.nn.moments(v, axes=[0, 1, 2])
-    return tf.nn.batch_normalization(v, mean, var, bn.beta, bn.gamma, 1e-5)
-
-  results = []
-  for fn in (lambda v: bn(v, training=True), composite):
-    with tf.GradientTape() as outer:
-      outer.watch(x)
-      with tf.GradientTape() as inner:
-        inner.watch(x)
-        score = tf.reduce_sum(fn(x) * w)
-      dx = inner.gradient(score, x)
-      penalty = tf.reduce_sum(tf.square(dx))
-    results.append([dx] + outer.gradient(penalty, [x, bn.gamma]))  # beta drops out of dx
-  for fused, plain in zip(*results):
-    np.testing.assert_allclose(fused.numpy(), plain.numpy(), rtol=1e-4, atol=1e-5)
-
-
-def test_batch_norm_runs_in_bfloat16():
-  bn, x, _ = _bn_and_input(2)
-  y = bn(tf.cast(x, tf.bfloat16), training=True)
-  assert y.dtype == tf.float32  # the layer's float32 policy casts inputs back
-  bn_bf16 = layers.BatchNorm(momentum=0.9, epsilon=1e-5, dtype="mixed_bfloat16")
-  out = bn_bf16(x, training=True)
-  assert out.dtype == tf.bfloat16
-  np.testing.assert_allclose(out.numpy().astype("float32"),
-                             _numpy_batch_norm(x.numpy(), 1.0, 0.0, 1e-5), atol=0.05)
-
-
-def test_batch_norm_rejects_non_image_input():
-  bn = layers.batch_norm("bn")
-  with pytest.raises(ValueError, match=r"\[B, H, W, C\]"):
-    bn(tf.zeros((4, 3)), training=True)

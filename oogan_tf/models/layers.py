@@ -20,6 +20,8 @@ import math
 import keras
 import tensorflow as tf
 
+from oogan_tf.models.batch_norm import BatchNorm
+
 # PyTorch BatchNorm defaults: momentum 0.1 on the new statistic == Keras momentum 0.9, eps 1e-5.
 BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
@@ -50,48 +52,6 @@ def torch_dense(units: int, in_features: int, *, name: str | None = None) -> ker
   """A Keras Dense layer with PyTorch-default initialisation (fan_in = in_features)."""
   init = torch_uniform(in_features)
   return keras.layers.Dense(units, kernel_initializer=init, bias_initializer=init, name=name)
-
-
-class BatchNorm(keras.layers.BatchNormalization):
-  """BatchNorm over the channels of [B, H, W, C] with torch.nn.BatchNorm2d's semantics.
-
-  Training mode normalises with the batch mean and biased variance and moves the running mean and
-  the *unbiased* variance by `1 - momentum`, as PyTorch does. On one replica it runs TensorFlow's
-  fused kernel (FusedBatchNormV3: one pass in the compute dtype, oneDNN on CPU, cuDNN on GPU; its
-  second derivative, needed by the gradient penalty, is registered); Keras' own BatchNormalization
-  builds the moments from ~10 separate float32 ops, which cost a third of a CPU training step. With
-  `synchronized` (several replicas) the moments are all-reduced across replicas instead. Inference
-  uses the running statistics. Variables, and therefore checkpoints, are Keras BatchNormalization's.
-
-  inputs: float [B, H, W, C] (compute dtype) -> same shape and dtype.
-  """
-
-  def call(self, inputs, training=None, mask=None):
-    if mask is not None:
-      raise ValueError("BatchNorm does not support masks")
-    if not (training and self.trainable):
-      return super().call(inputs, training=False)
-    if len(inputs.shape) != 4 or self.axis not in (-1, 3):
-      raise ValueError(f"BatchNorm expects channels-last [B, H, W, C] inputs, got {inputs.shape}")
-    gamma = tf.convert_to_tensor(self.gamma)
-    beta = tf.convert_to_tensor(self.beta)
-    if self.synchronized:
-      x = tf.cast(inputs, tf.float32)
-      mean, variance = keras.ops.moments(x, axes=[0, 1, 2], synchronized=True)
-      outputs = tf.cast(tf.nn.batch_normalization(x, mean, variance, beta, gamma, self.epsilon),
-                        inputs.dtype)
-      replicas = tf.distribute.get_replica_context().num_replicas_in_sync
-      count = tf.cast(tf.reduce_prod(tf.shape(x)[:3]) * replicas, tf.float32)
-      unbiased_variance = variance * count / tf.maximum(count - 1.0, 1.0)
-    else:
-      empty = tf.constant([], tf.float32)
-      outputs, mean, unbiased_variance, _, _, _ = tf.raw_ops.FusedBatchNormV3(
-          x=inputs, scale=gamma, offset=beta, mean=empty, variance=empty, epsilon=self.epsilon,
-          exponential_avg_factor=1.0, data_format="NHWC", is_training=True)
-    self.moving_mean.assign(self.momentum * self.moving_mean + (1.0 - self.momentum) * mean)
-    self.moving_variance.assign(self.momentum * self.moving_variance
-                                + (1.0 - self.momentum) * unbiased_variance)
-    return outputs
 
 
 def batch_norm(name: str | None = None) -> BatchNorm:
