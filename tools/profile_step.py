@@ -37,7 +37,9 @@ _TOP = flags.DEFINE_integer("top", 15, "Rows printed per table.")
 _OUTPUT = flags.DEFINE_string("output", None, "Write the tables as JSON here too.")
 
 # Scope prefixes, most specific first: (name-scope fragment, part label).
-_PARTS = (("q_head", "D Q head"), ("real_fake_head", "D real/fake head"), ("trunk", "D trunk"),
+_PARTS = (("bn_second_order", "BatchNorm second derivative (gradient penalty)"),
+          ("bn_backward", "BatchNorm backward"), ("q_head", "D Q head"),
+          ("real_fake_head", "D real/fake head"), ("trunk", "D trunk"),
           ("generator", "G"), ("Adam", "optimisers"), ("adam", "optimisers"),
           ("orth", "orthogonal steps"))
 
@@ -48,7 +50,7 @@ def part_of(op_name: str) -> str:
   lowered = op_name.lower()
   for fragment, label in _PARTS:
     if fragment in lowered:
-      if label in ("optimisers", "orthogonal steps"):
+      if label in ("optimisers", "orthogonal steps") or label.startswith("BatchNorm"):
         return label
       return f"{label} {direction}"
   return "other"

@@ -92,8 +92,10 @@ def _bn_backward(dy, x, gamma, reserve, mean, variance, epsilon):
         reserve_space_3=reserve[2], epsilon=epsilon, data_format="NHWC", is_training=True)
 
     def second_order(a, b, c):
-      return _second_order(dy, x, gamma, mean, variance, _unless_zero(a), _unless_zero(b),
-                           _unless_zero(c), epsilon)
+      # Gradient functions lose the caller's name scope; this one keeps them findable in profiles.
+      with tf.name_scope("bn_second_order"):
+        return _second_order(dy, x, gamma, mean, variance, _unless_zero(a), _unless_zero(b),
+                             _unless_zero(c), epsilon)
 
     return (dx, dgamma, dbeta), second_order
 
@@ -118,8 +120,9 @@ def fused_batch_norm_training(x, gamma, beta, epsilon):
 
     def backward(dy, unused_dmean, unused_dvariance):
       # The batch statistics only feed the running averages, never a loss.
-      return _bn_backward(dy, x, gamma, reserve, tf.stop_gradient(mean),
-                          tf.stop_gradient(biased), epsilon)
+      with tf.name_scope("bn_backward"):
+        return _bn_backward(dy, x, gamma, reserve, tf.stop_gradient(mean),
+                            tf.stop_gradient(biased), epsilon)
 
     return (y, mean, unbiased), backward
 
