@@ -61,14 +61,18 @@ class OOGANExport(tf.Module):
     x = self.generator((c, z), training=False)
     return (tf.cast(x, tf.float32) + 1.0) / 2.0
 
+  @staticmethod
+  def _after(checks, tensor):
+    # Input checks must run before any op that consumes the input; otherwise an error from
+    # inside the generator (e.g. an empty batch) can win the race and be reported instead.
+    with tf.control_dependencies(checks):
+      return tf.identity(tensor)
+
   def _checked_width(self, tensor, name, expected):
-    # The check must run before any op that consumes the tensor, or a shape error from inside
-    # the generator could be reported first.
     check = tf.debugging.assert_equal(
         tf.shape(tensor)[1], expected,
         message=f"input `{name}` must have shape [batch, {expected}]")
-    with tf.control_dependencies([check]):
-      return tf.identity(tensor)
+    return self._after([check], tensor)
 
   def _sample(self, c, z):
     c = self._checked_width(c, "c", self._c_dim)
@@ -83,14 +87,17 @@ class OOGANExport(tf.Module):
     return c, z
 
   def _sample_from_seed(self, seed, num):
-    tf.debugging.assert_positive(num, message="input `num` must be >= 1")
+    checks = [tf.debugging.assert_positive(num, message="input `num` must be >= 1")]
+    seed, num = self._after(checks, seed), self._after(checks, num)
     c, z = self._codes_from_seed(seed, num)
     return {"images": self._generate(c, z), "c": c, "z": z}
 
   def _traverse(self, seed, dim, steps, low, high):
-    tf.debugging.assert_greater_equal(steps, 2, message="input `steps` must be >= 2")
-    tf.debugging.assert_greater_equal(dim, 0, message=f"input `dim` must be in [0, {self._c_dim})")
-    tf.debugging.assert_less(dim, self._c_dim, message=f"input `dim` must be in [0, {self._c_dim})")
+    dim_message = f"input `dim` must be in [0, {self._c_dim})"
+    checks = [tf.debugging.assert_greater_equal(steps, 2, message="input `steps` must be >= 2"),
+              tf.debugging.assert_greater_equal(dim, 0, message=dim_message),
+              tf.debugging.assert_less(dim, self._c_dim, message=dim_message)]
+    seed, dim, steps, low, high = (self._after(checks, t) for t in (seed, dim, steps, low, high))
     c, z = self._codes_from_seed(seed, tf.constant(1))
     values = tf.linspace(low, high, steps)
     c = tf.tile(c, [steps, 1])
