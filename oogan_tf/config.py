@@ -9,6 +9,7 @@ import dataclasses
 import json
 
 from oogan_tf.codes import SCHEDULES
+from oogan_tf.data.config import DataConfig
 from oogan_tf.models.model_config import ModelConfig
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -19,7 +20,8 @@ STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 RESUMABLE_FIELDS = ("train_steps", "steps_per_loop", "checkpoint_every_steps", "sample_every_steps",
                     "keep_checkpoints", "jit_compile", "strategy", "data_dir", "cache", "model_dir",
                     "export_at_end", "num_gpus", "eval_every_steps", "eval_metrics",
-                    "eval_sizes_scale")
+                    "eval_sizes_scale", "standing_stats_batches",
+                    "encoder_recalibration_batches")
 
 
 def _positive(field: str, value: int, minimum: int = 1) -> None:
@@ -47,6 +49,10 @@ class TrainConfig:
     lambda_info, gamma_onehot: weights of the code reconstruction and one-hot CE terms.
     code_schedule: "reference" | "paper" | "uniform" (oogan_tf.codes).
     orthogonal_reg: run the private orthogonal steps (False: ablation).
+    reference_ortho_grads: also do what the released code does by accident: its private
+      orthogonal steps leave the orthogonality gradient in `.grad`, so D's Adam steps the two
+      orthogonal variables on it in the D step (they are then in D's optimiser) and the info
+      Adam adds it to their info gradient. About 3x the orthogonal push per iteration.
     instance_noise_steps: Gaussian noise on real images with sigma falling 1 -> 0 over this many
       iterations (0: off; the reference uses 10% of the run on dSprites).
     ema_decay: EMA of G's parameters.
@@ -60,6 +66,14 @@ class TrainConfig:
     eval_every_steps: evaluate the EMA model on dSprites every N iterations (0: never) with
       `eval_metrics` (the FactorVAE score uses the gan_papers protocol) at `eval_sizes_scale`
       times the protocols' sample sizes; scores go to TensorBoard under eval/.
+    standing_stats_batches: before sample grids, evaluation and export, the EMA generator's
+      BatchNorm statistics are recomputed from this many training-mode batches of its own
+      (cumulative average; oogan_tf.calibration), and grids use them (inference mode); 0 keeps
+      the reference's behaviour: the live G's running statistics, grids in batch statistics.
+    encoder_recalibration_batches: before evaluation and export, D's BatchNorm statistics are
+      recomputed on this many batches of real images, so `encode` normalises real images with
+      real-image statistics (0: D's training running statistics, a blend of its five calls per
+      iteration). The live D is not changed.
   """
 
   model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
@@ -78,6 +92,7 @@ class TrainConfig:
   gamma_onehot: float = 1.0
   code_schedule: str = "reference"
   orthogonal_reg: bool = True
+  reference_ortho_grads: bool = False
   instance_noise_steps: int = 0
   ema_decay: float = 0.999
   precision: str = "float32"
@@ -93,6 +108,8 @@ class TrainConfig:
   eval_every_steps: int = 0
   eval_metrics: str = "factor_vae,mig"
   eval_sizes_scale: float = 0.02
+  standing_stats_batches: int = 32
+  encoder_recalibration_batches: int = 32
   model_dir: str | None = None
 
   def __post_init__(self):
@@ -104,6 +121,8 @@ class TrainConfig:
     _positive("keep_checkpoints", self.keep_checkpoints)
     _positive("instance_noise_steps", self.instance_noise_steps, 0)
     _positive("eval_every_steps", self.eval_every_steps, 0)
+    _positive("standing_stats_batches", self.standing_stats_batches, 0)
+    _positive("encoder_recalibration_batches", self.encoder_recalibration_batches, 0)
     if self.eval_every_steps and self.dataset != "dsprites":
       raise ValueError(f"--eval_every_steps={self.eval_every_steps} needs ground-truth factors, "
                        f"which only --dataset=dsprites has (got --dataset={self.dataset}); "
@@ -126,6 +145,12 @@ class TrainConfig:
     if self.batch_size % num_replicas:
       raise ValueError(f"--batch_size={self.batch_size} is not divisible by the {num_replicas} "
                        f"replicas of --strategy={self.strategy}; use a multiple of {num_replicas}")
+
+  def data_config(self, seed_offset: int = 0) -> DataConfig:
+    """The DataConfig of this run's training images (seed offset: an independent stream)."""
+    return DataConfig(name=self.dataset, data_dir=self.data_dir, image_size=self.model.image_size,
+                      channels=self.model.channels, batch_size=self.batch_size,
+                      seed=self.seed + seed_offset, cache=self.cache)
 
   def to_dict(self) -> dict:
     return dataclasses.asdict(self)

@@ -181,14 +181,26 @@ def orthogonality_of(loaded: Any) -> Dict[str, Any]:
   return result
 
 
+def make_sampler(loaded: Any) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+  """sample(c float32 [N, C], z float32 [N, Z]) -> images float32 [N, S, S, ch] in [0, 1].
+
+  The export's `sample` signature (EMA generator, inference-mode BatchNorm).
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  signature = loaded.signatures["sample"]
+
+  def sample(c, z):
+    return signature(c=tf.constant(c, tf.float32), z=tf.constant(z, tf.float32))["images"].numpy()
+
+  return sample
+
+
 def make_generator(loaded: Any, channels: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
   """generate(c, z) -> RGB images in [-1, 1] via the export's `sample` signature."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  sample = loaded.signatures["sample"]
+  sample = make_sampler(loaded)
 
   def generate(c, z):
-    x = sample(c=tf.constant(c, tf.float32), z=tf.constant(z, tf.float32))["images"].numpy()
-    x = np.clip(x * 2.0 - 1.0, -1.0, 1.0)
+    x = np.clip(sample(c, z) * 2.0 - 1.0, -1.0, 1.0)
     if channels == 1:
       x = np.repeat(x, 3, axis=-1)
     return x
@@ -253,7 +265,7 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
                     pd_code_range: Sequence[float] = PD_CODE_RANGE,
                     ground_truth: Any = None, dataset_source: Optional[str] = None,
                     progress: Optional[Callable[[str, int, int], None]] = None,
-                    loaded: Any = None) -> Dict[str, Any]:
+                    loaded: Any = None, num_seeds: int = 1) -> Dict[str, Any]:
   """Runs `metrics` on an export and returns the result dict (see README / module docstring).
 
   Args:
@@ -273,9 +285,11 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
     dataset_source: the description recorded for `ground_truth` when it is given.
     progress: optional hook progress(stage, done, total).
     loaded: an already `tf.saved_model.load`ed export (else it is loaded here).
+    num_seeds: run each representation metric with seeds seed .. seed + num_seeds - 1 and
+      report the mean, with the standard error over seeds (metrics.evaluate_representation).
 
   Returns:
-    {"format", "export_dir", "metadata", "metrics_requested", "protocol", "seed",
+    {"format", "export_dir", "metadata", "metrics_requested", "protocol", "seed", "num_seeds",
      "sizes_scale", "sizes", "dataset": {"name", "data_dir", "image_size", "channels",
      "source"}, "versions", "created", "elapsed_s", "results": {metric: {...}}}.
 
@@ -301,7 +315,6 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
     if key not in metrics_lib.METRIC_NAMES or key == "ortho":
       raise EvaluationError(f"sizes has unknown metric {key!r}; valid: "
                             f"{', '.join(m for m in metrics_lib.METRIC_NAMES if m != 'ortho')}")
-  rep_names = [m for m in names if m in metrics_lib.REPRESENTATION_METRICS]
   if "tc" in names and not metadata.get("probabilistic_q"):
     raise EvaluationError(
         f"--metrics={','.join(names)}: 'tc' needs a probabilistic Q (c_mean and c_log_sigma), "
@@ -323,7 +336,7 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
              "channels": metadata.get("channels"),
              "data_dir": data_dir if data_dir is not None else config.get("data_dir"),
              "source": dataset_source}
-  if rep_names and ground_truth is None:
+  if needs_ground_truth(names) and ground_truth is None:
     ground_truth, dataset["source"] = load_ground_truth(metadata, data_dir)
   elif ground_truth is not None:
     dataset["ground_truth"] = type(ground_truth).__name__
@@ -335,18 +348,12 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
     loaded = tf.saved_model.load(export_dir)
 
   results: Dict[str, Any] = {}
-  if rep_names:
-    representation_fn, gaussian_fn = make_encoder(loaded, metadata, batch_size)
-    rep_sizes = {k: v for k, v in sizes.items() if k in metrics_lib.REPRESENTATION_METRICS}
-    try:
-      results.update(metrics_lib.evaluate_representation(
-          ground_truth, representation_fn, rep_names, seed=int(seed), protocol=protocol,
-          sizes_scale=float(sizes_scale), sizes=rep_sizes, gaussian_fn=gaussian_fn,
-          progress=progress))
-    except EvaluationError:
-      raise
-    except ValueError as e:
-      raise EvaluationError(str(e)) from e
+  representation_fn, gaussian_fn = make_encoder(loaded, metadata, batch_size)
+  results.update(score_functions(
+      names, ground_truth, representation_fn=representation_fn, gaussian_fn=gaussian_fn,
+      sampler=make_sampler(loaded), c_dim=int(metadata["c_dim"]), z_dim=int(metadata["z_dim"]),
+      seed=int(seed), protocol=protocol, sizes_scale=float(sizes_scale), sizes=sizes,
+      num_seeds=num_seeds, progress=progress))
   if "ortho" in names:
     t = time.time()
     results["ortho"] = orthogonality_of(loaded)
@@ -363,21 +370,81 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
     pd["elapsed_s"] = float(time.time() - t)
     results["perceptual_diversity"] = pd
 
-  return {
+  return result_document(names, results, metadata=metadata, protocol=protocol, seed=seed,
+                         sizes_scale=sizes_scale, sizes=sizes, num_seeds=num_seeds,
+                         dataset=dataset, elapsed_s=time.time() - t0,
+                         export_dir=os.path.abspath(export_dir))
+
+
+def needs_ground_truth(names: Sequence[str]) -> bool:
+  """Whether any of the metrics needs the dataset's ground truth (factors or real images)."""
+  return any(m in metrics_lib.REPRESENTATION_METRICS or m in metrics_lib.GENERATOR_METRICS
+             for m in names)
+
+
+def score_functions(names: Sequence[str], ground_truth: Any, *,
+                    representation_fn: Optional[Callable[[np.ndarray], np.ndarray]] = None,
+                    gaussian_fn: Optional[Callable] = None,
+                    sampler: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None,
+                    c_dim: Optional[int] = None, z_dim: Optional[int] = None, seed: int = 0,
+                    protocol: str = "dlib", sizes_scale: float = 1.0,
+                    sizes: Optional[Mapping[str, Mapping[str, Any]]] = None,
+                    num_seeds: int = 1, progress=None) -> Dict[str, Any]:
+  """Runs the representation metrics and generator_factors among `names` on plain functions.
+
+  representation_fn: observations float32 [N, S, S, ch] in [-1, 1] -> codes [N, D];
+  gaussian_fn: the same -> (mu, log_sigma) (tc only; None: tc is reported unavailable);
+  sampler: (c [N, C] in [0, 1], z [N, Z]) -> images [N, S, S, ch] in [0, 1] (generator_factors).
+  Model metrics (ortho, perceptual_diversity) are not run here. Returns {metric: result}.
+  """
+  sizes = dict(sizes or {})
+  results: Dict[str, Any] = {}
+  rep_names = [m for m in names if m in metrics_lib.REPRESENTATION_METRICS]
+  if "tc" in rep_names and gaussian_fn is None:
+    rep_names.remove("tc")
+    results["tc"] = {"available": False,
+                     "reason": "needs Gaussian codes (mu, log sigma); this representation has none"}
+  try:
+    if rep_names:
+      rep_sizes = {k: v for k, v in sizes.items() if k in metrics_lib.REPRESENTATION_METRICS}
+      results.update(metrics_lib.evaluate_representation(
+          ground_truth, representation_fn, rep_names, seed=int(seed), protocol=protocol,
+          sizes_scale=float(sizes_scale), sizes=rep_sizes, gaussian_fn=gaussian_fn,
+          num_seeds=num_seeds, progress=progress))
+    if "generator_factors" in names:
+      results["generator_factors"] = metrics_lib.evaluate_generator(
+          ground_truth, sampler, int(c_dim), int(z_dim), seed=int(seed),
+          sizes_scale=float(sizes_scale), sizes=sizes.get("generator_factors"),
+          progress=progress)
+  except EvaluationError:
+    raise
+  except ValueError as e:
+    raise EvaluationError(str(e)) from e
+  return results
+
+
+def result_document(names: Sequence[str], results: Mapping[str, Any], *, metadata: Any,
+                    protocol: str, seed: int, sizes_scale: float, sizes: Mapping[str, Any],
+                    num_seeds: int, dataset: Mapping[str, Any], elapsed_s: float,
+                    **extra: Any) -> Dict[str, Any]:
+  """The evaluation JSON (format oogan_tf.eval/1); `extra` adds top-level keys."""
+  doc = {
       "format": FORMAT,
-      "export_dir": os.path.abspath(export_dir),
       "metadata": metadata,
-      "metrics_requested": names,
+      "metrics_requested": list(names),
       "protocol": protocol,
       "seed": int(seed),
+      "num_seeds": int(num_seeds),
       "sizes_scale": float(sizes_scale),
-      "sizes": sizes,
-      "dataset": dataset,
+      "sizes": dict(sizes),
+      "dataset": dict(dataset),
       "versions": package_versions(),
       "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-      "elapsed_s": float(time.time() - t0),
+      "elapsed_s": float(elapsed_s),
       "results": {m: results[m] for m in names},
   }
+  doc.update(extra)
+  return doc
 
 
 # ----------------------------------------------------------------------------- output
@@ -420,16 +487,48 @@ def write_results(result: Mapping[str, Any], path: str, overwrite: bool = False)
   return path
 
 
+def _is_number(value: Any) -> bool:
+  return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def scalar_scores(result: Mapping[str, Any]) -> Dict[str, float]:
-  """{'<metric>/<key>': value} for every top-level numeric score (no params, no timings)."""
+  """{'<metric>/<key>': value} for every numeric score, standard errors ('<key>_se') included.
+
+  Numbers one level down a dict are named '<metric>/<key>/<sub>' (e.g.
+  'generator_factors/coverage/x'); lists, strings, params and timings are left out.
+  """
   out: Dict[str, float] = {}
   for metric, scores in result["results"].items():
     for key, value in scores.items():
-      if key in ("params", "elapsed_s") or isinstance(value, bool):
+      if key in ("params", "elapsed_s"):
         continue
-      if isinstance(value, numbers.Real):
+      if isinstance(value, Mapping):
+        for sub, v in value.items():
+          if _is_number(v):
+            out[f"{metric}/{key}/{sub}"] = float(v)
+      elif _is_number(value):
         out[f"{metric}/{key}"] = float(value)
   return out
+
+
+def with_standard_errors(scores: Mapping[str, float]) -> Dict[str, Tuple[float, Optional[float]]]:
+  """{name: (value, standard error or None)} from scalar_scores' output ('_se' keys folded in,
+  '_min' / '_max' range companions left out).
+
+  '<metric>/<key>/<sub>_se' and '<metric>/<key>_se/<sub>' (a dict of SEs beside a dict of
+  values) both pair with '<metric>/<key>/<sub>'.
+  """
+  def se_name(name):
+    head, _, tail = name.rpartition("/")
+    candidates = [f"{name}_se"]
+    if "/" in head:
+      parent, _, key = head.rpartition("/")
+      candidates.append(f"{parent}/{key}_se/{tail}")
+    return next((c for c in candidates if c in scores), None)
+
+  companions = {n for n in scores if n.endswith(("_se", "_min", "_max")) or "_se/" in n}
+  return {n: (v, scores[se_name(n)] if se_name(n) else None)
+          for n, v in scores.items() if n not in companions}
 
 
 def write_summaries(result: Mapping[str, Any], summary_dir: str, step: int) -> None:
@@ -443,13 +542,18 @@ def write_summaries(result: Mapping[str, Any], summary_dir: str, step: int) -> N
 
 
 def format_table(result: Mapping[str, Any]) -> str:
-  rows = [(k, v) for k, v in scalar_scores(result).items()]
+  """A plain-text table: one row per score, 'value ± standard error' where there is one."""
+  rows = []
+  scores = scalar_scores(result)
+  for k, (v, se) in with_standard_errors(scores).items():
+    text = f"{v:.4f}" if se is None else f"{v:.4f} ± {se:.4f}"
+    if f"{k}_min" in scores:  # a summary over several models (baselines.summarise_inits)
+      text += f"  [{scores[k + '_min']:.4f}, {scores[k + '_max']:.4f}]"
+    rows.append((k, text))
   for metric, scores in result["results"].items():
     if scores.get("available") is False:
       rows.append((f"{metric}", f"n/a ({scores.get('reason', '')})"))
   width = max([len(k) for k, _ in rows] + [6])
   lines = [f"{'metric'.ljust(width)}  value", f"{'-' * width}  {'-' * 10}"]
-  for k, v in rows:
-    lines.append(f"{k.ljust(width)}  {v:.4f}" if isinstance(v, float) else
-                 f"{k.ljust(width)}  {v}")
+  lines += [f"{k.ljust(width)}  {v}" for k, v in rows]
   return "\n".join(lines)

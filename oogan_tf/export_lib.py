@@ -12,9 +12,11 @@ Signatures (every input a TensorSpec with a free batch dimension where it has on
 `assets/oogan_metadata.json` carries image size, channels, c_dim, z_dim, the code range and the
 training config.
 
-BatchNorm at serving uses the inference (moving) statistics of the live generator, so one image
-does not depend on the others in its batch; see README ("Export") for the measured comparison with
-the batch-statistics images shown during training.
+BatchNorm at serving uses inference (running) statistics, so one image does not depend on the
+others in its batch. `export_calibrated` first gives the EMA generator standing statistics of its
+own weights and D real-image statistics (oogan_tf.calibration; switchable by the config's
+standing_stats_batches / encoder_recalibration_batches), and records what it did in the metadata's
+`bn_statistics`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import tempfile
 
 import tensorflow as tf
 
+from oogan_tf import calibration
 from oogan_tf.config import TrainConfig
 from oogan_tf.models import Discriminator, Generator, copy_non_trainable, split_q
 
@@ -114,21 +117,23 @@ class OOGANExport(tf.Module):
     return out
 
 
-def metadata_for(cfg: TrainConfig, iteration: int) -> dict:
+def metadata_for(cfg: TrainConfig, iteration: int, bn_statistics: dict | None = None) -> dict:
   m = cfg.model
   return {"format": "oogan_tf.export/1", "iteration": iteration, "image_size": m.image_size,
           "channels": m.channels, "c_dim": m.c_dim, "z_dim": m.z_dim,
           "code_range": list(CODE_RANGE), "probabilistic_q": m.probabilistic_q,
-          "output_range": [0.0, 1.0], "config": cfg.to_dict()}
+          "output_range": [0.0, 1.0], "config": cfg.to_dict(),
+          "bn_statistics": bn_statistics or calibration.describe(0, 0, cfg.batch_size)}
 
 
 def write_export(generator: Generator, discriminator: Discriminator, cfg: TrainConfig,
-                 iteration: int, export_dir: str) -> str:
+                 iteration: int, export_dir: str, bn_statistics: dict | None = None) -> str:
   """Writes the SavedModel atomically (temp dir + rename); never overwrites an existing export.
 
   Args:
-    generator: the EMA generator with the live G's BatchNorm statistics.
+    generator: the EMA generator, with the BatchNorm statistics it is to serve with.
     discriminator: the trained D (its Q head is the encoder).
+    bn_statistics: what those statistics are (calibration.describe); default: uncalibrated.
   Returns: export_dir.
   Raises: FileExistsError if export_dir exists.
   """
@@ -141,7 +146,7 @@ def write_export(generator: Generator, discriminator: Discriminator, cfg: TrainC
   try:
     meta_path = os.path.join(tmp, "oogan_metadata.json")
     with open(meta_path, "w") as f:
-      json.dump(metadata_for(cfg, iteration), f, indent=2, sort_keys=True)
+      json.dump(metadata_for(cfg, iteration, bn_statistics), f, indent=2, sort_keys=True)
     module = OOGANExport(generator, discriminator, cfg, meta_path)
     saved = os.path.join(tmp, "saved_model")
     tf.saved_model.save(module, saved, signatures={
@@ -152,6 +157,32 @@ def write_export(generator: Generator, discriminator: Discriminator, cfg: TrainC
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
   return export_dir
+
+
+def export_calibrated(ema_generator: Generator, discriminator: Discriminator, cfg: TrainConfig,
+                      iteration: int, export_dir: str, standing_batches: int | None = None,
+                      recalibration_batches: int | None = None) -> str:
+  """Calibrates BatchNorm statistics (module docstring) and writes the export.
+
+  `ema_generator` must already hold the live G's buffers (it gets standing statistics in place);
+  D's statistics are recalibrated only while the export is written. The batch counts default to
+  the config's. Raises FileExistsError if export_dir exists (checked before any computation) and
+  data_lib.DatasetError when recalibration cannot read the run's images.
+  """
+  if os.path.exists(export_dir):
+    raise FileExistsError(f"export directory {export_dir} already exists; pass another "
+                          "--export_dir or remove it")
+  standing = calibration.standing_generator_statistics(ema_generator, cfg, standing_batches)
+  with calibration.recalibrated_discriminator(discriminator, cfg, recalibration_batches) as n:
+    return write_export(ema_generator, discriminator, cfg, iteration, export_dir,
+                        calibration.describe(standing, n, cfg.batch_size))
+
+
+def build_networks(cfg: TrainConfig) -> tuple[Generator, Generator, Discriminator]:
+  """(generator, ema_generator, discriminator) of cfg's architecture, freshly initialised."""
+  return (Generator(cfg.model, name="generator").build_for(),
+          Generator(cfg.model, name="ema_generator").build_for(),
+          Discriminator(cfg.model, name="discriminator").build_for())
 
 
 def restore_for_serving(model_dir: str, checkpoint: str | None = None
@@ -168,9 +199,7 @@ def restore_for_serving(model_dir: str, checkpoint: str | None = None
   checkpoint = checkpoint or tf.train.latest_checkpoint(os.path.join(model_dir, "ckpt"))
   if not checkpoint:
     raise FileNotFoundError(f"no checkpoint in {model_dir}/ckpt; train first or pass --checkpoint")
-  generator = Generator(cfg.model, name="generator").build_for()
-  ema = Generator(cfg.model, name="ema_generator").build_for()
-  discriminator = Discriminator(cfg.model, name="discriminator").build_for()
+  generator, ema, discriminator = build_networks(cfg)
   step = tf.Variable(0, dtype=tf.int64)
   tf.train.Checkpoint(step=step, generator=generator, ema_generator=ema,
                       discriminator=discriminator).restore(checkpoint).expect_partial()
@@ -179,8 +208,13 @@ def restore_for_serving(model_dir: str, checkpoint: str | None = None
 
 
 def export_from_checkpoint(model_dir: str, checkpoint: str | None = None,
-                           export_dir: str | None = None) -> str:
-  """Restores a run's checkpoint (newest by default) and exports it (default D/export/<iter>)."""
+                           export_dir: str | None = None, standing_batches: int | None = None,
+                           recalibration_batches: int | None = None) -> str:
+  """Restores a run's checkpoint (newest by default) and exports it (default D/export/<iter>).
+
+  The BatchNorm calibration batch counts default to the run's config (export_calibrated).
+  """
   cfg, ema, discriminator, iteration = restore_for_serving(model_dir, checkpoint)
   export_dir = export_dir or os.path.join(model_dir, "export", str(iteration))
-  return write_export(ema, discriminator, cfg, iteration, export_dir)
+  return export_calibrated(ema, discriminator, cfg, iteration, export_dir, standing_batches,
+                           recalibration_batches)

@@ -1,7 +1,8 @@
 """Fixed-seed sample grids and per-dimension traversal grids, to TensorBoard and PNG files.
 
-Images come from the EMA generator in training mode (batch statistics), as the reference samples
-during training, so they show what the training-time G produces for a whole grid.
+Images come from the EMA generator. With standing statistics (the default; oogan_tf.calibration)
+it runs in inference mode, so each image is what the export serves for its (c, z); without them
+it runs in training mode (batch statistics of the grid), as the reference samples during training.
 """
 
 from __future__ import annotations
@@ -38,20 +39,24 @@ class SampleWriter:
     self.base_z = rs.normal(size=(TRAVERSAL_ROWS, z_dim)).astype(np.float32)
     self.values = np.linspace(*TRAVERSAL_RANGE, TRAVERSAL_STEPS).astype(np.float32)
 
-  def grids(self, generator) -> dict[str, np.ndarray]:
+  def grids(self, generator, training: bool) -> dict[str, np.ndarray]:
     """uint8 grids: 'samples/fixed' and 'traversal/c{i:02d}' (rows: fixed z and base c)."""
     out = {}
-    x = generator((self.sample_c, self.sample_z), training=True).numpy()
+    x = generator((self.sample_c, self.sample_z), training=training).numpy()
     out["samples/fixed"] = visualize.make_grid(visualize.to_uint8(x), 8)
     for d in range(self.c_dim):
       c, z = visualize.traversal_inputs(self.base_c, self.base_z, d, self.values)
-      x = generator((c, z), training=True).numpy()
+      x = generator((c, z), training=training).numpy()
       out[f"traversal/c{d:02d}"] = visualize.make_grid(visualize.to_uint8(x), TRAVERSAL_STEPS)
     return out
 
-  def write(self, generator, step: int, writer: tf.summary.SummaryWriter, samples_dir: str) -> None:
-    """Logs every grid as a TensorBoard image and writes PNGs named by step."""
-    grids = self.grids(generator)
+  def write(self, generator, step: int, writer: tf.summary.SummaryWriter, samples_dir: str,
+            training: bool) -> None:
+    """Logs every grid as a TensorBoard image and writes PNGs named by step.
+
+    training: run G with batch statistics (True) or its running statistics (False).
+    """
+    grids = self.grids(generator, training)
     with writer.as_default():
       for name, grid in grids.items():
         tf.summary.image(name, grid[None], step=step)

@@ -25,6 +25,7 @@ import time
 from absl import logging
 import tensorflow as tf
 
+from oogan_tf import calibration
 from oogan_tf import data as data_lib
 from oogan_tf import evaluate_lib
 from oogan_tf import export_lib
@@ -36,14 +37,6 @@ from oogan_tf.trainer import NonFiniteLossError, Trainer
 
 class RunDirectoryError(ValueError):
   """The run directory cannot be used as asked (changed config, foreign content)."""
-
-
-def data_config(cfg: TrainConfig, seed_offset: int = 0) -> "data_lib.DataConfig":
-  """The DataConfig of a training run."""
-  return data_lib.DataConfig(name=cfg.dataset, data_dir=cfg.data_dir,
-                             image_size=cfg.model.image_size, channels=cfg.model.channels,
-                             batch_size=cfg.batch_size, seed=cfg.seed + seed_offset,
-                             cache=cfg.cache)
 
 
 def prepare_run_directory(cfg: TrainConfig, command_line: str | None = None) -> None:
@@ -151,7 +144,7 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
   if not cfg.model_dir:
     raise ValueError("--model_dir is required: the run directory for config, checkpoints, "
                      "TensorBoard events and samples")
-  data_lib.validate(data_config(cfg))
+  data_lib.validate(cfg.data_config())
   strategy = get_strategy(cfg.strategy, cfg.num_gpus)
   cfg.check_replicas(strategy.num_replicas_in_sync)
   chief = is_chief(strategy)
@@ -184,10 +177,10 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
   _log(f"train | strategy={type(strategy).__name__} replicas={strategy.num_replicas_in_sync} "
        f"precision={cfg.precision} jit_compile={cfg.jit_compile} devices="
        f"{[d.name for d in tf.config.list_logical_devices()]}")
-  _log(f"train | data: {data_lib.describe_source(data_config(cfg))}")
+  _log(f"train | data: {data_lib.describe_source(cfg.data_config())}")
   _log(f"train | {restore_msg}")
 
-  dcfg = data_config(cfg)
+  dcfg = cfg.data_config()
   dataset = strategy.distribute_datasets_from_function(
       lambda ctx: data_lib.build_dataset(dcfg, ctx, start_batch=start))
   iterator = iter(dataset)
@@ -198,7 +191,8 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
 
   def write_samples(step: int) -> None:
     trainer.sync_ema_buffers()
-    samples.write(trainer.ema_generator, step, writer, samples_dir)
+    standing = calibration.standing_generator_statistics(trainer.ema_generator, cfg)
+    samples.write(trainer.ema_generator, step, writer, samples_dir, training=not standing)
 
   def save(step: int) -> None:
     if not (manager.latest_checkpoint or "").endswith(f"-{step}"):
@@ -207,15 +201,23 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
   def evaluate(step: int) -> None:
     trainer.sync_ema_buffers()
     with tempfile.TemporaryDirectory(prefix="oogan_tf_eval_") as tmp:
-      path = export_lib.write_export(trainer.ema_generator, trainer.discriminator, cfg, step,
-                                     os.path.join(tmp, "export"))
+      path = export_lib.export_calibrated(trainer.ema_generator, trainer.discriminator, cfg,
+                                          step, os.path.join(tmp, "export"))
       result = evaluate_lib.evaluate_export(path, cfg.eval_metrics, seed=cfg.seed,
                                             protocol="gan_papers",
                                             sizes_scale=cfg.eval_sizes_scale)
     if chief:
       evaluate_lib.write_summaries(result, os.path.join(cfg.model_dir, "eval"), step)
-    scores = evaluate_lib.scalar_scores(result)
-    _log(f"eval | step {step} | " + " ".join(f"{k}={v:.4f}" for k, v in sorted(scores.items())))
+      factors = result["results"].get("generator_factors")
+      if factors:
+        from oogan_tf.metrics import generator_factors  # pylint: disable=g-import-not-at-top
+        generator_factors.save_effect_heatmap(
+            factors, os.path.join(cfg.model_dir, "eval", f"effect_matrix_step{step:07d}.png"),
+            title=f"iteration {step}")
+    scores = evaluate_lib.with_standard_errors(evaluate_lib.scalar_scores(result))
+    _log(f"eval | step {step} | " + " ".join(
+        f"{k}={v:.4f}" + (f"±{se:.4f}" if se is not None else "")
+        for k, (v, se) in sorted(scores.items())))
 
   metrics: dict = {}
   step = start
@@ -265,7 +267,8 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
   export_dir = os.path.join(out_dir, "export", str(step))
   if cfg.export_at_end and not stop.requested and not os.path.exists(export_dir):
     trainer.sync_ema_buffers()
-    export_lib.write_export(trainer.ema_generator, trainer.discriminator, cfg, step, export_dir)
+    export_lib.export_calibrated(trainer.ema_generator, trainer.discriminator, cfg, step,
+                                 export_dir)
     _log(f"train | exported {export_dir}")
   if stop.requested:
     _log(f"train | stopped on request at iteration {step}; re-run the same command to resume")

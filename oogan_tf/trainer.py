@@ -10,7 +10,10 @@ One iteration n, in the released code's order:
      L1) + gamma * weighted one-hot CE; a third Adam over G + Q head only;
   5. EMA of G's parameters.
 Before every training-mode D call (5 per iteration) each orthogonal layer takes one step of its
-private Adam, exactly where the reference's forward would take it.
+private Adam, exactly where the reference's forward would take it. With reference_ortho_grads the
+gradient of the last private step before the D update (and before the info forward) is also
+given to D's Adam (and added to the info gradient) for the two orthogonal variables, as the
+released code's leftover `.grad` is.
 
 Randomness (codes, noise, instance noise, interpolation weights) is stateless, keyed by (seed,
 iteration, purpose) and drawn for the global batch, each replica taking its rows; with
@@ -78,14 +81,18 @@ class Trainer:
       for ema, var in zip(self.ema_generator.variables, self.generator.variables):
         ema.assign(var)
       d = self.discriminator
+      self.ortho = OrthogonalRegularizer(d.orthogonal_layers, enabled=cfg.orthogonal_reg)
+      # Whether the private steps' gradients also reach D's and the info Adam (reference).
+      self.leftover_ortho_grads = cfg.reference_ortho_grads and cfg.orthogonal_reg
       self.d_variables = d.trunk.trainable_variables + d.real_fake_head.trainable_variables
+      if self.leftover_ortho_grads:
+        self.d_variables += self.ortho.variables
       self.g_variables = self.generator.trainable_variables
       self.info_variables = self.g_variables + d.q_head.trainable_variables
       self.opt_d, self.opt_g, self.opt_info = _adam(cfg), _adam(cfg), _adam(cfg)
       self.opt_d.build(self.d_variables)
       self.opt_g.build(self.g_variables)
       self.opt_info.build(self.info_variables)
-      self.ortho = OrthogonalRegularizer(d.orthogonal_layers, enabled=cfg.orthogonal_reg)
       self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
     if self.strategy.num_replicas_in_sync > 1:
       # Global-batch statistics, as the single-device reference computes them.
@@ -125,17 +132,31 @@ class Trainer:
     copy_non_trainable(self.generator, self.ema_generator)
 
   # ----------------------------------------------------------------------------------------------
-  def _orthogonal_step(self) -> list[tf.Tensor]:
-    return self.ortho.step(loss_divisor=float(self.strategy.num_replicas_in_sync))
+  def _orthogonal_step(self) -> tuple[list[tf.Tensor], dict]:
+    """One private step per orthogonal layer: (losses, {id(variable): its step's gradient})."""
+    values, grads = self.ortho.step_with_gradients(
+        loss_divisor=float(self.strategy.num_replicas_in_sync))
+    leftover = {}
+    if self.leftover_ortho_grads:
+      leftover = {id(v): g for v, g in zip(self.ortho.variables, grads)}
+    return values, leftover
 
-  def _apply(self, opt, tape, loss, variables) -> None:
+  def _apply(self, opt, tape, loss, variables, leftover=None) -> None:
     # Losses are means over the per-replica batch and gradients are summed over replicas, so the
     # gradient is scaled by 1/replicas (the mean over the global batch), and by the loss scale
     # under mixed_float16. Scaling through output_gradients needs no op recorded on the tape.
-    factor = 1.0 / self.strategy.num_replicas_in_sync
+    replicas = self.strategy.num_replicas_in_sync
+    factor = 1.0 / replicas
     if isinstance(opt, keras.optimizers.LossScaleOptimizer):
       factor = opt.scale_loss(tf.constant(factor))
     grads = tape.gradient(loss, variables, output_gradients=tf.cast(factor, loss.dtype))
+    if leftover:
+      # Leftover orthogonality gradients are already divided by the replicas; only the loss
+      # scale (float16) still applies to them.
+      scale = tf.cast(factor, tf.float32) * replicas
+      grads = [g if id(v) not in leftover else
+               leftover[id(v)] * scale + (0.0 if g is None else g)
+               for g, v in zip(grads, variables)]
     opt.apply(grads, variables)
 
   def replica_step(self, real: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -174,22 +195,22 @@ class Trainer:
 
       with tf.GradientTape() as d_tape:
         with d_tape.stop_recording():
-          ortho_values = self._orthogonal_step()
+          ortho_values, _ = self._orthogonal_step()
         real_scores, _ = D(real, training=True)
         with d_tape.stop_recording():
-          self._orthogonal_step()
+          _, leftover = self._orthogonal_step()
         fake_scores, _ = D(fake_sg, training=True)
         d_hinge = losses.d_hinge_loss(real_scores, fake_scores)
         if cfg.gp_weight > 0:
           alpha = local_rows(tf.random.stateless_uniform((cfg.batch_size, 1, 1, 1), key(3)))
           interpolates = alpha * real + (1.0 - alpha) * fake_sg
           with d_tape.stop_recording():
-            self._orthogonal_step()
+            _, leftover = self._orthogonal_step()
           gp = losses.gradient_penalty(lambda x: D(x, training=True)[0], interpolates)
         else:
           gp = tf.constant(0.0)
         d_loss = d_hinge + cfg.gp_weight * gp
-      self._apply(self.opt_d, d_tape, d_loss, self.d_variables)
+      self._apply(self.opt_d, d_tape, d_loss, self.d_variables, leftover)
 
       with g_tape.stop_recording():
         self._orthogonal_step()
@@ -199,7 +220,7 @@ class Trainer:
 
     info_sample = codes_lib.sample_codes(key(1), n, cfg.batch_size, cfg.model.c_dim,
                                          cfg.model.z_dim, cfg.code_schedule).shard(start, b)
-    self._orthogonal_step()
+    _, leftover = self._orthogonal_step()
     with tf.GradientTape() as info_tape:
       fake2 = G((info_sample.c, info_sample.z), training=True)
       _, q = D(fake2, training=True)
@@ -210,7 +231,7 @@ class Trainer:
         rec = losses.l1_loss(info_sample.c, mu)
       onehot = losses.one_hot_cross_entropy(mu, info_sample.target, info_sample.ce_weight)
       info = cfg.lambda_info * rec + cfg.gamma_onehot * onehot
-    self._apply(self.opt_info, info_tape, info, self.info_variables)
+    self._apply(self.opt_info, info_tape, info, self.info_variables, leftover)
 
     values = [d_loss, d_hinge, gp, g_loss, info, rec, onehot, tf.reduce_mean(real_scores),
               tf.reduce_mean(fake_scores), tf.reduce_mean(fake_scores_g)] + list(ortho_values)

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from oogan_tf import export_lib, train_lib
+from oogan_tf import calibration, export_lib, train_lib
 from oogan_tf.config import TrainConfig
 from oogan_tf.models import ModelConfig
 
@@ -212,6 +212,7 @@ def test_round_trip_in_fresh_processes_matches_in_process_ema_generator(run, tmp
   assert all(v.dtype == np.float32 for v in first.values())
   for key in ("sample", "seed_images", "traverse"):
     assert first[key].min() >= 0.0 and first[key].max() <= 1.0
-  _, ema, _, _ = export_lib.restore_for_serving(cfg.model_dir)
+  saved_cfg, ema, _, _ = export_lib.restore_for_serving(cfg.model_dir)
+  calibration.standing_generator_statistics(ema, saved_cfg)  # as export_from_checkpoint does
   expected = (ema((c, z), training=False).numpy() + 1.0) / 2.0
   np.testing.assert_allclose(first["sample"], expected, atol=1e-5)

@@ -245,7 +245,8 @@ def test_evaluate_representation_all_and_json():
   assert res["factor_vae"]["eval_accuracy"] == 1.0
   assert res["factor_vae"]["params"] == {
       "batch_size": 64, "num_train": 100, "num_eval": 50, "num_variance_estimate": 500,
-      "prune_threshold": 0.05, "protocol": "dlib", "seed": 3}
+      "prune_threshold": 0.05, "protocol": "dlib", "seed": 3, "num_seeds": 1,
+      "bootstrap": 1000}
   assert res["beta_vae"]["eval_accuracy"] == 1.0
   assert res["mig"]["discrete_mig"] > 0.9
   assert res["dci"]["disentanglement"] > 0.9

@@ -21,13 +21,15 @@ _spec.loader.exec_module(reproduce)
 # Tiny sizes: every metric runs, in seconds (DCI's boosted trees dominate otherwise).
 TINY_SIZES = {"factor_vae": {"num_train": 4, "num_variance_estimate": 200, "batch_size": 10},
               "mig": {"num_train": 64}, "dci": {"num_train": 40, "num_test": 20},
-              "tc": {"num_samples": 64}}
+              "tc": {"num_samples": 64},
+              "generator_factors": {"num_samples": 32, "num_bases": 4, "sweep_steps": 3,
+                                    "num_z": 2, "bootstrap": 10, "num_real": 256}}
 
 
 def _argv(workdir, *extra):
   return ["--experiment=ablation", "--preset=smoke", "--seeds=0", "--variants=oogan,infogan",
           "--train_steps=4", "--num_evals=2", f"--workdir={workdir}",
-          f"--eval_sizes={json.dumps(TINY_SIZES)}", *extra]
+          f"--eval_sizes={json.dumps(TINY_SIZES)}", "--baseline_inits=1", *extra]
 
 
 def test_read_flagfile_and_variant_configs():
@@ -78,7 +80,14 @@ def test_end_to_end_and_resume(tmp_path, capsys):
   start = next(i for i, line in enumerate(table) if line.startswith("| variant | FactorVAE"))
   end = table.index("", start)
   header, rows = table[start], table[start + 2:end]
-  assert [row.split(" | ")[0] for row in rows] == ["| oogan", "| infogan"]
+  assert [row.split(" | ")[0] for row in rows] == [
+      "| oogan", "| infogan", "| *untrained (oogan)*", "| *untrained (infogan)*", "| *oracle*"]
+  untrained = results["baselines"]["untrained (oogan)"]["factor_vae/eval_accuracy"]
+  assert untrained["n"] == 1 and untrained["min"] == untrained["mean"] == untrained["max"]
+  assert results["baselines"]["oracle"]["mig/discrete_mig"]["se"] is not None
+  for path in ("baselines/untrained_oogan.json", "baselines/untrained_infogan.json",
+               "baselines/oracle.json"):
+    assert (workdir / path).exists(), path
   assert all(row.count("|") == header.count("|") for row in rows)
   assert any("0.81 ± 0.077" in line for line in table)
 

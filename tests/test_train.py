@@ -194,14 +194,15 @@ PRESETS = sorted(glob.glob(os.path.join(REPO, "flags", "*.flags")))
 
 
 def test_every_preset_parses_into_a_valid_config():
-  from oogan_tf import train as train_main  # defines the flags
+  from oogan_tf import config_flags
+  from oogan_tf import train as train_main  # pylint: disable=unused-import  (defines the flags)
   assert len(PRESETS) >= 8
   for path in PRESETS:
     with flagsaver.flagsaver():
       flags.FLAGS.unparse_flags()
       flags.FLAGS(["train", f"--flagfile={path}", "--model_dir=/tmp/unused"])
-      cfg = train_main.config_from_flags(flags.FLAGS)
-      train_lib.data_lib.validate(train_lib.data_config(cfg))
+      cfg = config_flags.config_from_flags(flags.FLAGS)
+      train_lib.data_lib.validate(cfg.data_config())
       assert cfg.train_steps > 0, path
 
 

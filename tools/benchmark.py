@@ -23,11 +23,11 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from oogan_tf import config_flags
 from oogan_tf import data as data_lib
-from oogan_tf import train as train_flags  # defines the training flags
-from oogan_tf import train_lib
 from oogan_tf.trainer import Trainer
 
+config_flags.define_config_flags()
 _ITERATIONS = flags.DEFINE_integer("iterations", 20, "Timed iterations (after warm-up).")
 _WARMUP = flags.DEFINE_integer("warmup_loops", 2, "Untimed loops (tracing, allocator warm-up).")
 _LOOP = flags.DEFINE_integer("bench_steps_per_loop", 1, "Iterations per timed compiled call.")
@@ -68,7 +68,7 @@ def peak_flops(dtype=tf.float32, n: int = 2048, repeats: int = 10) -> float:
 
 
 def pipeline_images_per_sec(cfg, batches: int) -> float:
-  it = iter(data_lib.build_dataset(train_lib.data_config(cfg)))
+  it = iter(data_lib.build_dataset(cfg.data_config()))
   for _ in range(3):
     next(it)
   t0 = time.perf_counter()
@@ -79,13 +79,13 @@ def pipeline_images_per_sec(cfg, batches: int) -> float:
 
 def main(argv):
   del argv
-  cfg = train_flags.config_from_flags()
+  cfg = config_flags.config_from_flags(flags.FLAGS)
   if _ITERATIONS.value < 1 or _LOOP.value < 1:
     sys.exit("error: --iterations and --bench_steps_per_loop must be >= 1")
-  data_lib.validate(train_lib.data_config(cfg))
+  data_lib.validate(cfg.data_config())
   trainer = Trainer(cfg)
   dataset = trainer.strategy.distribute_datasets_from_function(
-      lambda ctx: data_lib.build_dataset(train_lib.data_config(cfg), ctx))
+      lambda ctx: data_lib.build_dataset(cfg.data_config(), ctx))
   iterator = iter(dataset)
   loop = tf.constant(_LOOP.value, tf.int64)
   for _ in range(_WARMUP.value):

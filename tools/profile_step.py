@@ -25,11 +25,11 @@ from absl import flags
 import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
+from oogan_tf import config_flags
 from oogan_tf import data as data_lib
-from oogan_tf import train as train_flags  # defines the training flags
-from oogan_tf import train_lib
 from oogan_tf.trainer import Trainer
 
+config_flags.define_config_flags()
 _ITERATIONS = flags.DEFINE_integer("iterations", 3, "Profiled iterations (after warm-up).")
 _WARMUP = flags.DEFINE_integer("warmup_loops", 2, "Untimed single-iteration loops first.")
 _LOGDIR = flags.DEFINE_string("logdir", None, "Where the trace is written (a new directory).")
@@ -100,11 +100,11 @@ def main(argv):
     sys.exit(f"error: --logdir={_LOGDIR.value} is not empty; give a new directory")
   if _ITERATIONS.value < 1:
     sys.exit(f"error: --iterations={_ITERATIONS.value}; must be >= 1")
-  cfg = train_flags.config_from_flags()
-  data_lib.validate(train_lib.data_config(cfg))
+  cfg = config_flags.config_from_flags(flags.FLAGS)
+  data_lib.validate(cfg.data_config())
   trainer = Trainer(cfg)
   iterator = iter(trainer.strategy.distribute_datasets_from_function(
-      lambda ctx: data_lib.build_dataset(train_lib.data_config(cfg), ctx)))
+      lambda ctx: data_lib.build_dataset(cfg.data_config(), ctx)))
   one = tf.constant(1, tf.int64)
   for _ in range(_WARMUP.value):
     trainer.train_loop(iterator, one)["loss/d_total"].numpy()

@@ -17,6 +17,9 @@ Work directory layout:
   W/runs/<variant>/seed<k>/eval_<step>.json   evaluate_lib result of that step's export
   W/runs/<variant>/seed<k>/traversal.png      traversal of the final export (rows: codes)
   W/runs/<variant>/seed<k>/done.json          marker: the run is trained and evaluated
+  W/baselines/<row>.json                 the untrained / oracle reference rows (oogan_tf.baselines)
+                                         at the same metrics, protocol and sizes; redone when
+                                         those settings change
   W/results.json, W/results.md, W/plots/*.png the aggregate, rewritten after every run
 
 Each run is trained in `num_evals` segments (e.g. to N/2, then N) through train_lib, which
@@ -35,6 +38,7 @@ import glob
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import time
@@ -58,15 +62,16 @@ VARIANTS = {
     "no_competefree": {"g_type": "infogan"},
 }
 EXPERIMENTS = ("ablation",)
-DEFAULT_METRICS = "factor_vae,mig,dci,tc,ortho"
+DEFAULT_METRICS = "factor_vae,mig,generator_factors,dci,tc,ortho"
+BASELINE_ROWS = ("untrained", "oracle")
 
-# Sizes that keep one evaluation of a 32 px dsprites_cpu export under a minute on 2 CPU cores;
-# DCI's gradient-boosted trees (one per class: 40 orientations) dominate, hence its small sizes
-# (2000 / 1000 took 85 s). factor_vae uses the gan_papers protocol (majority vote, no held-out
-# set, as OOGAN / IB-GAN).
+# factor_vae uses the gan_papers protocol (majority vote, no held-out set, as OOGAN / IB-GAN)
+# with 800 votes: its bootstrap standard error is then at most ~0.018 (binomial at p = 0.5).
+# DCI's gradient-boosted trees (one per class: 40 orientations) dominate the cost, hence its
+# small sizes (2000 / 1000 took 85 s).
 DEFAULT_EVAL_SIZES = {
-    "factor_vae": {"num_train": 100, "num_variance_estimate": 10000},
-    "mig": {"num_train": 2000},
+    "factor_vae": {"num_train": 800, "num_variance_estimate": 10000},
+    "mig": {"num_train": 4000},
     "dci": {"num_train": 600, "num_test": 300},
     "tc": {"num_samples": 2000},
 }
@@ -75,6 +80,8 @@ DEFAULT_EVAL_SIZES = {
 COLUMNS = (
     ("FactorVAE score", "factor_vae/eval_accuracy"),
     ("MIG", "mig/discrete_mig"),
+    ("G factors score", "generator_factors/score"),
+    ("G coverage", "generator_factors/coverage/mean"),
     ("DCI disent.", "dci/disentanglement"),
     ("DCI compl.", "dci/completeness"),
     ("DCI inform. (test)", "dci/informativeness_test"),
@@ -300,6 +307,65 @@ def execute(run: Run, cfg: TrainConfig, args) -> dict:
   return done
 
 
+# ----------------------------------------------------------------------------- reference rows
+
+
+def baseline_rows(args, configs: dict) -> dict[str, tuple[str, TrainConfig]]:
+  """{row label: (baseline, config)}: one untrained row per distinct architecture, one oracle."""
+  rows: dict[str, tuple[str, TrainConfig]] = {}
+  architectures: dict[str, list[str]] = {}
+  for variant in args.variants:
+    key = json.dumps(dataclasses.asdict(configs[variant].model), sort_keys=True)
+    architectures.setdefault(key, []).append(variant)
+  if "untrained" in args.baselines:
+    for variants in architectures.values():
+      rows[f"untrained ({', '.join(variants)})"] = ("untrained", configs[variants[0]])
+  if "oracle" in args.baselines:
+    rows["oracle"] = ("oracle", configs[args.variants[0]])
+  return rows
+
+
+def _row_stats(result: dict) -> dict[str, dict]:
+  """{'<metric>/<key>': {"mean", "se", "min", "max", "n"}} of a baseline's evaluation JSON."""
+  from oogan_tf import evaluate_lib  # pylint: disable=g-import-not-at-top
+  scores = evaluate_lib.scalar_scores(result)
+  n = len(result.get("inits") or [None])
+  return {k: {"mean": v, "se": se, "min": scores.get(f"{k}_min"), "max": scores.get(f"{k}_max"),
+              "n": n}
+          for k, (v, se) in evaluate_lib.with_standard_errors(scores).items()}
+
+
+def compute_baselines(args, configs: dict, evaluate_missing: bool = True) -> dict[str, dict]:
+  """Evaluates (or reloads) every reference row at the study's evaluation settings.
+
+  With evaluate_missing=False (--report_only) rows without a current result are left out.
+  """
+  from oogan_tf import baselines, evaluate_lib  # pylint: disable=g-import-not-at-top
+  out = {}
+  for row, (kind, cfg) in baseline_rows(args, configs).items():
+    settings = {k: v for k, v in _eval_settings(args).items() if k != "eval_steps"}
+    settings.update(baseline=kind, inits=args.baseline_inits,
+                    model=dataclasses.asdict(cfg.model))
+    slug = re.sub(r"[^0-9A-Za-z]+", "_", row).strip("_")
+    path = os.path.join(args.workdir, "baselines", f"{slug}.json")
+    saved = None
+    if os.path.exists(path):
+      with open(path) as f:
+        saved = json.load(f)
+    if saved is None or saved.get("settings") != settings:
+      if not evaluate_missing:
+        continue
+      _log(f"evaluating the {row} row")
+      result = baselines.evaluate_baseline(
+          kind, cfg, args.metrics, inits=args.baseline_inits, seed=0, protocol=args.protocol,
+          sizes_scale=args.eval_sizes_scale, sizes=args.eval_sizes)
+      saved = {"settings": settings, "result": result}
+      os.makedirs(os.path.dirname(path), exist_ok=True)
+      evaluate_lib.write_results(saved, path, overwrite=True)
+    out[row] = _row_stats(saved["result"])
+  return out
+
+
 # ----------------------------------------------------------------------------- aggregation
 
 
@@ -311,8 +377,9 @@ def mean_std(values: list[float]) -> tuple[float, float | None]:
   return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
-def aggregate(args, runs: list[Run]) -> dict:
-  """results.json content: every finished run's scores and, per variant, mean/std at the end."""
+def aggregate(args, runs: list[Run], baseline_stats: dict | None = None) -> dict:
+  """results.json content: every finished run's scores, per variant mean/std at the end, and
+  the reference rows (compute_baselines)."""
   done = []
   for run in runs:
     if is_done(run, args):
@@ -327,8 +394,14 @@ def aggregate(args, runs: list[Run]) -> dict:
     for key in keys:
       values = [d["scores"][final][key] for d in mine if key in d["scores"][final]]
       mean, std = mean_std(values)
-      summary[variant][key] = {"mean": mean, "std": std, "n": len(values), "values": values,
-                               "seeds": [d["seed"] for d in mine if key in d["scores"][final]]}
+      eval_se = [d["scores"][final].get(f"{key}_se") for d in mine if key in d["scores"][final]]
+      eval_se = [v for v in eval_se if v is not None]
+      summary[variant][key] = {
+          "mean": mean, "std": std, "n": len(values), "values": values,
+          "se": None if std is None else std / math.sqrt(len(values)),
+          "min": min(values), "max": max(values),
+          "eval_se": math.sqrt(sum(v * v for v in eval_se) / len(eval_se)) if eval_se else None,
+          "seeds": [d["seed"] for d in mine if key in d["scores"][final]]}
   return {
       "experiment": args.experiment, "preset": args.preset, "train_steps": args.train_steps,
       "seeds": args.seeds, "variants": {v: VARIANTS[v] for v in args.variants},
@@ -336,17 +409,26 @@ def aggregate(args, runs: list[Run]) -> dict:
       "runs": [{k: d[k] for k in ("variant", "seed", "scores", "timings", "sizes_used",
                                   "finished")} for d in done],
       "summary": summary,
+      "baselines": baseline_stats or {},
       "published": {f"{v}/{k}": text for (v, k), text in PUBLISHED.items()},
       "missing_runs": [f"{r.variant}/seed{r.seed}" for r in runs if not is_done(r, args)],
   }
 
 
 def _cell(stats: dict | None) -> str:
+  """'mean ± se over seeds [min-max, n; eval ±se]', or a reference row's range / error bar."""
   if not stats:
     return "n/a"
-  if stats["std"] is None:
-    return f"{stats['mean']:.3f} (n=1)"
-  return f"{stats['mean']:.3f} ± {stats['std']:.3f} (n={stats['n']})"
+  eval_se = f"; eval ±{stats['eval_se']:.3f}" if stats.get("eval_se") is not None else ""
+  if stats.get("min") is None:  # a single evaluation (oracle)
+    se = f" ± {stats['se']:.3f}" if stats.get("se") is not None else ""
+    return f"{stats['mean']:.3f}{se}"
+  if stats["n"] == 1:
+    return f"{stats['mean']:.3f} (n=1{eval_se})"
+  se = stats.get("se")
+  se_text = f" ± {se:.3f}" if se is not None else ""
+  return (f"{stats['mean']:.3f}{se_text} [{stats['min']:.3f}-{stats['max']:.3f}, "
+          f"n={stats['n']}{eval_se}]")
 
 
 def results_markdown(results: dict) -> str:
@@ -355,7 +437,11 @@ def results_markdown(results: dict) -> str:
       f"# Results: {results['experiment']} on preset `{results['preset']}`",
       "",
       f"{results['train_steps']} iterations per run, seeds {results['seeds']}, scores at "
-      f"iteration {results['final_step']}; mean ± sample std over seeds (n = seeds finished). "
+      f"iteration {results['final_step']}; mean ± standard error over seeds [seed range, n = "
+      "seeds finished; eval ±: the evaluation's own standard error, root-mean-square over the "
+      "runs]. Reference rows: untrained = random initial weights (mean ± se [range] over "
+      "initialisations), oracle = sprite measurements / the renderer driven by c (± its "
+      "evaluation standard error). "
       f"Metrics {results['eval']['metrics']}, FactorVAE protocol {results['eval']['protocol']}, "
       f"sizes {json.dumps(results['eval']['sizes'])} (scale {results['eval']['sizes_scale']}).",
       "'n/a': not computable for that variant (e.g. an InfoGAN Q has no orthogonal layers) "
@@ -366,6 +452,9 @@ def results_markdown(results: dict) -> str:
   ]
   for variant, stats in results["summary"].items():
     lines.append(f"| {variant} | " + " | ".join(_cell(stats.get(key)) for _, key in COLUMNS)
+                 + " |")
+  for row, stats in results.get("baselines", {}).items():
+    lines.append(f"| *{row}* | " + " | ".join(_cell(stats.get(key)) for _, key in COLUMNS)
                  + " |")
   lines += ["", "Published numbers (full budget: 50k iterations, full width; NOT comparable "
             "to a short run):", "", "| variant | metric | published |", "|---|---|---|"]
@@ -418,6 +507,15 @@ def write_plots(args, results: dict, runs: list[Run], plot_dir: str) -> list[str
     if not drawn:
       plt.close(fig)
       continue
+    for row, stats in results.get("baselines", {}).items():
+      ref = stats.get(key)
+      if not ref:
+        continue
+      if ref.get("min") is not None:
+        ax.axhspan(ref["min"], ref["max"], color="0.6", alpha=0.3, lw=0,
+                   label=f"{row}: range")
+      else:
+        ax.axhline(ref["mean"], color="k", ls="--", lw=1, label=row)
     ax.set_xlabel("training iteration")
     ax.set_ylabel(label)
     ax.set_title(f"{label} ({results['preset']})")
@@ -438,8 +536,8 @@ def write_plots(args, results: dict, runs: list[Run], plot_dir: str) -> list[str
   return written
 
 
-def write_outputs(args, runs: list[Run]) -> dict:
-  results = aggregate(args, runs)
+def write_outputs(args, runs: list[Run], baseline_stats: dict | None = None) -> dict:
+  results = aggregate(args, runs, baseline_stats)
   plots = write_plots(args, results, runs, os.path.join(args.workdir, "plots"))
   results["plots"] = [os.path.relpath(p, args.workdir) for p in plots]
   with open(os.path.join(args.workdir, "results.json"), "w") as f:
@@ -465,7 +563,7 @@ def time_iterations(cfg: TrainConfig, iterations: int = 3) -> tuple[float, float
   t0 = time.perf_counter()
   strategy = get_strategy("default", 0)
   trainer = Trainer(cfg, strategy)
-  dcfg = train_lib.data_config(cfg)
+  dcfg = cfg.data_config()
   iterator = iter(strategy.distribute_datasets_from_function(
       lambda ctx: data_lib.build_dataset(dcfg, ctx, start_batch=0)))
   float(next(iter(trainer.train_loop(iterator, tf.constant(1, tf.int64)).values())))
@@ -520,6 +618,10 @@ def parse_args(argv=None):
   parser.add_argument("--eval_sizes_scale", type=float, default=1.0)
   parser.add_argument("--num_evals", type=int, default=2,
                       help="evaluations per run, evenly spaced, the last at --train_steps")
+  parser.add_argument("--baselines", default=",".join(BASELINE_ROWS),
+                      help="reference rows beside the variants: untrained, oracle ('' = none)")
+  parser.add_argument("--baseline_inits", type=int, default=5,
+                      help="random initialisations of the untrained row")
   parser.add_argument("--dry_run", action="store_true", help="print the plan; train nothing")
   parser.add_argument("--report_only", action="store_true",
                       help="rewrite results.json / results.md / plots from the finished runs; "
@@ -539,6 +641,12 @@ def parse_args(argv=None):
   if args.num_evals < 1:
     parser.error("--num_evals must be >= 1")
   args.eval_sizes = json.loads(args.eval_sizes)
+  args.baselines = [b.strip() for b in args.baselines.split(",") if b.strip()]
+  bad = [b for b in args.baselines if b not in BASELINE_ROWS]
+  if bad:
+    parser.error(f"--baselines: unknown {bad}; choose from {', '.join(BASELINE_ROWS)}")
+  if args.baseline_inits < 1:
+    parser.error("--baseline_inits must be >= 1")
   args.metrics = ",".join(m.strip() for m in args.metrics.split(",") if m.strip())
   return args
 
@@ -563,8 +671,9 @@ def main(argv=None) -> int:
     print_plan(args, runs, configs)
     return 0
   os.makedirs(args.workdir, exist_ok=True)
+  baseline_stats = compute_baselines(args, configs, evaluate_missing=not args.report_only)
   if args.report_only:
-    results = write_outputs(args, runs)
+    results = write_outputs(args, runs, baseline_stats)
     _log(f"report: {len(results['runs'])} finished runs, not finished: "
          f"{', '.join(results['missing_runs']) or 'none'}")
     return 0
@@ -580,11 +689,11 @@ def main(argv=None) -> int:
       execute(run, cfg, args)
     except StoppedError as e:
       _log(f"{e}; re-run the same command to resume")
-      write_outputs(args, runs)
+      write_outputs(args, runs, baseline_stats)
       return 130
     _log(f"finished {run.variant} seed {run.seed} in {time.time() - t0:.0f} s")
-    write_outputs(args, runs)
-  results = write_outputs(args, runs)
+    write_outputs(args, runs, baseline_stats)
+  results = write_outputs(args, runs, baseline_stats)
   _log(f"all done in {time.time() - t_start:.0f} s; wrote {args.workdir}/results.json, "
        f"results.md and {len(results['plots'])} plots")
   return 0

@@ -12,9 +12,9 @@ from oogan_tf.metrics._utils import (discrete_entropy, discrete_mutual_info,
                                      obtain_representation, print_progress)
 from oogan_tf.metrics.beta_vae import compute_beta_vae
 from oogan_tf.metrics.dci import compute_dci
-from oogan_tf.metrics.evaluation import (METRIC_NAMES, MODEL_METRICS, PROTOCOLS,
-                                         REPRESENTATION_METRICS, default_params,
-                                         evaluate_representation)
+from oogan_tf.metrics.evaluation import (GENERATOR_METRICS, METRIC_NAMES, MODEL_METRICS,
+                                         PROTOCOLS, REPRESENTATION_METRICS, default_params,
+                                         evaluate_generator, evaluate_representation)
 from oogan_tf.metrics.factor_vae import compute_factor_vae
 from oogan_tf.metrics.mig import compute_mig
 from oogan_tf.metrics.modularity_explicitness import compute_modularity_explicitness
@@ -25,11 +25,11 @@ from oogan_tf.metrics.sap import compute_sap
 from oogan_tf.metrics.total_correlation import compute_total_correlation
 
 __all__ = [
-    "METRIC_NAMES", "MODEL_METRICS", "PROTOCOLS", "REPRESENTATION_METRICS",
+    "GENERATOR_METRICS", "METRIC_NAMES", "MODEL_METRICS", "PROTOCOLS", "REPRESENTATION_METRICS",
     "build_vgg16_features", "compute_beta_vae", "compute_dci", "compute_factor_vae",
     "compute_mig", "compute_modularity_explicitness", "compute_orthogonality",
     "compute_perceptual_diversity", "compute_sap", "default_params", "discrete_entropy",
-    "discrete_mutual_info", "evaluate_representation", "generate_batch_factor_code",
-    "histogram_discretize", "kernel_rows", "obtain_representation", "print_progress",
+    "discrete_mutual_info", "evaluate_generator", "evaluate_representation",
+    "generate_batch_factor_code", "histogram_discretize", "kernel_rows", "obtain_representation", "print_progress",
     "compute_total_correlation",
 ]

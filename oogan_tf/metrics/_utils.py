@@ -2,22 +2,25 @@
 
 Owns: argument validation, calling a representation function in chunks, sampling
 (code, factor) pairs from a ground-truth dataset (`generate_batch_factor_code`), the
-20-bin histogram discretiser and the discrete mutual information / entropy used by MIG and
-modularity.  Layouts follow disentanglement_lib (dlib): codes are returned as
-`[num_codes, num_points]` and factors as `[num_factors, num_points]` class indices.
+20-bin histogram discretiser, the discrete mutual information / entropy used by MIG and
+modularity, and the bootstrap behind every metric's standard errors.  Layouts follow
+disentanglement_lib (dlib): codes are returned as `[num_codes, num_points]` and factors as
+`[num_factors, num_points]` class indices.
 
 All randomness comes from the `np.random.RandomState` passed in, and the order of draws
 mirrors dlib so that a metric seeded with `RandomState(seed)` sees the same samples as the
-dlib protocol would for the same dataset object.
+dlib protocol would for the same dataset object.  Bootstrap draws come from a separate
+RandomState derived from that one's state (`bootstrap_random_state`) without drawing from
+it, so standard errors never change a score.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
-from sklearn import metrics as sk_metrics
 
 RepresentationFn = Callable[[np.ndarray], np.ndarray]
 # progress(stage, done, total): optional hook for progress bars in long metrics.
@@ -180,32 +183,121 @@ def histogram_discretize(target: np.ndarray, num_bins: int = 20) -> np.ndarray:
         f"target must be a 2-D [num_codes, num_points] array, got shape {target.shape}.")
   out = np.zeros(target.shape, dtype=np.int64)
   for i in range(target.shape[0]):
-    edges = np.histogram(target[i, :], num_bins)[1]
+    edges = np.histogram_bin_edges(target[i, :], num_bins)  # np.histogram's, without counting
     out[i, :] = np.digitize(target[i, :], edges[:-1])
   return out
 
 
+# Above this many contingency cells the counts are found by sorting instead of np.bincount,
+# so that label sets with very many distinct values cannot exhaust memory.
+_DENSE_CELLS = 1 << 22
+
+
+def _compress_rows(rows: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+  """Per row of `rows` [R, N]: labels 0..n_r-1 in sorted value order, and n_r `[R]`."""
+  labels = np.empty(rows.shape, dtype=np.int64)
+  sizes = np.empty(rows.shape[0], dtype=np.int64)
+  small_ints = (np.issubdtype(rows.dtype, np.integer) and rows.size > 0
+                and rows.min() >= 0 and rows.max() < max(_DENSE_CELLS, rows.shape[1]))
+  for r in range(rows.shape[0]):
+    if small_ints:
+      # Bin indices and class indices: a lookup table is several times faster than sorting.
+      present = np.bincount(rows[r]) > 0
+      labels[r] = (np.cumsum(present) - 1)[rows[r]]
+      sizes[r] = int(present.sum())
+    else:
+      values, labels[r] = np.unique(rows[r], return_inverse=True)
+      sizes[r] = values.size
+  return labels, sizes
+
+
+def _mi_terms(joint: np.ndarray, count_a: np.ndarray, count_b: np.ndarray,
+              n: int) -> np.ndarray:
+  """Per-cell terms of the plug-in MI (nats) from int64 joint and marginal counts.
+
+  The operations and their order are those of sklearn's `mutual_info_score`, so that the
+  per-pair sums below reproduce it bit for bit (the metrics' scores stay exactly dlib's).
+  """
+  p = joint / n
+  log_outer = -np.log(count_a * count_b) + math.log(n) + math.log(n)
+  terms = p * (np.log(joint) - math.log(n)) + p * log_outer
+  return np.where(np.abs(terms) < np.finfo(np.float64).eps, 0.0, terms)
+
+
+def _segment_sums(terms: np.ndarray, starts: np.ndarray) -> np.ndarray:
+  """Sums of the consecutive segments of `terms` beginning at `starts`, clipped at 0."""
+  # np.sum per contiguous segment (not np.add.reduceat) keeps numpy's pairwise summation,
+  # which is what sklearn's single-pair sum does.
+  return np.array([max(float(np.sum(t)), 0.0) for t in np.split(terms, starts[1:])])
+
+
 def discrete_mutual_info(codes: np.ndarray, factors: np.ndarray) -> np.ndarray:
-  """MI in nats between discrete codes `[D, N]` and factors `[F, N]`; returns `[D, F]`."""
+  """MI in nats between discrete codes `[D, N]` and factors `[F, N]`; returns float64 `[D, F]`.
+
+  Equals `sklearn.metrics.mutual_info_score(factors[j], codes[i])` for every pair (to the
+  last bit in practice), but builds all D * F contingency tables with one np.bincount.
+  Values may be any integers (or other sortable labels); MI is 0 when either side has a
+  single value.
+  """
   codes = np.asarray(codes)
   factors = np.asarray(factors)
   if codes.ndim != 2 or factors.ndim != 2 or codes.shape[1] != factors.shape[1]:
     raise ValueError(
         "codes and factors must be [D, N] and [F, N] with the same N, got "
         f"{codes.shape} and {factors.shape}.")
-  m = np.zeros((codes.shape[0], factors.shape[0]))
-  for i in range(codes.shape[0]):
-    for j in range(factors.shape[0]):
-      m[i, j] = sk_metrics.mutual_info_score(factors[j, :], codes[i, :])
-  return m
+  num_codes, num_factors = codes.shape[0], factors.shape[0]
+  out = np.zeros((num_codes, num_factors))
+  n = codes.shape[1]
+  if n == 0 or num_codes == 0 or num_factors == 0:
+    return out
+  code_labels, code_sizes = _compress_rows(codes)
+  factor_labels, factor_sizes = _compress_rows(factors)
+  # Pair (i, j) owns cells [base_ij, base_ij + ny_j * nx_i), laid out factor-major like
+  # sklearn's contingency matrix (rows = factor values), so nonzero cells come out in its order.
+  pair_cells = (code_sizes[:, None] * factor_sizes[None, :]).ravel()
+  base = np.concatenate([[0], np.cumsum(pair_cells)[:-1]]).reshape(num_codes, num_factors)
+  keys = (base[:, :, None] + factor_labels[None, :, :] * code_sizes[:, None, None]
+          + code_labels[:, None, :])
+  total = int(pair_cells.sum())
+  if total <= _DENSE_CELLS:
+    counts = np.bincount(keys.ravel(), minlength=total)
+    cells = np.flatnonzero(counts)
+    joint = counts[cells]
+  else:
+    cells, joint = np.unique(keys, return_counts=True)
+  pair = np.searchsorted(base.ravel(), cells, side="right") - 1
+  code_i, factor_j = np.divmod(pair, num_factors)
+  offset = cells - base.ravel()[pair]
+  factor_value, code_value = np.divmod(offset, code_sizes[code_i])
+  code_counts = np.stack([np.bincount(row, minlength=code_sizes.max()) for row in code_labels])
+  factor_counts = np.stack([np.bincount(row, minlength=factor_sizes.max())
+                            for row in factor_labels])
+  terms = _mi_terms(joint, factor_counts[factor_j, factor_value],
+                    code_counts[code_i, code_value], n)
+  present, starts = np.unique(pair, return_index=True)
+  out.ravel()[present] = _segment_sums(terms, starts)
+  out[code_sizes == 1, :] = 0.0
+  out[:, factor_sizes == 1] = 0.0
+  return out
 
 
 def discrete_entropy(factors: np.ndarray) -> np.ndarray:
-  """Entropy in nats of each discrete row of `factors` `[F, N]`; returns `[F]`."""
+  """Entropy in nats of each discrete row of `factors` `[F, N]`; returns float64 `[F]`.
+
+  Equals sklearn's `mutual_info_score(row, row)` (dlib's definition); 0 for a constant row.
+  """
   factors = np.asarray(factors)
   if factors.ndim != 2:
     raise ValueError(f"factors must be a 2-D [F, N] array, got shape {factors.shape}.")
-  return np.array([sk_metrics.mutual_info_score(row, row) for row in factors])
+  out = np.zeros(factors.shape[0])
+  if factors.shape[1] == 0:
+    return out
+  labels, sizes = _compress_rows(factors)
+  for j in np.flatnonzero(sizes > 1):
+    counts = np.bincount(labels[j])
+    out[j] = _segment_sums(_mi_terms(counts, counts, counts, factors.shape[1]),
+                           np.array([0]))[0]
+  return out
 
 
 def print_progress() -> ProgressFn:
@@ -250,3 +342,107 @@ def train_test_codes(ground_truth: Any, representation_fn: RepresentationFn, num
                                                   random_state, batch_size, progress,
                                                   f"{metric}/test")
   return codes, factors, codes_t, factors_t
+
+
+# ----------------------------------------------------------------------------- standard errors
+
+# Mixed into the seed of the bootstrap stream so it differs from any metric stream.
+_BOOTSTRAP_STREAM = 0xB0075
+
+
+def check_bootstrap(value: Any) -> int:
+  """Validates a number of bootstrap replicates: 0 (no bootstrap) or an integer >= 2."""
+  value = check_int("bootstrap", value, 0)
+  if value == 1:
+    raise ValueError("bootstrap must be 0 (off) or >= 2 replicates (a standard deviation "
+                     "needs two), got 1.")
+  return value
+
+
+def bootstrap_random_state(random_state: np.random.RandomState) -> np.random.RandomState:
+  """A RandomState for bootstrap draws, seeded from `random_state`'s current state.
+
+  Nothing is drawn from `random_state`, so a metric that calls this first sees exactly the
+  samples it saw before standard errors existed; for a fresh `RandomState(seed)` the
+  bootstrap stream is a function of the seed alone.
+  """
+  check_random_state(random_state)
+  _, key, pos, _, _ = random_state.get_state()
+  sequence = np.random.SeedSequence([*np.asarray(key, np.uint64).tolist(), int(pos),
+                                     _BOOTSTRAP_STREAM])
+  return np.random.RandomState(np.random.MT19937(sequence))
+
+
+def bootstrap_replicates(statistic: Callable[..., Any],
+                         samples: Sequence[Union[int, np.ndarray]], num_replicates: int,
+                         random_state: np.random.RandomState) -> np.ndarray:
+  """Bootstrap replicates of `statistic` over one or more independent samples.
+
+  Args:
+    statistic: called as `statistic(idx_1, ..., idx_S)` with one int64 index array per
+      sample (a resample with replacement of that sample's points); returns a float or a
+      1-D array of floats.
+    samples: per sample, either its size N (i.i.d. points) or int stratum labels `[N]`, in
+      which case each stratum is resampled on its own (for designs that fix the count per
+      stratum, such as round-robin factors).
+    num_replicates: B >= 1.
+    random_state: the bootstrap RandomState (see `bootstrap_random_state`).
+
+  Returns:
+    float64 `[B, K]` replicates (K outputs of `statistic`).
+  """
+  plans = []
+  for sample in samples:
+    labels = (np.zeros(sample, np.int64) if isinstance(sample, numbers.Integral)
+              else np.asarray(sample))
+    order = np.argsort(labels, kind="stable")
+    _, first, size = np.unique(labels[order], return_index=True, return_counts=True)
+    plans.append((order, np.repeat(first, size), np.repeat(size, size)))
+  replicates = []
+  for _ in range(num_replicates):
+    indices = [order[first + random_state.randint(0, size)] for order, first, size in plans]
+    replicates.append(np.atleast_1d(np.asarray(statistic(*indices), dtype=np.float64)))
+  return np.stack(replicates)
+
+
+def with_standard_errors(scores: Mapping[str, Any], score_keys: Sequence[str],
+                         standard_errors: Mapping[str, Optional[float]],
+                         se_method: str) -> Dict[str, Any]:
+  """`scores` with `k + "_se"` (float or None) after every k in `score_keys`, and `se_method`.
+
+  Keys of `score_keys` missing from `standard_errors` get None (no estimate available).
+  """
+  out: Dict[str, Any] = {}
+  for key, value in scores.items():
+    out[key] = value
+    if key in score_keys:
+      se = standard_errors.get(key)
+      out[key + "_se"] = None if se is None else float(se)
+  out["se_method"] = se_method
+  return out
+
+
+def bootstrapped(scores: Mapping[str, Any], score_keys: Sequence[str],
+                 statistic_keys: Sequence[str], statistic: Callable[..., Any],
+                 samples: Sequence[Union[int, np.ndarray]], num_replicates: int,
+                 random_state: np.random.RandomState, se_method: str) -> Dict[str, Any]:
+  """Adds bootstrap standard errors to a metric's `scores`; `scores` unchanged when B == 0.
+
+  Args:
+    scores: the metric's result dict (point estimates and descriptive entries).
+    score_keys: the metric's score keys; each gets `k + "_se"`.
+    statistic_keys: the score keys `statistic` returns, in its output order; the other
+      score keys get None.
+    statistic, samples, random_state: as in `bootstrap_replicates`.
+    num_replicates: B (0 = off, else >= 2).
+    se_method: description of the bootstrap; ", B=<B>" is appended.
+
+  Returns:
+    `with_standard_errors` of the scores, the SEs being the replicates' sample std (ddof=1).
+  """
+  if num_replicates == 0:
+    return dict(scores)
+  replicates = bootstrap_replicates(statistic, samples, num_replicates, random_state)
+  se = np.std(replicates, axis=0, ddof=1)
+  return with_standard_errors(scores, score_keys, dict(zip(statistic_keys, se)),
+                              f"{se_method}, B={num_replicates}")

@@ -4,6 +4,10 @@ One point: draw k uniformly, two batches of `batch_size` factor vectors sharing 
 feature = mean over the batch of |r(x1) - r(x2)|, label k.  A default
 `sklearn.linear_model.LogisticRegression(random_state=random_state)` is fit on `num_train`
 points; the score is its accuracy on `num_eval` fresh points.
+
+Standard errors (`bootstrap` > 0) are conditional on the fitted classifier: the eval points
+(for `train_accuracy`, the train points) are resampled with replacement and the accuracy
+of the same classifier recomputed; the classifier is not refitted.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from sklearn.exceptions import ConvergenceWarning
 from oogan_tf.metrics import _utils
 
 DEFAULTS = dict(batch_size=64, num_train=10000, num_eval=5000)
+SCORE_KEYS = ("train_accuracy", "eval_accuracy")
+BOOTSTRAP = 1000  # replicates used by evaluate_representation; cheap (a mean per replicate)
 
 
 def _points(ground_truth, representation_fn, batch_size, num_points, random_state, progress, stage):
@@ -43,8 +49,8 @@ def _points(ground_truth, representation_fn, batch_size, num_points, random_stat
 
 def compute_beta_vae(ground_truth: Any, representation_fn: _utils.RepresentationFn,
                      random_state: np.random.RandomState, *, batch_size: int = 64,
-                     num_train: int = 10000, num_eval: int = 5000,
-                     progress: Optional[_utils.ProgressFn] = None) -> Dict[str, float]:
+                     num_train: int = 10000, num_eval: int = 5000, bootstrap: int = 0,
+                     progress: Optional[_utils.ProgressFn] = None) -> Dict[str, Any]:
   """Computes the BetaVAE score.
 
   Args:
@@ -54,11 +60,14 @@ def compute_beta_vae(ground_truth: Any, representation_fn: _utils.Representation
     batch_size: images per side of a pair (dlib 64), >= 1.
     num_train: training points (dlib 10,000), >= 2.
     num_eval: evaluation points (dlib 5,000), >= 1.
+    bootstrap: bootstrap replicates B for the standard errors (module docstring); 0 = none,
+      else >= 2.  Never changes the scores.
     progress: optional hook `progress(stage, done, total)`.
 
   Returns:
     dict of floats `train_accuracy`, `eval_accuracy` (the reported score), in [0, 1].
-    If the training points hold a single label the classifier predicts that label.
+    If the training points hold a single label the classifier predicts that label.  With
+    bootstrap > 0 also `train_accuracy_se`, `eval_accuracy_se` (floats) and `se_method`.
   """
   _utils.check_ground_truth(ground_truth, min_factors=2)
   _utils.check_representation_fn(representation_fn)
@@ -66,22 +75,31 @@ def compute_beta_vae(ground_truth: Any, representation_fn: _utils.Representation
   batch_size = _utils.check_int("batch_size", batch_size, 1)
   num_train = _utils.check_int("num_train", num_train, 2)
   num_eval = _utils.check_int("num_eval", num_eval, 1)
+  bootstrap = _utils.check_bootstrap(bootstrap)
+  bootstrap_rs = _utils.bootstrap_random_state(random_state)
 
   x_train, y_train = _points(ground_truth, representation_fn, batch_size, num_train,
                              random_state, progress, "beta_vae/train")
   if np.unique(y_train).size < 2:
     # LogisticRegression refuses one class; a constant predictor is the fitted answer.
-    label = y_train[0]
-    x_eval, y_eval = _points(ground_truth, representation_fn, batch_size, num_eval,
-                             random_state, progress, "beta_vae/eval")
-    return {"train_accuracy": 1.0, "eval_accuracy": float(np.mean(y_eval == label))}
-  model = linear_model.LogisticRegression(random_state=random_state)
-  with warnings.catch_warnings():
-    # dlib uses the untuned defaults (max_iter=100); convergence warnings are expected.
-    warnings.simplefilter("ignore", ConvergenceWarning)
-    model.fit(x_train, y_train)
-  train_accuracy = float(np.mean(model.predict(x_train) == y_train))
+    def predict(x, label=y_train[0]):
+      return np.full(x.shape[0], label)
+  else:
+    model = linear_model.LogisticRegression(random_state=random_state)
+    with warnings.catch_warnings():
+      # dlib uses the untuned defaults (max_iter=100); convergence warnings are expected.
+      warnings.simplefilter("ignore", ConvergenceWarning)
+      model.fit(x_train, y_train)
+    predict = model.predict
+  correct_train = predict(x_train) == y_train
   x_eval, y_eval = _points(ground_truth, representation_fn, batch_size, num_eval,
                            random_state, progress, "beta_vae/eval")
-  eval_accuracy = float(np.mean(model.predict(x_eval) == y_eval))
-  return {"train_accuracy": train_accuracy, "eval_accuracy": eval_accuracy}
+  correct_eval = predict(x_eval) == y_eval
+  scores = {"train_accuracy": float(np.mean(correct_train)),
+            "eval_accuracy": float(np.mean(correct_eval))}
+  return _utils.bootstrapped(
+      scores, SCORE_KEYS, SCORE_KEYS,
+      lambda i_train, i_eval: (np.mean(correct_train[i_train]), np.mean(correct_eval[i_eval])),
+      [num_train, num_eval], bootstrap, bootstrap_rs,
+      f"bootstrap over {num_eval} eval points (train_accuracy: {num_train} train points), "
+      "conditional on the fitted classifier (not refitted)")

@@ -8,6 +8,11 @@ C_k = 1 - H_D(R_.k / sum_i R_ik) (base D = #codes), C = sum_k (sum_i R_ik / sum 
 dlib builds GBTs with random_state=None; here each factor's GBT gets a seed drawn from the
 metric's RandomState after all samples are drawn, so results are reproducible and the
 sampled data are exactly dlib's.
+
+Standard errors (`bootstrap` > 0): informativeness is bootstrapped over the train / test
+points with the fitted GBTs fixed (conditional on them).  Disentanglement and completeness
+come from the fitted importance matrix, which only a refit could resample: their `_se` is
+None here (evaluate_representation(num_seeds > 1) gives a seed-to-seed SE for them).
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from sklearn import ensemble
 from oogan_tf.metrics import _utils
 
 DEFAULTS = dict(num_train=10000, num_test=5000, batch_size=16)
+SCORE_KEYS = ("disentanglement", "completeness", "informativeness_train",
+              "informativeness_test")
+BOOTSTRAP = 1000  # replicates used by evaluate_representation; cheap (a mean per replicate)
 
 
 def disentanglement(importance_matrix: np.ndarray) -> float:
@@ -45,36 +53,44 @@ def completeness(importance_matrix: np.ndarray) -> float:
 
 def importance_gbt(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
                    y_test: np.ndarray, random_state: np.random.RandomState,
-                   progress: Optional[_utils.ProgressFn] = None) -> Tuple[np.ndarray, float, float]:
-  """Fits one GBT per factor on codes `[D, N]` -> factors `[K, N]`.
+                   progress: Optional[_utils.ProgressFn] = None
+                   ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """Fits one GBT per factor on codes `[D, N]` -> factors `[K, N]` (test: `[D, M]`, `[K, M]`).
 
-  Returns (importance matrix `[D, K]`, mean train accuracy, mean test accuracy).
+  Returns (importance matrix float64 `[D, K]`, bool `[K, N]` whether each GBT is right on
+  each train point, bool `[K, M]` the same on the test points).
   """
   num_codes, num_factors = x_train.shape[0], y_train.shape[0]
   importance = np.zeros((num_codes, num_factors))
   seeds = random_state.randint(2**31 - 1, size=num_factors)
-  train_acc, test_acc = [], []
+  correct_train = np.zeros(y_train.shape, dtype=bool)
+  correct_test = np.zeros(y_test.shape, dtype=bool)
   for k in range(num_factors):
     if np.unique(y_train[k]).size < 2:
       # A single class in training: the GBT refuses it; it predicts that class and no
       # code is important for it.
-      train_acc.append(1.0)
-      test_acc.append(float(np.mean(y_test[k] == y_train[k, 0])))
+      correct_train[k] = True
+      correct_test[k] = y_test[k] == y_train[k, 0]
     else:
       model = ensemble.GradientBoostingClassifier(random_state=int(seeds[k]))
       model.fit(x_train.T, y_train[k])
       importance[:, k] = np.abs(model.feature_importances_)
-      train_acc.append(float(np.mean(model.predict(x_train.T) == y_train[k])))
-      test_acc.append(float(np.mean(model.predict(x_test.T) == y_test[k])))
+      correct_train[k] = model.predict(x_train.T) == y_train[k]
+      correct_test[k] = model.predict(x_test.T) == y_test[k]
     if progress is not None:
       progress("dci/gbt", k + 1, num_factors)
-  return importance, float(np.mean(train_acc)), float(np.mean(test_acc))
+  return importance, correct_train, correct_test
+
+
+def _mean_accuracy(correct: np.ndarray) -> float:
+  """Mean over factors of the accuracy, from bool correctness `[K, N]`."""
+  return float(np.mean([float(np.mean(row)) for row in correct]))
 
 
 def compute_dci(ground_truth: Any, representation_fn: _utils.RepresentationFn,
                 random_state: np.random.RandomState, *, num_train: int = 10000,
-                num_test: int = 5000, batch_size: int = 16,
-                progress: Optional[_utils.ProgressFn] = None) -> Dict[str, float]:
+                num_test: int = 5000, batch_size: int = 16, bootstrap: int = 0,
+                progress: Optional[_utils.ProgressFn] = None) -> Dict[str, Any]:
   """Computes DCI with gradient boosted trees.
 
   Args:
@@ -84,14 +100,20 @@ def compute_dci(ground_truth: Any, representation_fn: _utils.RepresentationFn,
     num_train: training points (dlib 10,000), >= 2.
     num_test: test points (dlib 5,000), >= 1.
     batch_size: points per sampling call (dlib 16).
+    bootstrap: bootstrap replicates B for the informativeness standard errors (module
+      docstring); 0 = none, else >= 2.  Never changes the scores.
     progress: optional hook `progress(stage, done, total)`.
 
   Returns:
     dict of floats in [0, 1]: `disentanglement` (the reported score), `completeness`,
-    `informativeness_train`, `informativeness_test` (mean GBT accuracies).
+    `informativeness_train`, `informativeness_test` (mean GBT accuracies).  With bootstrap
+    > 0 also `k + "_se"` for each (None for disentanglement and completeness) and
+    `se_method`.
   """
   _utils.check_ground_truth(ground_truth, min_factors=2)
   _utils.check_representation_fn(representation_fn)
+  bootstrap = _utils.check_bootstrap(bootstrap)
+  bootstrap_rs = _utils.bootstrap_random_state(random_state)
   x_train, y_train, x_test, y_test = _utils.train_test_codes(
       ground_truth, representation_fn, num_train, num_test, random_state, batch_size, progress,
       "dci")
@@ -99,11 +121,21 @@ def compute_dci(ground_truth: Any, representation_fn: _utils.RepresentationFn,
     raise ValueError(
         f"DCI needs a representation with D >= 2 codes (completeness uses entropy base D), "
         f"got D = {x_train.shape[0]}.")
-  importance, acc_train, acc_test = importance_gbt(x_train, y_train, x_test, y_test,
-                                                   random_state, progress)
-  return {
+  importance, correct_train, correct_test = importance_gbt(x_train, y_train, x_test, y_test,
+                                                           random_state, progress)
+  scores = {
       "disentanglement": disentanglement(importance),
       "completeness": completeness(importance),
-      "informativeness_train": acc_train,
-      "informativeness_test": acc_test,
+      "informativeness_train": _mean_accuracy(correct_train),
+      "informativeness_test": _mean_accuracy(correct_test),
   }
+  # Every factor is scored on the same points, so the mean accuracy is a mean over points.
+  return _utils.bootstrapped(
+      scores, SCORE_KEYS, ("informativeness_train", "informativeness_test"),
+      lambda i_train, i_test: (np.mean(correct_train[:, i_train]),
+                               np.mean(correct_test[:, i_test])),
+      [x_train.shape[1], x_test.shape[1]], bootstrap, bootstrap_rs,
+      "disentanglement, completeness: None (they come from the fitted importance matrix, "
+      "no cheap bootstrap; use num_seeds > 1); informativeness: bootstrap over "
+      f"{x_train.shape[1]} train / {x_test.shape[1]} test points, conditional on the fitted "
+      "GBTs")

@@ -7,6 +7,14 @@ Representation metrics (need a GroundTruthData and a representation function):
 `compute_perceptual_diversity` directly.
 
 Every metric gets a fresh `np.random.RandomState(seed)`, as disentanglement_lib does.
+
+Standard errors: every score key k gets `k + "_se"` (float or None) and each metric a
+`se_method` string.  At one evaluation seed they are bootstrap SEs over the i.i.d. draws
+made at evaluation time, without refitting any learned model (see each metric module;
+bootstrap draws use their own RandomState, so the scores are those of a run without them).
+With `num_seeds` = K > 1 the metric is run at seeds seed .. seed + K - 1, the score is the
+mean over seeds and its SE the seed-to-seed sample std / sqrt(K), which includes every
+source of sampling noise and the refits; `k + "_seeds"` lists the per-seed values.
 """
 
 from __future__ import annotations
@@ -28,14 +36,42 @@ from oogan_tf.metrics import total_correlation as _tc
 
 REPRESENTATION_METRICS: Tuple[str, ...] = (
     "factor_vae", "beta_vae", "mig", "dci", "sap", "modularity", "tc")
+# Need a generator (c, z) -> images and the ground truth's real images, no encoder.
+GENERATOR_METRICS: Tuple[str, ...] = ("generator_factors",)
 MODEL_METRICS: Tuple[str, ...] = ("ortho", "perceptual_diversity")
-METRIC_NAMES: Tuple[str, ...] = REPRESENTATION_METRICS + MODEL_METRICS
+METRIC_NAMES: Tuple[str, ...] = REPRESENTATION_METRICS + GENERATOR_METRICS + MODEL_METRICS
+# generator_factors is cheap at these sizes (seconds), so sizes_scale does not shrink it.
+GENERATOR_FACTORS_DEFAULTS = dict(num_samples=512, num_bases=32, sweep_steps=8, num_z=8,
+                                  bootstrap=200, num_real=2048)
 PROTOCOLS = _factor_vae.PROTOCOLS
 
 # gaussian_fn(observations float32 [N, H, W, C] in [-1, 1]) -> (mu [N, C], log_sigma [N, C]).
 GaussianFn = Callable[[np.ndarray], Tuple[np.ndarray, np.ndarray]]
 
 TC_DEFAULTS = dict(num_samples=5000, batch_size=64, mss_batch_size=1000, dataset_size=None)
+TC_SCORE_KEYS = ("total_correlation_mss", "total_correlation_plugin")
+
+# Keys that get a standard error; the others (num_active_dims, heldout, protocol,
+# continuous_factors, num_codes) describe the run.
+SCORE_KEYS: Dict[str, Tuple[str, ...]] = {
+    "factor_vae": _factor_vae.SCORE_KEYS,
+    "beta_vae": _beta_vae.SCORE_KEYS,
+    "mig": _mig.SCORE_KEYS,
+    "dci": _dci.SCORE_KEYS,
+    "sap": _sap.SCORE_KEYS,
+    "modularity": _modularity.SCORE_KEYS,
+    "tc": TC_SCORE_KEYS,
+}
+# Bootstrap replicates per metric when `bootstrap` is None (tc has no cheap bootstrap).
+BOOTSTRAP_DEFAULTS: Dict[str, int] = {
+    "factor_vae": _factor_vae.BOOTSTRAP,
+    "beta_vae": _beta_vae.BOOTSTRAP,
+    "mig": _mig.BOOTSTRAP,
+    "dci": _dci.BOOTSTRAP,
+    "sap": _sap.BOOTSTRAP,
+    "modularity": _modularity.BOOTSTRAP,
+    "tc": 0,
+}
 
 
 def default_params(metric: str, protocol: str = "dlib") -> Dict[str, Any]:
@@ -102,11 +138,49 @@ def _run_tc(ground_truth, gaussian_fn, rs, params):
           "num_codes": float(mu.shape[1])}
 
 
+def _run_metric(name, ground_truth, representation_fn, gaussian_fn, seed, protocol, params,
+                bootstrap, progress):
+  """One metric at one seed; returns its scores (with SEs when bootstrap > 0)."""
+  rs = np.random.RandomState(seed)
+  if name == "tc":
+    # _run_tc records the dataset_size and mss_batch_size it used in params; idempotent, so
+    # later seeds see the same values.
+    return _run_tc(ground_truth, gaussian_fn, rs, params)
+  compute = {"factor_vae": _factor_vae.compute_factor_vae, "beta_vae": _beta_vae.compute_beta_vae,
+             "mig": _mig.compute_mig, "dci": _dci.compute_dci, "sap": _sap.compute_sap,
+             "modularity": _modularity.compute_modularity_explicitness}[name]
+  extra = {"protocol": protocol} if name == "factor_vae" else {}
+  return compute(ground_truth, representation_fn, rs, bootstrap=bootstrap, progress=progress,
+                 **extra, **params)
+
+
+def _mean_over_seeds(runs: Sequence[Mapping[str, Any]], score_keys: Sequence[str],
+                     seeds: Sequence[int]) -> Dict[str, Any]:
+  """Combines single-seed results: mean, std / sqrt(K) and per-seed list of each score."""
+  k = len(runs)
+  out: Dict[str, Any] = {}
+  for key, first in runs[0].items():
+    values = [run[key] for run in runs]
+    if key in score_keys:
+      out[key] = float(np.mean(values))
+      out[key + "_se"] = float(np.std(values, ddof=1) / math.sqrt(k))
+      out[key + "_seeds"] = [float(v) for v in values]
+    elif isinstance(first, str):
+      out[key] = first
+    else:
+      # Descriptive counts (e.g. num_active_dims) can differ between seeds: their mean.
+      out[key] = float(np.mean(values))
+  out["se_method"] = (f"{k} evaluation seeds ({seeds[0]}..{seeds[-1]}): sample std over "
+                      f"seeds / sqrt({k}); includes all sampling noise and refits")
+  return out
+
+
 def evaluate_representation(ground_truth: Any, representation_fn: _utils.RepresentationFn,
                             metrics: Sequence[str], *, seed: int = 0, protocol: str = "dlib",
                             sizes_scale: float = 1.0,
                             sizes: Optional[Mapping[str, Mapping[str, Any]]] = None,
                             gaussian_fn: Optional[GaussianFn] = None,
+                            bootstrap: Optional[int] = None, num_seeds: int = 1,
                             progress: Optional[_utils.ProgressFn] = None) -> Dict[str, Any]:
   """Runs the named representation metrics with disentanglement_lib default sizes.
 
@@ -126,21 +200,28 @@ def evaluate_representation(ground_truth: Any, representation_fn: _utils.Represe
       `{"factor_vae": {"num_train": 500}, "dci": {"num_train": 1000}}`; keys must be
       parameters listed by `default_params(metric, protocol)`.
     gaussian_fn: for `tc`: observations -> (mu `[N, C]`, log_sigma `[N, C]`).
+    bootstrap: bootstrap replicates B for the single-seed standard errors: None =
+      `BOOTSTRAP_DEFAULTS` per metric, 0 = none (every `_se` None), else >= 2 for every
+      metric that has a bootstrap.  Unused when num_seeds > 1.
+    num_seeds: K >= 1 evaluation seeds (seed, ..., seed + K - 1); K > 1 reports the mean
+      over seeds with the seed-to-seed SE (module docstring), at K times the cost.
     progress: optional hook `progress(stage, done, total)` (see `_utils.print_progress`).
 
   Returns:
-    JSON-serialisable {metric: {score keys (floats), "params": {sizes used, "seed",
-    "protocol" for factor_vae}, "elapsed_s": float}}.  Score keys:
-    factor_vae: eval_accuracy, train_accuracy, num_active_dims, heldout, protocol (str);
-    beta_vae: eval_accuracy, train_accuracy; mig: discrete_mig;
-    dci: disentanglement, completeness, informativeness_train, informativeness_test;
-    sap: SAP_score, continuous_factors; modularity: modularity_score,
-    explicitness_score_train, explicitness_score_test; tc: total_correlation_mss,
-    total_correlation_plugin, num_codes.
+    JSON-serialisable {metric: {score keys (floats) each followed by `k + "_se"` (float or
+    None) and, when num_seeds > 1, `k + "_seeds"` (list of floats); descriptive keys;
+    "se_method" (str); "params": {sizes used, "seed", "num_seeds", "bootstrap" (replicates
+    used), "protocol" for factor_vae}; "elapsed_s": float (all seeds)}}.  Score keys
+    (`SCORE_KEYS`): factor_vae: train_accuracy, eval_accuracy; beta_vae: train_accuracy,
+    eval_accuracy; mig: discrete_mig; dci: disentanglement, completeness,
+    informativeness_train, informativeness_test; sap: SAP_score; modularity:
+    modularity_score, explicitness_score_train, explicitness_score_test; tc:
+    total_correlation_mss, total_correlation_plugin.  Descriptive keys: factor_vae:
+    num_active_dims, heldout, protocol (str); sap: continuous_factors; tc: num_codes.
 
   Raises:
     ValueError: unknown metric (the message lists the valid ones), a model metric, bad
-      sizes, missing ground truth or gaussian_fn.
+      sizes, bootstrap or num_seeds, missing ground truth or gaussian_fn.
   """
   if isinstance(metrics, str):
     metrics = [m for m in metrics.split(",") if m]
@@ -158,6 +239,9 @@ def evaluate_representation(ground_truth: Any, representation_fn: _utils.Represe
   if protocol not in PROTOCOLS:
     raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}.")
   seed = _utils.check_int("seed", seed, 0)
+  num_seeds = _utils.check_int("num_seeds", num_seeds, 1)
+  if bootstrap is not None:
+    bootstrap = _utils.check_bootstrap(bootstrap)
   sizes_scale = _utils.check_float("sizes_scale", sizes_scale, 0.0)
   if sizes_scale <= 0:
     raise ValueError(f"sizes_scale must be > 0, got {sizes_scale!r}.")
@@ -173,6 +257,7 @@ def evaluate_representation(ground_truth: Any, representation_fn: _utils.Represe
   if "tc" in names and gaussian_fn is None:
     raise ValueError("metric 'tc' needs gaussian_fn(observations) -> (mu, log_sigma).")
 
+  seeds = list(range(seed, seed + num_seeds))
   results: Dict[str, Any] = {}
   for name in names:
     params = _scaled(default_params(name, protocol), sizes_scale)
@@ -181,29 +266,59 @@ def evaluate_representation(ground_truth: Any, representation_fn: _utils.Represe
         raise ValueError(f"sizes[{name!r}] has unknown parameter {key!r}; "
                          f"valid: {sorted(params)}.")
       params[key] = value
-    rs = np.random.RandomState(seed)
+    if num_seeds > 1 or name == "tc":
+      replicates = 0
+    else:
+      replicates = BOOTSTRAP_DEFAULTS[name] if bootstrap is None else bootstrap
     t0 = time.time()
+    runs = [_run_metric(name, ground_truth, representation_fn, gaussian_fn, s, protocol, params,
+                        replicates, progress) for s in seeds]
+    if num_seeds > 1:
+      entry = _mean_over_seeds(runs, SCORE_KEYS[name], seeds)
+    elif replicates == 0:
+      entry = _utils.with_standard_errors(runs[0], SCORE_KEYS[name], {}, _no_se_method(name))
+    else:
+      entry = runs[0]
     if name == "factor_vae":
-      scores = _factor_vae.compute_factor_vae(ground_truth, representation_fn, rs,
-                                              protocol=protocol, progress=progress, **params)
       params["protocol"] = protocol
-    elif name == "beta_vae":
-      scores = _beta_vae.compute_beta_vae(ground_truth, representation_fn, rs,
-                                          progress=progress, **params)
-    elif name == "mig":
-      scores = _mig.compute_mig(ground_truth, representation_fn, rs, progress=progress, **params)
-    elif name == "dci":
-      scores = _dci.compute_dci(ground_truth, representation_fn, rs, progress=progress, **params)
-    elif name == "sap":
-      scores = _sap.compute_sap(ground_truth, representation_fn, rs, progress=progress, **params)
-    elif name == "modularity":
-      scores = _modularity.compute_modularity_explicitness(
-          ground_truth, representation_fn, rs, progress=progress, **params)
-    else:  # tc
-      scores = _run_tc(ground_truth, gaussian_fn, rs, params)
-    params["seed"] = seed
-    entry = dict(scores)
+    params.update(seed=seed, num_seeds=num_seeds, bootstrap=replicates)
     entry["params"] = {k: (float(v) if isinstance(v, float) else v) for k, v in params.items()}
     entry["elapsed_s"] = float(time.time() - t0)
     results[name] = entry
   return results
+
+
+def _no_se_method(name: str) -> str:
+  if name == "tc":
+    return ("none at one evaluation seed: TC has no cheap bootstrap; use num_seeds > 1 for a "
+            "seed-to-seed SE")
+  return "none: bootstrap=0 and one evaluation seed; use bootstrap >= 2 or num_seeds > 1"
+
+
+def evaluate_generator(ground_truth: Any, sampler: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                       c_dim: int, z_dim: int, *, seed: int = 0, sizes_scale: float = 1.0,
+                       sizes: Optional[Mapping[str, Any]] = None,
+                       progress: Optional[_utils.ProgressFn] = None) -> Dict[str, Any]:
+  """Runs `generator_factors` (metrics.generator_factors) with its defaults and a fresh seed.
+
+  sampler: (c float32 [N, C] in [0, 1], z float32 [N, Z]) -> images float32 [N, S, S, 1] in
+  [0, 1]. sizes: overrides of GENERATOR_FACTORS_DEFAULTS. sizes_scale is recorded but not
+  applied (the metric runs in seconds at its defaults, and smaller sweeps are mostly noise).
+  """
+  from oogan_tf.metrics import generator_factors  # pylint: disable=g-import-not-at-top
+  if sampler is None:
+    raise ValueError("generator_factors needs a generator (the export's `sample` signature)")
+  params = dict(GENERATOR_FACTORS_DEFAULTS)
+  for key, value in dict(sizes or {}).items():
+    if key not in params:
+      raise ValueError(f"sizes['generator_factors'] has unknown parameter {key!r}; "
+                       f"valid: {sorted(params)}.")
+    params[key] = value
+  seed = _utils.check_int("seed", seed, 0)
+  t0 = time.time()
+  result = generator_factors.compute_generator_factors(
+      sampler, c_dim, z_dim, ground_truth, np.random.RandomState(seed), progress=progress,
+      **params)
+  result["params"].update(seed=seed, sizes_scale_ignored=float(sizes_scale))
+  result["elapsed_s"] = float(time.time() - t0)
+  return result

@@ -13,6 +13,12 @@
 
 In both protocols a dimension whose global variance is exactly 0 can never be the argmin
 (the ratio would be 0/0); it is excluded and not counted in `num_active_dims`.
+
+Standard errors (`bootstrap` > 0): the votes are resampled with replacement (dlib: train and
+eval votes independently; gan_papers: within each factor, since round-robin fixes the votes
+per factor), the majority-vote classifier is rebuilt from each resample of the train votes
+and both accuracies are recomputed, so the SE covers the classifier's noise as well as the
+accuracy's.  The global variances (and hence the active dims) are held fixed.
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ import numpy as np
 from oogan_tf.metrics import _utils
 
 PROTOCOLS = ("dlib", "gan_papers")
+
+SCORE_KEYS = ("train_accuracy", "eval_accuracy")
+BOOTSTRAP = 1000  # replicates used by evaluate_representation; cheap (no representation calls)
 
 DEFAULTS = {
     "dlib": dict(batch_size=64, num_train=10000, num_eval=5000, num_variance_estimate=10000,
@@ -45,19 +54,31 @@ def _vote(ground_truth, representation_fn, factor_index, batch_size, random_stat
 
 def _votes(ground_truth, representation_fn, batch_size, num_votes, random_state,
            global_variances, active_dims, round_robin, progress, stage):
+  """Per-vote records: (fixed factor k int64 [num_votes], argmin active dim d int64 [num_votes])."""
   num_factors = ground_truth.num_factors
-  votes = np.zeros((num_factors, int(active_dims.sum())), dtype=np.int64)
+  factor = np.zeros(num_votes, dtype=np.int64)
+  dim = np.zeros(num_votes, dtype=np.int64)
   for i in range(num_votes):
     if round_robin:
       k = i % num_factors
     else:
       k = random_state.randint(num_factors)
-    d = _vote(ground_truth, representation_fn, k, batch_size, random_state,
-              global_variances, active_dims, global_variances.shape[0])
-    votes[k, d] += 1
+    factor[i] = k
+    dim[i] = _vote(ground_truth, representation_fn, k, batch_size, random_state,
+                   global_variances, active_dims, global_variances.shape[0])
     if progress is not None and ((i + 1) % 50 == 0 or i + 1 == num_votes):
       progress(stage, i + 1, num_votes)
-  return votes
+  return factor, dim
+
+
+def _majority_vote(factor, dim, num_factors, num_dims):
+  """Classifier int64 [num_dims]: the factor most often voted for each dim (ties: lowest k)."""
+  counts = np.bincount(factor * num_dims + dim, minlength=num_factors * num_dims)
+  return np.argmax(counts.reshape(num_factors, num_dims), axis=0)
+
+
+def _accuracy(classifier, factor, dim):
+  return float(np.mean(classifier[dim] == factor))
 
 
 def compute_factor_vae(ground_truth: Any, representation_fn: _utils.RepresentationFn,
@@ -65,7 +86,7 @@ def compute_factor_vae(ground_truth: Any, representation_fn: _utils.Representati
                        batch_size: Optional[int] = None, num_train: Optional[int] = None,
                        num_eval: Optional[int] = None,
                        num_variance_estimate: Optional[int] = None,
-                       prune_threshold: Optional[float] = None,
+                       prune_threshold: Optional[float] = None, bootstrap: int = 0,
                        progress: Optional[_utils.ProgressFn] = None) -> Dict[str, Any]:
   """Computes the FactorVAE score.
 
@@ -82,12 +103,16 @@ def compute_factor_vae(ground_truth: Any, representation_fn: _utils.Representati
     num_variance_estimate: images for the global variances (dlib 10,000; gan_papers 73,728),
       >= 2.
     prune_threshold: dims with global std < threshold are pruned (dlib 0.05; gan_papers 0).
+    bootstrap: bootstrap replicates B for the standard errors (module docstring); 0 = none,
+      else >= 2.  Never changes the scores.
     progress: optional hook `progress(stage, done, total)`.
 
   Returns:
     dict with floats `train_accuracy`, `eval_accuracy` (the reported score; for gan_papers
     the accuracy on the training votes), `num_active_dims`, `heldout` (1.0 for dlib, 0.0 for
     gan_papers) and the string `protocol`.  All scores are 0 if no dimension is active.
+    With bootstrap > 0 also `train_accuracy_se`, `eval_accuracy_se` (floats, the replicates'
+    std) and `se_method` (str).
   """
   if protocol not in PROTOCOLS:
     raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}.")
@@ -108,6 +133,8 @@ def compute_factor_vae(ground_truth: Any, representation_fn: _utils.Representati
       d["num_variance_estimate"] if num_variance_estimate is None else num_variance_estimate, 2)
   prune_threshold = _utils.check_float(
       "prune_threshold", d["prune_threshold"] if prune_threshold is None else prune_threshold, 0.0)
+  bootstrap = _utils.check_bootstrap(bootstrap)
+  bootstrap_rs = _utils.bootstrap_random_state(random_state)
 
   # Global variances (dlib: sample_observations then represent in chunks of batch_size).
   _, obs = ground_truth.sample(num_variance_estimate, random_state)
@@ -120,20 +147,44 @@ def compute_factor_vae(ground_truth: Any, representation_fn: _utils.Representati
   result: Dict[str, Any] = {"protocol": protocol, "heldout": 1.0 if protocol == "dlib" else 0.0}
   if not active_dims.any():
     result.update(train_accuracy=0.0, eval_accuracy=0.0, num_active_dims=0.0)
-    return result
+    if bootstrap == 0:
+      return result
+    return _utils.with_standard_errors(
+        result, SCORE_KEYS, {"train_accuracy": 0.0, "eval_accuracy": 0.0},
+        "none needed: no active dimension, so the scores are 0 for every resample")
 
+  num_factors, num_dims = ground_truth.num_factors, int(active_dims.sum())
   round_robin = protocol == "gan_papers"
-  train_votes = _votes(ground_truth, representation_fn, batch_size, num_train, random_state,
-                       global_variances, active_dims, round_robin, progress, "factor_vae/train")
-  classifier = np.argmax(train_votes, axis=0)
-  cols = np.arange(train_votes.shape[1])
-  train_accuracy = float(train_votes[classifier, cols].sum() / train_votes.sum())
+  train_factor, train_dim = _votes(
+      ground_truth, representation_fn, batch_size, num_train, random_state, global_variances,
+      active_dims, round_robin, progress, "factor_vae/train")
+  classifier = _majority_vote(train_factor, train_dim, num_factors, num_dims)
+  train_accuracy = _accuracy(classifier, train_factor, train_dim)
   if protocol == "dlib":
-    eval_votes = _votes(ground_truth, representation_fn, batch_size, num_eval, random_state,
-                        global_variances, active_dims, round_robin, progress, "factor_vae/eval")
-    eval_accuracy = float(eval_votes[classifier, cols].sum() / eval_votes.sum())
+    eval_factor, eval_dim = _votes(
+        ground_truth, representation_fn, batch_size, num_eval, random_state, global_variances,
+        active_dims, round_robin, progress, "factor_vae/eval")
+    eval_accuracy = _accuracy(classifier, eval_factor, eval_dim)
   else:
     eval_accuracy = train_accuracy
   result.update(train_accuracy=train_accuracy, eval_accuracy=eval_accuracy,
-                num_active_dims=float(active_dims.sum()))
-  return result
+                num_active_dims=float(num_dims))
+
+  if protocol == "dlib":
+    def statistic(i_train, i_eval):
+      clf = _majority_vote(train_factor[i_train], train_dim[i_train], num_factors, num_dims)
+      return (_accuracy(clf, train_factor[i_train], train_dim[i_train]),
+              _accuracy(clf, eval_factor[i_eval], eval_dim[i_eval]))
+    samples = [num_train, num_eval]
+    method = (f"bootstrap over {num_train} train votes and {num_eval} eval votes, resampled "
+              "independently; majority-vote classifier rebuilt per replicate")
+  else:
+    def statistic(i_train):
+      clf = _majority_vote(train_factor[i_train], train_dim[i_train], num_factors, num_dims)
+      accuracy = _accuracy(clf, train_factor[i_train], train_dim[i_train])
+      return accuracy, accuracy
+    samples = [train_factor]
+    method = (f"bootstrap over {num_train} votes, resampled within each factor (round-robin); "
+              "classifier rebuilt and accuracy measured on the same resample")
+  return _utils.bootstrapped(result, SCORE_KEYS, SCORE_KEYS, statistic, samples, bootstrap,
+                             bootstrap_rs, method)

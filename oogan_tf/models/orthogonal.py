@@ -71,13 +71,24 @@ class OrthogonalRegularizer:
         replicas in sync when gradients are summed across replicas.
     Returns: each layer's loss before its step (float32 scalars).
     """
-    values = []
+    return self.step_with_gradients(loss_divisor)[0]
+
+  def step_with_gradients(self, loss_divisor: float = 1.0
+                          ) -> tuple[list[tf.Tensor], list[tf.Tensor | None]]:
+    """`step()`, also returning the gradient each private step used (None when disabled).
+
+    The gradients are those of the scaled loss at the weights before the step, i.e. what the
+    released code leaves in each regularised parameter's `.grad` after its forward.
+    """
+    values, grads = [], []
     for layer, var, opt in zip(self.layers, self.variables, self.optimizers):
       with tf.GradientTape() as tape:
         loss = losses.orthogonality_loss(layer.orthogonal_rows())
         scaled = loss / loss_divisor
+      grad = None
       if self.enabled:
         grad = tape.gradient(scaled, var)
         opt.apply_gradients([(grad, var)])
       values.append(loss)
-    return values
+      grads.append(grad)
+    return values, grads

@@ -1,0 +1,112 @@
+"""The absl flags of a training configuration, shared by the entry points that build one.
+
+`define_config_flags()` defines one flag per TrainConfig / ModelConfig field (defaults from the
+dataclasses); `config_from_flags(FLAGS)` turns the parsed values into a validated TrainConfig.
+An entry point that gives a name another meaning (evaluate's --seed is the metric seed) passes it
+in `skip` and defines its own.
+"""
+
+from __future__ import annotations
+
+from absl import flags
+
+from oogan_tf.codes import SCHEDULES
+from oogan_tf.config import PRECISIONS, STRATEGIES, TrainConfig
+from oogan_tf.models.model_config import G_TYPES, Q_TYPES, SPECTRAL_NORM, UPSAMPLE, ModelConfig
+
+
+def define_config_flags(skip: tuple[str, ...] = ()) -> None:
+  """Defines the configuration flags on absl's global FlagValues, except the names in skip."""
+  d, m = TrainConfig(), ModelConfig()
+  integer, floating, boolean, string, enum = (flags.DEFINE_integer, flags.DEFINE_float,
+                                              flags.DEFINE_bool, flags.DEFINE_string,
+                                              flags.DEFINE_enum)
+  table = [
+      # Model.
+      (integer, "image_size", m.image_size, "Square image size S: 32, 64, 128 or 256."),
+      (integer, "channels", m.channels, "Image channels: 1 (greyscale) or 3 (RGB)."),
+      (integer, "c_dim", m.c_dim, "Number of continuous control codes C (>= 1)."),
+      (integer, "z_dim", m.z_dim, "Noise size Z (>= 2 with the compete-free G)."),
+      (enum, "g_type", m.g_type, G_TYPES,
+       "Generator input block: oogan (compete-free) or infogan (ablation)."),
+      (enum, "q_type", m.q_type, Q_TYPES, "Q head: oogan (orthogonal) or infogan."),
+      (boolean, "probabilistic_q", m.probabilistic_q,
+       "Q predicts [mu | log sigma] (Gaussian NLL) instead of point estimates (L1)."),
+      (boolean, "learned_constant", m.learned_constant,
+       "Add G's learned 4x4 constant (paper); false = the released code."),
+      (enum, "spectral_norm", m.spectral_norm, SPECTRAL_NORM,
+       "Spectral-norm placement: reference (released code) or all (paper)."),
+      (enum, "upsample", m.upsample, UPSAMPLE, "G upsampling: nearest (code) or bilinear."),
+      (integer, "ngf", m.ngf, "G base width (64 in the paper)."),
+      (integer, "ndf", m.ndf, "D base width (64 in the paper)."),
+      # Data.
+      (string, "dataset", d.dataset,
+       "Dataset: dsprites, chairs, celeba, image_folder, mnist or fake."),
+      (string, "data_dir", None, "Directory with the dataset files (see README)."),
+      (string, "cache", d.cache, "none, memory, or a file prefix for an on-disk cache."),
+      (integer, "batch_size", d.batch_size, "Global batch size."),
+      # Optimisation.
+      (integer, "train_steps", d.train_steps, "Total training iterations."),
+      (integer, "steps_per_loop", d.steps_per_loop, "Iterations per compiled call."),
+      (floating, "learning_rate", d.learning_rate, "Adam learning rate of D, G and info."),
+      (floating, "beta_1", d.beta_1, "Adam beta_1."),
+      (floating, "beta_2", d.beta_2, "Adam beta_2."),
+      (floating, "gp_weight", d.gp_weight, "Gradient-penalty weight (0 = off)."),
+      (floating, "lambda_info", d.lambda_info, "Weight of the code reconstruction loss."),
+      (floating, "gamma_onehot", d.gamma_onehot, "Weight of the one-hot cross-entropy."),
+      (enum, "code_schedule", d.code_schedule, SCHEDULES, "c sampling: reference "
+       "(uniform/one-hot/dominant), paper (50/50) or uniform (no one-hot ablation)."),
+      (boolean, "orthogonal_reg", d.orthogonal_reg, "Orthogonal regularisation of Q."),
+      (boolean, "reference_ortho_grads", d.reference_ortho_grads, "As the released code: the "
+       "orthogonal layers' leftover orthogonality gradients are also stepped by D's Adam (D "
+       "step) and added to their info gradients (info step)."),
+      (integer, "instance_noise_steps", d.instance_noise_steps, "Anneal Gaussian noise on "
+       "real images from sigma 1 to 0 over this many iterations (0 = off)."),
+      (floating, "ema_decay", d.ema_decay, "EMA decay of G's parameters."),
+      (enum, "precision", d.precision, PRECISIONS, "Compute precision."),
+      (boolean, "jit_compile", d.jit_compile, "XLA-compile the train step."),
+      (enum, "strategy", d.strategy, STRATEGIES, "tf.distribute strategy."),
+      (integer, "num_gpus", d.num_gpus, "GPUs for --strategy=mirrored (0 = all)."),
+      (integer, "seed", d.seed, "Seed of variables, codes and data order."),
+      (integer, "sample_seed", d.sample_seed, "Seed of the fixed sample/traversal inputs."),
+      # Run directory.
+      (string, "model_dir", None, "Run directory (created, or resumed if it holds a run)."),
+      (integer, "checkpoint_every_steps", d.checkpoint_every_steps, "Checkpoint interval."),
+      (integer, "sample_every_steps", d.sample_every_steps, "Sample-grid interval."),
+      (integer, "keep_checkpoints", d.keep_checkpoints, "Checkpoints kept."),
+      (boolean, "export_at_end", d.export_at_end, "Export a SavedModel when training ends."),
+      (integer, "eval_every_steps", d.eval_every_steps, "Evaluate disentanglement on "
+       "dSprites every N iterations into TensorBoard eval/ (0 = never)."),
+      (string, "eval_metrics", d.eval_metrics, "Metrics of --eval_every_steps."),
+      (floating, "eval_sizes_scale", d.eval_sizes_scale, "Sample-size scale of those metrics."),
+      # BatchNorm statistics of what is sampled, served and scored (oogan_tf.calibration).
+      (integer, "standing_stats_batches", d.standing_stats_batches,
+       "EMA-G batches whose average BatchNorm statistics serve sample grids, evaluation and "
+       "export (0 = the live G's running statistics, as the released code)."),
+      (integer, "encoder_recalibration_batches", d.encoder_recalibration_batches,
+       "Batches of real images on which D's BatchNorm statistics are recomputed for "
+       "evaluation and export (0 = D's training running statistics)."),
+  ]
+  for definer, name, *args in table:
+    if name not in skip:
+      definer(name, *args)
+
+def config_from_flags(f, **overrides) -> TrainConfig:
+  """Builds and validates the TrainConfig from parsed flags (ValueError names the bad flag).
+
+  overrides: field values that replace the flags' (for names an entry point skipped).
+  """
+  def value(name):
+    return overrides[name] if name in overrides else getattr(f, name)
+
+  model = ModelConfig(**{k: value(k) for k in (
+      "image_size", "channels", "c_dim", "z_dim", "g_type", "q_type", "probabilistic_q",
+      "learned_constant", "spectral_norm", "upsample", "ngf", "ndf")})
+  return TrainConfig(model=model, **{k: value(k) for k in (
+      "dataset", "data_dir", "cache", "batch_size", "train_steps", "steps_per_loop",
+      "learning_rate", "beta_1", "beta_2", "gp_weight", "lambda_info", "gamma_onehot",
+      "code_schedule", "orthogonal_reg", "reference_ortho_grads", "instance_noise_steps",
+      "ema_decay", "precision", "jit_compile", "strategy", "num_gpus", "seed", "sample_seed",
+      "checkpoint_every_steps", "sample_every_steps", "keep_checkpoints", "export_at_end",
+      "eval_every_steps", "eval_metrics", "eval_sizes_scale", "standing_stats_batches",
+      "encoder_recalibration_batches", "model_dir")})
