@@ -307,8 +307,8 @@ def test_evaluate_representation_tc():
 
 def test_registry_names():
   assert metrics.METRIC_NAMES == (
-      "factor_vae", "beta_vae", "mig", "dci", "sap", "modularity", "tc", "ortho",
-      "perceptual_diversity")
+      "factor_vae", "beta_vae", "mig", "dci", "sap", "modularity", "tc", "generator_factors",
+      "ortho", "perceptual_diversity")
   assert metrics.default_params("dci") == {"num_train": 10000, "num_test": 5000, "batch_size": 16}
   assert metrics.default_params("factor_vae", "gan_papers")["batch_size"] == 100
 
