@@ -12,7 +12,8 @@ from absl import flags
 
 from oogan_tf.codes import SCHEDULES
 from oogan_tf.config import PRECISIONS, STRATEGIES, TrainConfig
-from oogan_tf.models.model_config import G_TYPES, Q_TYPES, SPECTRAL_NORM, UPSAMPLE, ModelConfig
+from oogan_tf.models.model_config import (G_OUTPUTS, G_TYPES, Q_TYPES, SPECTRAL_NORM, UPSAMPLE,
+                                          ModelConfig)
 
 
 def define_config_flags(skip: tuple[str, ...] = ()) -> None:
@@ -29,7 +30,8 @@ def define_config_flags(skip: tuple[str, ...] = ()) -> None:
       (integer, "z_dim", m.z_dim, "Noise size Z (>= 2 with the compete-free G)."),
       (enum, "g_type", m.g_type, G_TYPES,
        "Generator input block: oogan (compete-free) or infogan (ablation)."),
-      (enum, "q_type", m.q_type, Q_TYPES, "Q head: oogan (orthogonal) or infogan."),
+      (enum, "q_type", m.q_type, Q_TYPES, "Q head: oogan (released code), infogan (ablation) "
+       "or paper (Table 3)."),
       (boolean, "probabilistic_q", m.probabilistic_q,
        "Q predicts [mu | log sigma] (Gaussian NLL) instead of point estimates (L1)."),
       (boolean, "learned_constant", m.learned_constant,
@@ -37,6 +39,8 @@ def define_config_flags(skip: tuple[str, ...] = ()) -> None:
       (enum, "spectral_norm", m.spectral_norm, SPECTRAL_NORM,
        "Spectral-norm placement: reference (released code) or all (paper)."),
       (enum, "upsample", m.upsample, UPSAMPLE, "G upsampling: nearest (code) or bilinear."),
+      (enum, "g_output", m.g_output, G_OUTPUTS, "G's last activation: tanh (code) or sigmoid "
+       "(Table 3; as 2 sigmoid - 1 on [-1, 1] data)."),
       (integer, "ngf", m.ngf, "G base width (64 in the paper)."),
       (integer, "ndf", m.ndf, "D base width (64 in the paper)."),
       # Data.
@@ -101,7 +105,7 @@ def config_from_flags(f, **overrides) -> TrainConfig:
 
   model = ModelConfig(**{k: value(k) for k in (
       "image_size", "channels", "c_dim", "z_dim", "g_type", "q_type", "probabilistic_q",
-      "learned_constant", "spectral_norm", "upsample", "ngf", "ndf")})
+      "learned_constant", "spectral_norm", "upsample", "g_output", "ngf", "ndf")})
   return TrainConfig(model=model, **{k: value(k) for k in (
       "dataset", "data_dir", "cache", "batch_size", "train_steps", "steps_per_loop",
       "learning_rate", "beta_1", "beta_2", "gp_weight", "lambda_info", "gamma_onehot",

@@ -166,9 +166,14 @@ def export_calibrated(ema_generator: Generator, discriminator: Discriminator, cf
 
   `ema_generator` must already hold the live G's buffers (it gets standing statistics in place);
   D's statistics are recalibrated only while the export is written. The batch counts default to
-  the config's. Raises FileExistsError if export_dir exists (checked before any computation) and
-  data_lib.DatasetError when recalibration cannot read the run's images.
+  the config's. Raises ValueError for a negative batch count, FileExistsError if export_dir
+  exists (both checked before any computation) and data_lib.DatasetError when recalibration
+  cannot read the run's images.
   """
+  for name, value in (("standing_stats_batches", standing_batches),
+                      ("encoder_recalibration_batches", recalibration_batches)):
+    if value is not None and value < 0:
+      raise ValueError(f"--{name}={value} is not allowed; it must be >= 0")
   if os.path.exists(export_dir):
     raise FileExistsError(f"export directory {export_dir} already exists; pass another "
                           "--export_dir or remove it")

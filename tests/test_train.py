@@ -235,11 +235,17 @@ def test_dry_run_prints_reference_parameter_counts():
 
 
 def test_eval_every_steps_writes_eval_scalars(tmp_path):
-  cfg = tiny_config(tmp_path / "run", eval_every_steps=2, eval_metrics="mig,factor_vae",
-                    eval_sizes_scale=0.01)
+  cfg = tiny_config(tmp_path / "run", eval_every_steps=2,
+                    eval_metrics="mig,factor_vae,generator_factors", eval_sizes_scale=0.01,
+                    standing_stats_batches=2, encoder_recalibration_batches=2)
   train_lib.train(cfg)
   scalars, _ = _scalar_and_image_tags(str(tmp_path / "run" / "eval"))
-  assert {"eval/mig/discrete_mig", "eval/factor_vae/eval_accuracy"} <= scalars
+  assert {"eval/mig/discrete_mig", "eval/factor_vae/eval_accuracy",
+          "eval/mig/discrete_mig_se", "eval/generator_factors/score",
+          "eval/generator_factors/score_se", "eval/generator_factors/coverage/mean"} <= scalars
+  heat_maps = sorted(os.listdir(tmp_path / "run" / "eval"))
+  assert [f for f in heat_maps if f.endswith(".png")] == [
+      "effect_matrix_step0000002.png", "effect_matrix_step0000004.png"]
 
 
 def test_eval_every_steps_needs_ground_truth():

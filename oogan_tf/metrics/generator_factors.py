@@ -321,8 +321,11 @@ def compute_generator_factors(generate_fn: GenerateFn, c_dim: int, z_dim: int,
     one-to-one assignment a of properties to distinct codes maximising
     sum_p P_share[a(p), p] R_share[a(p), p] (scipy.optimize.linear_sum_assignment; with
     C < P only C properties are assigned and the rest count as 0); score = mean over
-    properties of P_share[a(p), p] R_share[a(p), p], in [0, 1].  It is 1 iff every property
-    is moved only by its own code and that code moves nothing else; one code moving
+    properties of P_share[a(p), p] R_share[a(p), p] (`assignment_purity`), times
+    `coverage.single_sprite_fraction`: a generator is scored only as far as it draws
+    measurable sprites (an untrained G, whose few single-blob images would otherwise give a
+    noisy purity, scores near 0).  In [0, 1]; 1 iff every image holds one sprite, every
+    property is moved only by its own code and that code moves nothing else; one code moving
     everything scores ~1 / P^2.  NaN entries of E count as 0.
   assignment: [{"property", "code", "purity" = P_share R_share at the assigned cell,
     "purity_se"}], code -1 for a property left unassigned (C < P, or its code would not
@@ -351,7 +354,7 @@ def compute_generator_factors(generate_fn: GenerateFn, c_dim: int, z_dim: int,
   defaults with C = 6).
 
   Returns:
-    JSON-serialisable dict: score, assignment, property_gap, effect_matrix ([C][P] floats),
+    JSON-serialisable dict: score, assignment_purity, assignment, property_gap, effect_matrix ([C][P] floats),
     effect_matrix_se, noise_floor, real_effect_matrix, coverage, c_variance_share, with a sibling `<key>_se` for every scalar
     (see `se_method`), se_method, property_names, params (all sizes).  Values that are
     undefined (e.g. no generated image holds a single sprite) are None.
@@ -451,7 +454,7 @@ def compute_generator_factors(generate_fn: GenerateFn, c_dim: int, z_dim: int,
   fit = _assignment_score(effect)
   cov, share = grid_numbers(np.arange(num_codes), np.arange(num_real))
 
-  boot_effect, boot_score, boot_purity, boot_gap = [], [], [], []
+  boot_effect, boot_score, boot_purity_score, boot_purity, boot_gap = [], [], [], [], []
   boot_cov: Dict[str, List[float]] = {}
   boot_share: Dict[str, List[float]] = {}
   boot_shape_gen, boot_shape_real = [], []
@@ -462,10 +465,11 @@ def compute_generator_factors(generate_fn: GenerateFn, c_dim: int, z_dim: int,
     e = effect_of(bases)
     f = _assignment_score(e)
     boot_effect.append(e)
-    boot_score.append(f["score"])
+    boot_purity_score.append(f["score"])
     boot_purity.append(f["purity"])
     boot_gap.append(np.append(f["gap"], f["gap"].mean()))
     c_r, s_r = grid_numbers(codes, real_rows)
+    boot_score.append(f["score"] * c_r["single_sprite_fraction"])
     for key in COVERAGE_PROPERTIES + ("mean", "single_sprite_fraction"):
       boot_cov.setdefault(key, []).append(c_r[key])
     boot_shape_gen.append(c_r["shape_generated"])
@@ -508,8 +512,10 @@ def compute_generator_factors(generate_fn: GenerateFn, c_dim: int, z_dim: int,
   effect_se = np.array([[_se(boot_effect[:, d, p]) for p in range(len(PROPERTY_NAMES))]
                         for d in range(c_dim)])
   return {
-      "score": fit["score"],
+      "score": fit["score"] * cov["single_sprite_fraction"],
       "score_se": _finite_or_none(_se(boot_score)),
+      "assignment_purity": fit["score"],
+      "assignment_purity_se": _finite_or_none(_se(boot_purity_score)),
       "assignment": assignment,
       "property_gap": property_gap,
       "effect_matrix": _nested_list(effect),
@@ -562,7 +568,7 @@ def save_effect_heatmap(result: Dict[str, Any], path: str, title: Optional[str] 
     ax.set_yticks(range(num_codes), [f"c{d}" for d in range(num_codes)])
     ax.set_xlabel("property")
     ax.set_ylabel("code dimension")
-    fig.colorbar(image, ax=ax, label="effect (total variation / real E|p - p'|)")
+    fig.colorbar(image, ax=ax, label="effect (total variation / real E|p - p'|, - noise floor)")
     se = result.get("score_se")
     score = f"score {result['score']:.3f}" + (f" ± {se:.3f}" if se is not None else "")
     ax.set_title(score if title is None else f"{title}\n{score}")

@@ -115,6 +115,40 @@ class InfoGANQHead(keras.layers.Layer):
     return tf.cast(tf.reshape(self.out(x, training=training), (-1, self.out.filters)), tf.float32)
 
 
+class PaperQHead(keras.layers.Layer):
+  """The paper's Q (Table 3), branching off after the two shared blocks: orthogonal 3x3 conv
+  (-> C') + LReLU(0.1) + avg pool, orthogonal 4x4 depthwise conv (stride 2) + LReLU(0.1) + avg
+  pool, grouped linear read-out over the remaining 2x2 (one weight map per output).
+
+  features [B, 16, 16, F] -> q float32 [B, C']. No BatchNorm, no spectral norm.
+  """
+
+  def __init__(self, cfg: ModelConfig, **kwargs):
+    super().__init__(**kwargs)
+    cq = cfg.q_outputs
+    self.orth_filters = layers.OrthogonalConv2D(cq, name="orth_filters")
+    self.orth_conv = layers.OrthogonalDepthwiseConv2D(cq, name="orth_conv")
+    self.readout = layers.SpatialReadout(cq, size=2, name="readout")
+
+  @property
+  def orthogonal_layers(self) -> list[keras.layers.Layer]:
+    return [self.orth_filters, self.orth_conv, self.readout]
+
+  @staticmethod
+  def _act_pool(x):
+    # LeakyReLU(0.1) as max(x, 0.1x) (see OOGANQHead), then 2x2 average pooling.
+    return tf.nn.avg_pool2d(tf.maximum(x, 0.1 * x), 2, 2, "VALID")
+
+  def call(self, x, training=None):
+    del training  # no BatchNorm in this head
+    x = self._act_pool(self.orth_filters(x))
+    x = self._act_pool(self.orth_conv(x))
+    return tf.cast(self.readout(x), tf.float32)
+
+
+_Q_HEADS = {"oogan": OOGANQHead, "infogan": InfoGANQHead, "paper": PaperQHead}
+
+
 class Discriminator(keras.Model):
   """D(x) -> (real/fake score float32 [B], Q output float32 [B, C']).
 
@@ -128,8 +162,7 @@ class Discriminator(keras.Model):
     self.cfg = cfg
     self.trunk = Trunk(cfg, name="trunk")
     self.real_fake_head = RealFakeHead(cfg, name="real_fake_head")
-    self.q_head = (OOGANQHead(cfg, name="q_head") if cfg.q_type == "oogan"
-                   else InfoGANQHead(cfg, name="q_head"))
+    self.q_head = _Q_HEADS[cfg.q_type](cfg, name="q_head")
 
   @property
   def orthogonal_layers(self) -> list[keras.layers.Layer]:

@@ -110,7 +110,9 @@ class Generator(keras.Model):
     x = self.input_block((c, z), training=training)
     for i in range(self.num_up_blocks):
       x = getattr(self, f"up{i}")(x, training=training)
-    return tf.cast(tf.tanh(self.to_image(x, training=training)), tf.float32)
+    x = self.to_image(x, training=training)
+    x = tf.tanh(x) if self.cfg.g_output == "tanh" else 2.0 * tf.sigmoid(x) - 1.0
+    return tf.cast(x, tf.float32)
 
   def build_for(self, batch_size: int = 2) -> "Generator":
     """Creates all variables eagerly by one call on zeros (so a tf.function never creates them)."""

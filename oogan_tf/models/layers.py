@@ -272,11 +272,12 @@ class OrthogonalDepthwiseConv2D(keras.layers.Layer):
     return y + tf.cast(self.bias, self.compute_dtype)
 
 
-class SpatialReadout(keras.layers.Layer):
-  """The Q head's orthogonal "transform": q_k = (1/16) sum_{h,w} T[h, w, k] * f[b, h, w, k].
+class OrthogonalConv2D(keras.layers.Layer):
+  """The paper's first orthogonal-group conv of Q: 3x3, stride 1, same padding, F -> C', bias.
 
-  float [B, 4, 4, C'] -> [B, C']. T ~ N(0, 1), no bias. Its C' spatial maps are the rows of the
-  orthogonality loss.
+  float [B, H, W, F] -> [B, H, W, C']. PyTorch init with fan_in = 9F. F is not a multiple of C'
+  in general, so the groups are the output filters: each of the C' filters (9F values) is one
+  row of the orthogonality loss ("the cosine similarity between every kernel").
   """
 
   def __init__(self, channels: int, **kwargs):
@@ -284,12 +285,41 @@ class SpatialReadout(keras.layers.Layer):
     self.channels = int(channels)
 
   def build(self, input_shape):
-    self.transform = self.add_weight(name="transform", shape=(4, 4, self.channels),
+    fan_in = 9 * int(input_shape[-1])
+    init = torch_uniform(fan_in)
+    self.kernel = self.add_weight(name="kernel", shape=(3, 3, int(input_shape[-1]), self.channels),
+                                  initializer=init)
+    self.bias = self.add_weight(name="bias", shape=(self.channels,), initializer=init)
+
+  def orthogonal_rows(self) -> tf.Tensor:
+    """float32 [C', 9F]: one row per output filter."""
+    return tf.transpose(tf.reshape(self.kernel, (-1, self.channels)))
+
+  def call(self, x):
+    kernel = tf.cast(self.kernel, self.compute_dtype)
+    y = tf.nn.conv2d(x, kernel, strides=1, padding="SAME")
+    return y + tf.cast(self.bias, self.compute_dtype)
+
+
+class SpatialReadout(keras.layers.Layer):
+  """The Q head's orthogonal "transform": q_k = (1/s^2) sum_{h,w} T[h, w, k] * f[b, h, w, k].
+
+  float [B, s, s, C'] -> [B, C'] (s = 4 in the released code, 2 in the paper's Q). T ~ N(0, 1),
+  no bias. Its C' spatial maps are the rows of the orthogonality loss.
+  """
+
+  def __init__(self, channels: int, size: int = 4, **kwargs):
+    super().__init__(**kwargs)
+    self.channels = int(channels)
+    self.size = int(size)
+
+  def build(self, input_shape):
+    self.transform = self.add_weight(name="transform", shape=(self.size, self.size, self.channels),
                                      initializer=keras.initializers.RandomNormal(0.0, 1.0))
 
   def orthogonal_rows(self) -> tf.Tensor:
-    """float32 [C', 16]: one row per output's 4x4 spatial weight map."""
-    return tf.transpose(tf.reshape(self.transform, (16, self.channels)))
+    """float32 [C', s*s]: one row per output's spatial weight map."""
+    return tf.transpose(tf.reshape(self.transform, (self.size * self.size, self.channels)))
 
   def call(self, f):
     t = tf.cast(self.transform, self.compute_dtype)

@@ -10,7 +10,8 @@ import dataclasses
 
 IMAGE_SIZES = (32, 64, 128, 256)
 G_TYPES = ("oogan", "infogan")
-Q_TYPES = ("oogan", "infogan")
+Q_TYPES = ("oogan", "infogan", "paper")
+G_OUTPUTS = ("tanh", "sigmoid")
 SPECTRAL_NORM = ("reference", "all")
 UPSAMPLE = ("nearest", "bilinear")
 
@@ -37,13 +38,18 @@ class ModelConfig:
     c_dim: C, number of continuous control codes (>= 1).
     z_dim: Z, noise size (>= 2 for the compete-free G, which uses floor(Z/2) channels; >= 0 else).
     g_type: "oogan" (compete-free input block) or "infogan" (concatenate [c, z]; ablation).
-    q_type: "oogan" (orthogonal depthwise conv + spatial read-out) or "infogan" (ablation).
+    q_type: "oogan" (released code: DownBlock, conv, orthogonal depthwise conv + spatial
+      read-out), "infogan" (ablation) or "paper" (Table 3: orthogonal 3x3 conv + pool,
+      orthogonal 4x4 depthwise conv + pool, grouped linear read-out).
     probabilistic_q: Q outputs [mu | log_sigma] (2C values) instead of C point estimates.
     learned_constant: add the learned 4x4 constant after the c path's first BN+LReLU (paper);
       False reproduces the released code, which creates it but never uses it.
     spectral_norm: "reference" (D's first 1x1, the real/fake and InfoGAN-Q final 4x4, G's last
       1x1) or "all" (the paper: every conv and transposed conv, except the orthogonal layers).
     upsample: "nearest" (released code) or "bilinear" (paper text).
+    g_output: "tanh" (released code) or "sigmoid" (Table 3). Data stay in [-1, 1], so the
+      sigmoid output is 2 sigmoid(x) - 1, the paper's sigmoid on [0, 1] data after the same
+      affine map (it equals tanh(x / 2)).
     ngf, ndf: base widths of G and D (64 in every paper preset; smaller for CPU presets).
   """
 
@@ -57,6 +63,7 @@ class ModelConfig:
   learned_constant: bool = True
   spectral_norm: str = "reference"
   upsample: str = "nearest"
+  g_output: str = "tanh"
   ngf: int = 64
   ndf: int = 64
 
@@ -67,6 +74,7 @@ class ModelConfig:
     _choice("q_type", self.q_type, Q_TYPES)
     _choice("spectral_norm", self.spectral_norm, SPECTRAL_NORM)
     _choice("upsample", self.upsample, UPSAMPLE)
+    _choice("g_output", self.g_output, G_OUTPUTS)
     if self.c_dim < 1:
       raise ValueError(f"c_dim={self.c_dim} is not allowed; it must be >= 1")
     min_z = 2 if self.g_type == "oogan" else 0

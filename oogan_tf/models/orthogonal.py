@@ -1,7 +1,8 @@
 """Orthogonal regularisation of the Q head, stepped explicitly by the trainer.
 
 In the released code each orthogonal layer owns a private Adam (betas 0.5 / 0.99, eps 1e-8; lr 1e-5
-for the depthwise conv, 1e-4 for the spatial read-out) and, inside every training-mode forward of D,
+for the depthwise conv, 1e-4 for the spatial read-out; the paper's extra 3x3 orthogonal conv gets
+the conv rate) and, inside every training-mode forward of D,
 takes one step on the mean squared cosine of its kernels before computing its output. Here the step
 is an explicit `step()` that the trainer calls right before each training-mode D call, which gives
 the same sequence of updates without hiding optimiser steps inside `call`.
@@ -26,7 +27,7 @@ def _adam(learning_rate: float) -> keras.optimizers.Adam:
 def _regularised_variable(layer: keras.layers.Layer) -> tf.Variable:
   # The conv's bias is in the reference's private optimiser too, but the loss gives it no gradient
   # and PyTorch's Adam skips parameters without a gradient, so only the kernel can move.
-  if isinstance(layer, oogan_layers.OrthogonalDepthwiseConv2D):
+  if isinstance(layer, (oogan_layers.OrthogonalDepthwiseConv2D, oogan_layers.OrthogonalConv2D)):
     return layer.kernel
   if isinstance(layer, oogan_layers.SpatialReadout):
     return layer.transform
@@ -49,7 +50,7 @@ class OrthogonalRegularizer:
     self.enabled = bool(enabled)
     self.variables = [_regularised_variable(layer) for layer in self.layers]
     self.optimizers = [
-        _adam(conv_lr if isinstance(layer, oogan_layers.OrthogonalDepthwiseConv2D) else readout_lr)
+        _adam(readout_lr if isinstance(layer, oogan_layers.SpatialReadout) else conv_lr)
         for layer in self.layers
     ]
     for opt, var in zip(self.optimizers, self.variables):
