@@ -25,6 +25,7 @@ from absl import flags
 from oogan_tf import config_flags
 from oogan_tf import evaluate_lib
 from oogan_tf import export_lib
+from oogan_tf.data.config import DatasetError
 from oogan_tf.metrics import METRIC_NAMES, PROTOCOLS
 
 DEFAULT_METRICS = "factor_vae,beta_vae,mig,dci,sap,modularity,ortho"
@@ -171,7 +172,7 @@ def main(argv):
         evaluate_lib.check_output(output, FLAGS.overwrite)
         os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
         result = _evaluate(export_dir, output)
-  except (evaluate_lib.EvaluationError, FileNotFoundError) as e:
+  except (evaluate_lib.EvaluationError, FileNotFoundError, FileExistsError, DatasetError) as e:
     sys.exit(f"error: {e}")
   print(evaluate_lib.format_table(result))
   print(f"wrote {output}")
