@@ -22,7 +22,6 @@ import contextlib
 from typing import Callable, Iterable, Iterator
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from oogan_tf import codes as codes_lib
@@ -141,8 +140,3 @@ def describe(standing_batches: int, recalibration_batches: int, batch_size: int)
       "encoder_recalibration_batches": int(recalibration_batches),
   }
 
-
-def output_statistics(images: np.ndarray) -> dict:
-  """Pixel statistics of a batch of generated images float [N, H, W, ch] in [-1, 1]."""
-  x = np.asarray(images, np.float64)
-  return {"mean": float(x.mean()), "std": float(x.std()), "fraction_positive": float((x > 0).mean())}

@@ -15,7 +15,6 @@ import json
 import sys
 
 import numpy as np
-import tensorflow as tf
 
 from oogan_tf import calibration, export_lib
 

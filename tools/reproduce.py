@@ -557,7 +557,7 @@ def time_iterations(cfg: TrainConfig, iterations: int = 3) -> tuple[float, float
   fixed cost of every run); the per-iteration time is then timed over `iterations`.
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from oogan_tf import data as data_lib, train_lib  # pylint: disable=g-import-not-at-top
+  from oogan_tf import data as data_lib  # pylint: disable=g-import-not-at-top
   from oogan_tf.distribute import get_strategy  # pylint: disable=g-import-not-at-top
   from oogan_tf.trainer import Trainer  # pylint: disable=g-import-not-at-top
   t0 = time.perf_counter()
