@@ -511,13 +511,16 @@ def scalar_scores(result: Mapping[str, Any]) -> Dict[str, float]:
   return out
 
 
-def with_standard_errors(scores: Mapping[str, float]) -> Dict[str, Tuple[float, Optional[float]]]:
-  """{name: (value, standard error or None)} from scalar_scores' output ('_se' keys folded in,
-  '_min' / '_max' range companions left out).
+def score_summaries(result: Mapping[str, Any]) -> Dict[str, Dict[str, Optional[float]]]:
+  """{name: {"value", "se", "min", "max"}} for every score of scalar_scores(result).
 
-  '<metric>/<key>/<sub>_se' and '<metric>/<key>_se/<sub>' (a dict of SEs beside a dict of
-  values) both pair with '<metric>/<key>/<sub>'.
+  The '_se' companions ('<metric>/<key>/<sub>_se', or '<metric>/<key>_se/<sub>' for a dict of
+  SEs beside a dict of values) become "se", and the '_min' / '_max' range companions of a
+  summary over several models (baselines.summarise_inits) "min" / "max"; each is None when
+  absent.
   """
+  scores = scalar_scores(result)
+
   def se_name(name):
     head, _, tail = name.rpartition("/")
     candidates = [f"{name}_se"]
@@ -527,8 +530,14 @@ def with_standard_errors(scores: Mapping[str, float]) -> Dict[str, Tuple[float, 
     return next((c for c in candidates if c in scores), None)
 
   companions = {n for n in scores if n.endswith(("_se", "_min", "_max")) or "_se/" in n}
-  return {n: (v, scores[se_name(n)] if se_name(n) else None)
-          for n, v in scores.items() if n not in companions}
+  out = {}
+  for name, value in scores.items():
+    if name in companions:
+      continue
+    se = se_name(name)
+    out[name] = {"value": value, "se": scores[se] if se else None,
+                 "min": scores.get(f"{name}_min"), "max": scores.get(f"{name}_max")}
+  return out
 
 
 def write_summaries(result: Mapping[str, Any], summary_dir: str, step: int) -> None:
@@ -544,11 +553,10 @@ def write_summaries(result: Mapping[str, Any], summary_dir: str, step: int) -> N
 def format_table(result: Mapping[str, Any]) -> str:
   """A plain-text table: one row per score, 'value ± standard error' where there is one."""
   rows = []
-  scores = scalar_scores(result)
-  for k, (v, se) in with_standard_errors(scores).items():
-    text = f"{v:.4f}" if se is None else f"{v:.4f} ± {se:.4f}"
-    if f"{k}_min" in scores:  # a summary over several models (baselines.summarise_inits)
-      text += f"  [{scores[k + '_min']:.4f}, {scores[k + '_max']:.4f}]"
+  for k, s in score_summaries(result).items():
+    text = f"{s['value']:.4f}" if s["se"] is None else f"{s['value']:.4f} ± {s['se']:.4f}"
+    if s["min"] is not None:  # a summary over several models (baselines.summarise_inits)
+      text += f"  [{s['min']:.4f}, {s['max']:.4f}]"
     rows.append((k, text))
   for metric, scores in result["results"].items():
     if scores.get("available") is False:

@@ -214,10 +214,10 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
         generator_factors.save_effect_heatmap(
             factors, os.path.join(cfg.model_dir, "eval", f"effect_matrix_step{step:07d}.png"),
             title=f"iteration {step}")
-    scores = evaluate_lib.with_standard_errors(evaluate_lib.scalar_scores(result))
+    scores = evaluate_lib.score_summaries(result)
     _log(f"eval | step {step} | " + " ".join(
-        f"{k}={v:.4f}" + (f"±{se:.4f}" if se is not None else "")
-        for k, (v, se) in sorted(scores.items())))
+        f"{k}={v['value']:.4f}" + (f"±{v['se']:.4f}" if v["se"] is not None else "")
+        for k, v in sorted(scores.items())))
 
   metrics: dict = {}
   step = start

@@ -78,10 +78,10 @@ def _cli(*args):
 
 
 def _scalar_scores_have_se(results):
-  scores = evaluate_lib.scalar_scores({"results": results})
-  paired = evaluate_lib.with_standard_errors(scores)
+  summaries = evaluate_lib.score_summaries({"results": results})
   descriptive = ("heldout", "num_active_dims", "protocol")
-  return [k for k, (_, se) in paired.items() if se is None and k.split("/")[-1] not in descriptive]
+  return [k for k, v in summaries.items()
+          if v["se"] is None and k.split("/")[-1] not in descriptive]
 
 
 def test_cli_baselines_and_generator_readout(tmp_path):

@@ -40,29 +40,27 @@ def _label_path(text: str, flag: str) -> tuple[str, str]:
   return label, path
 
 
-def read_run(directory: str) -> dict[int, dict[str, tuple[float, float | None]]]:
-  """{iteration: {score name: (value, se)}} of a directory of eval_<iteration>.json files."""
+def read_run(directory: str) -> dict[int, dict[str, dict]]:
+  """{iteration: evaluate_lib.score_summaries} of a directory of eval_<iteration>.json files."""
   out = {}
   for path in glob.glob(os.path.join(directory, "eval_*.json")):
     match = re.fullmatch(r"eval_(\d+)\.json", os.path.basename(path))
     if match:
       with open(path) as f:
-        out[int(match.group(1))] = evaluate_lib.with_standard_errors(
-            evaluate_lib.scalar_scores(json.load(f)))
+        out[int(match.group(1))] = evaluate_lib.score_summaries(json.load(f))
   return dict(sorted(out.items()))
 
 
 def read_baseline(path: str) -> dict[str, dict]:
-  """{score name: {"value", "se", "min", "max"}} of a baseline JSON (min/max: untrained only)."""
+  """evaluate_lib.score_summaries of a baseline JSON (min/max: untrained only)."""
   with open(path) as f:
-    scores = evaluate_lib.scalar_scores(json.load(f))
-  return {k: {"value": v, "se": se, "min": scores.get(f"{k}_min"), "max": scores.get(f"{k}_max")}
-          for k, (v, se) in evaluate_lib.with_standard_errors(scores).items()}
+    return evaluate_lib.score_summaries(json.load(f))
 
 
-def _fmt(value, se) -> str:
-  if value is None:
+def _fmt(summary: dict | None) -> str:
+  if summary is None:
     return "n/a"
+  value, se = summary["value"], summary["se"]
   return f"{value:.3f}" if se is None else f"{value:.3f} ± {se:.3f}"
 
 
@@ -71,8 +69,8 @@ def markdown(runs: dict, baselines: dict, scores: list[str]) -> str:
            "|---|---|" + "---|" * len(scores)]
   for label, curve in runs.items():
     for it, values in curve.items():
-      lines.append(f"| {label} | {it} | " + " | ".join(
-          _fmt(*values.get(k, (None, None))) for k in scores) + " |")
+      lines.append(f"| {label} | {it} | " + " | ".join(_fmt(values.get(k)) for k in scores)
+                   + " |")
   for label, values in baselines.items():
     cells = []
     for k in scores:
@@ -80,9 +78,9 @@ def markdown(runs: dict, baselines: dict, scores: list[str]) -> str:
       if v is None:
         cells.append("n/a")
       elif v["min"] is not None:
-        cells.append(f"{_fmt(v['value'], v['se'])} [{v['min']:.3f}-{v['max']:.3f}]")
+        cells.append(f"{_fmt(v)} [{v['min']:.3f}-{v['max']:.3f}]")
       else:
-        cells.append(_fmt(v["value"], v["se"]))
+        cells.append(_fmt(v))
     lines.append(f"| *{label}* | - | " + " | ".join(cells) + " |")
   return "\n".join(lines) + "\n"
 
@@ -94,8 +92,8 @@ def plot(runs: dict, baselines: dict, score: str, path: str) -> None:
   fig, ax = plt.subplots(figsize=(5.5, 3.6))
   for i, (label, curve) in enumerate(runs.items()):
     its = [it for it in curve if score in curve[it]]
-    values = [curve[it][score][0] for it in its]
-    errors = [curve[it][score][1] or 0.0 for it in its]
+    values = [curve[it][score]["value"] for it in its]
+    errors = [curve[it][score]["se"] or 0.0 for it in its]
     ax.errorbar(its, values, yerr=errors, color=f"C{i}", marker="o", ms=3, capsize=2,
                 label=label)
   for j, (label, values) in enumerate(baselines.items()):

@@ -328,11 +328,9 @@ def baseline_rows(args, configs: dict) -> dict[str, tuple[str, TrainConfig]]:
 def _row_stats(result: dict) -> dict[str, dict]:
   """{'<metric>/<key>': {"mean", "se", "min", "max", "n"}} of a baseline's evaluation JSON."""
   from oogan_tf import evaluate_lib  # pylint: disable=g-import-not-at-top
-  scores = evaluate_lib.scalar_scores(result)
   n = len(result.get("inits") or [None])
-  return {k: {"mean": v, "se": se, "min": scores.get(f"{k}_min"), "max": scores.get(f"{k}_max"),
-              "n": n}
-          for k, (v, se) in evaluate_lib.with_standard_errors(scores).items()}
+  return {k: {"mean": s["value"], "se": s["se"], "min": s["min"], "max": s["max"], "n": n}
+          for k, s in evaluate_lib.score_summaries(result).items()}
 
 
 def compute_baselines(args, configs: dict, evaluate_missing: bool = True) -> dict[str, dict]:
