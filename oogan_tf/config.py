@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 from oogan_tf.codes import SCHEDULES
 from oogan_tf.data.config import DataConfig
@@ -14,6 +15,8 @@ from oogan_tf.models.model_config import ModelConfig
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+# Seeds feed numpy (uint32) and TF's int64 stateless keys; this bound suits both.
+MAX_SEED = 2**31 - 1
 
 # Fields a resumed run may change; every other field defines the model or the optimisation and
 # must match the run directory's config.json.
@@ -127,18 +130,29 @@ class TrainConfig:
       raise ValueError(f"--eval_every_steps={self.eval_every_steps} needs ground-truth factors, "
                        f"which only --dataset=dsprites has (got --dataset={self.dataset}); "
                        "use --eval_every_steps=0")
-    if not self.eval_sizes_scale > 0:
+    if not (self.eval_sizes_scale > 0 and math.isfinite(self.eval_sizes_scale)):
       raise ValueError(f"--eval_sizes_scale={self.eval_sizes_scale} is not allowed; it must be > 0")
     _choice("code_schedule", self.code_schedule, SCHEDULES)
     _choice("precision", self.precision, PRECISIONS)
     _choice("strategy", self.strategy, STRATEGIES)
-    if not self.learning_rate > 0:
-      raise ValueError(f"--learning_rate={self.learning_rate} is not allowed; it must be > 0")
-    if not 0.0 <= self.ema_decay < 1.0:
-      raise ValueError(f"--ema_decay={self.ema_decay} is not allowed; it must be in [0, 1)")
+    # `not x > 0` and `not lo <= x < hi` also reject NaN; infinities are rejected explicitly,
+    # so no bad value reaches the first step (where it would surface as a NaN loss).
+    for name in ("learning_rate", "epsilon"):
+      value = getattr(self, name)
+      if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"--{name}={value} is not allowed; it must be finite and > 0")
+    for name in ("beta_1", "beta_2", "ema_decay"):
+      value = getattr(self, name)
+      if not 0.0 <= value < 1.0:
+        raise ValueError(f"--{name}={value} is not allowed; it must be in [0, 1)")
     for name in ("gp_weight", "lambda_info", "gamma_onehot"):
-      if getattr(self, name) < 0:
-        raise ValueError(f"--{name}={getattr(self, name)} is not allowed; it must be >= 0")
+      value = getattr(self, name)
+      if not (value >= 0 and math.isfinite(value)):
+        raise ValueError(f"--{name}={value} is not allowed; it must be finite and >= 0")
+    for name in ("seed", "sample_seed"):
+      value = getattr(self, name)
+      if not 0 <= value <= MAX_SEED:
+        raise ValueError(f"--{name}={value} is not allowed; it must be in [0, {MAX_SEED}]")
 
   def check_replicas(self, num_replicas: int) -> None:
     """Raises ValueError unless the global batch divides evenly over the replicas."""

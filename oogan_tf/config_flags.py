@@ -16,6 +16,47 @@ from oogan_tf.models.model_config import (G_OUTPUTS, G_TYPES, Q_TYPES, SPECTRAL_
                                           ModelConfig)
 
 
+# The groups of `--help` (help_text); every configuration flag is in exactly one.
+FLAG_GROUPS = {
+    "data": ("dataset", "data_dir", "cache", "batch_size", "image_size", "channels"),
+    "model": ("c_dim", "z_dim", "g_type", "q_type", "probabilistic_q", "learned_constant",
+              "spectral_norm", "upsample", "g_output", "ngf", "ndf"),
+    "training": ("train_steps", "steps_per_loop", "learning_rate", "beta_1", "beta_2",
+                 "gp_weight", "lambda_info", "gamma_onehot", "code_schedule", "orthogonal_reg",
+                 "reference_ortho_grads", "instance_noise_steps", "ema_decay", "precision",
+                 "jit_compile", "seed", "sample_seed"),
+    "output": ("model_dir", "checkpoint_every_steps", "sample_every_steps", "keep_checkpoints",
+               "export_at_end", "eval_every_steps", "eval_metrics", "eval_sizes_scale",
+               "standing_stats_batches", "encoder_recalibration_batches"),
+    "distribution": ("strategy", "num_gpus"),
+}
+
+
+def help_requested(argv: list[str]) -> bool:
+  """Whether a command line asks for the grouped help (--help, -h, -?, --helpshort)."""
+  return any(a in ("--help", "-h", "-?", "--helpshort") for a in argv[1:])
+
+
+def help_text(f, usage: str, extra_groups: dict[str, tuple[str, ...]] | None = None) -> str:
+  """`usage`, then every defined flag of FLAG_GROUPS (and extra_groups) under its group, each
+  with its help string and default. `--helpfull` still gives absl's complete list."""
+  lines = [usage.strip(), ""]
+  groups = dict(FLAG_GROUPS, **(extra_groups or {}))
+  for group, names in groups.items():
+    present = [n for n in names if n in f]
+    if not present:
+      continue
+    lines.append(f"{group}:")
+    for name in present:
+      flag = f[name]
+      default = ("(none)" if flag.default is None else str(flag.default).lower()
+                 if isinstance(flag.default, bool) else str(flag.default))
+      lines.append(f"  --{name}: {flag.help} (default: {default})")
+    lines.append("")
+  lines.append("Flags given after a --flagfile win over it; --helpfull lists every flag.")
+  return "\n".join(lines)
+
+
 def define_config_flags(skip: tuple[str, ...] = ()) -> None:
   """Defines the configuration flags on absl's global FlagValues, except the names in skip."""
   d, m = TrainConfig(), ModelConfig()
@@ -95,22 +136,45 @@ def define_config_flags(skip: tuple[str, ...] = ()) -> None:
     if name not in skip:
       definer(name, *args)
 
-def config_from_flags(f, **overrides) -> TrainConfig:
+_MODEL_FIELDS = ("image_size", "channels", "c_dim", "z_dim", "g_type", "q_type",
+                 "probabilistic_q", "learned_constant", "spectral_norm", "upsample", "g_output",
+                 "ngf", "ndf")
+_TRAIN_FIELDS = (
+    "dataset", "data_dir", "cache", "batch_size", "train_steps", "steps_per_loop",
+    "learning_rate", "beta_1", "beta_2", "gp_weight", "lambda_info", "gamma_onehot",
+    "code_schedule", "orthogonal_reg", "reference_ortho_grads", "instance_noise_steps",
+    "ema_decay", "precision", "jit_compile", "strategy", "num_gpus", "seed", "sample_seed",
+    "checkpoint_every_steps", "sample_every_steps", "keep_checkpoints", "export_at_end",
+    "eval_every_steps", "eval_metrics", "eval_sizes_scale", "standing_stats_batches",
+    "encoder_recalibration_batches", "model_dir")
+
+
+def preset_fills(f, preset: dict[str, str] | None) -> list[str]:
+  """The config fields a preset's values set: those it names that no flag given sets."""
+  if not preset:
+    return []
+  return [k for k in _MODEL_FIELDS + _TRAIN_FIELDS
+          if k in preset and k in f and not f[k].present]
+
+
+def config_from_flags(f, preset: dict[str, str] | None = None, **overrides) -> TrainConfig:
   """Builds and validates the TrainConfig from parsed flags (ValueError names the bad flag).
 
+  preset: `--key=value` strings (oogan_tf.presets) that replace the defaults of flags not given
+    (on the command line or in a flagfile); flags given always win.
   overrides: field values that replace the flags' (for names an entry point skipped).
   """
-  def value(name):
-    return overrides[name] if name in overrides else getattr(f, name)
+  filled = set(preset_fills(f, preset))
 
-  model = ModelConfig(**{k: value(k) for k in (
-      "image_size", "channels", "c_dim", "z_dim", "g_type", "q_type", "probabilistic_q",
-      "learned_constant", "spectral_norm", "upsample", "g_output", "ngf", "ndf")})
-  return TrainConfig(model=model, **{k: value(k) for k in (
-      "dataset", "data_dir", "cache", "batch_size", "train_steps", "steps_per_loop",
-      "learning_rate", "beta_1", "beta_2", "gp_weight", "lambda_info", "gamma_onehot",
-      "code_schedule", "orthogonal_reg", "reference_ortho_grads", "instance_noise_steps",
-      "ema_decay", "precision", "jit_compile", "strategy", "num_gpus", "seed", "sample_seed",
-      "checkpoint_every_steps", "sample_every_steps", "keep_checkpoints", "export_at_end",
-      "eval_every_steps", "eval_metrics", "eval_sizes_scale", "standing_stats_batches",
-      "encoder_recalibration_batches", "model_dir")})
+  def value(name):
+    if name in overrides:
+      return overrides[name]
+    if name in filled:
+      try:
+        return f[name].parser.parse(preset[name])
+      except ValueError as e:
+        raise ValueError(f"preset value --{name}={preset[name]} is not allowed: {e}") from None
+    return getattr(f, name)
+
+  model = ModelConfig(**{k: value(k) for k in _MODEL_FIELDS})
+  return TrainConfig(model=model, **{k: value(k) for k in _TRAIN_FIELDS})

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 
-from absl import app
 from absl import flags
 
+from oogan_tf import cli
 from oogan_tf import config_flags
 from oogan_tf import evaluate_lib
 from oogan_tf import export_lib
@@ -149,7 +148,7 @@ def _evaluate_baseline():
 
 def main(argv):
   if len(argv) > 1:
-    sys.exit(f"error: unexpected arguments {argv[1:]}")
+    cli.fail(f"unexpected arguments {argv[1:]}")
   try:
     evaluate_lib.parse_metrics(FLAGS.metrics)  # fail fast, before loading anything
     if FLAGS.baseline:
@@ -173,7 +172,7 @@ def main(argv):
         os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
         result = _evaluate(export_dir, output)
   except (evaluate_lib.EvaluationError, FileNotFoundError, FileExistsError, DatasetError) as e:
-    sys.exit(f"error: {e}")
+    cli.fail(f"{e}")
   print(evaluate_lib.format_table(result))
   print(f"wrote {output}")
   if FLAGS.baseline != "untrained":
@@ -184,4 +183,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main, __doc__)

@@ -5,11 +5,10 @@ see oogan_tf.export_lib for the signatures. BatchNorm calibration follows the ru
 --standing_stats_batches / --encoder_recalibration_batches are given (0 = as the released code).
 """
 
-import sys
 
-from absl import app
 from absl import flags
 
+from oogan_tf import cli
 from oogan_tf import export_lib
 
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "Run directory to export from.")
@@ -24,15 +23,21 @@ _RECALIBRATION = flags.DEFINE_integer("encoder_recalibration_batches", None, "Re
 def main(argv):
   del argv
   if not _MODEL_DIR.value:
-    sys.exit("error: --model_dir is required")
+    cli.fail("--model_dir is required")
   try:
     path = export_lib.export_from_checkpoint(_MODEL_DIR.value, _CHECKPOINT.value,
                                              _EXPORT_DIR.value, _STANDING.value,
                                              _RECALIBRATION.value)
+  except export_lib.ExportExistsError as e:
+    if _EXPORT_DIR.value or not export_lib.is_complete_export(e.path):
+      cli.fail(f"{e}")
+    # The default path of this checkpoint's iteration: the work is done already.
+    print(f"export | this iteration is already exported: {e.path}")
+    return
   except (FileNotFoundError, FileExistsError, ValueError) as e:
-    sys.exit(f"error: {e}")
+    cli.fail(f"{e}")
   print(f"export | wrote {path}")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main, __doc__)

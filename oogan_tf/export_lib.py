@@ -35,6 +35,20 @@ from oogan_tf.models import Discriminator, Generator, copy_non_trainable, split_
 CODE_RANGE = (0.0, 1.0)  # training draws c in [0, 1]
 
 
+class ExportExistsError(FileExistsError):
+  """The export directory exists already; exports are never overwritten. `.path` is it."""
+
+  def __init__(self, path: str):
+    super().__init__(f"export directory {path} already exists; pass another --export_dir or "
+                     "remove it")
+    self.path = path
+
+
+def is_complete_export(path: str) -> bool:
+  """Whether path holds a finished SavedModel (exports are renamed into place when complete)."""
+  return os.path.isfile(os.path.join(path, "saved_model.pb"))
+
+
 class OOGANExport(tf.Module):
   """The exported module; see the module docstring for the signatures."""
 
@@ -138,8 +152,7 @@ def write_export(generator: Generator, discriminator: Discriminator, cfg: TrainC
   Raises: FileExistsError if export_dir exists.
   """
   if os.path.exists(export_dir):
-    raise FileExistsError(f"export directory {export_dir} already exists; pass another "
-                          "--export_dir or remove it")
+    raise ExportExistsError(export_dir)
   parent = os.path.dirname(os.path.abspath(export_dir))
   os.makedirs(parent, exist_ok=True)
   tmp = tempfile.mkdtemp(prefix=".export-tmp-", dir=parent)
@@ -175,8 +188,7 @@ def export_calibrated(ema_generator: Generator, discriminator: Discriminator, cf
     if value is not None and value < 0:
       raise ValueError(f"--{name}={value} is not allowed; it must be >= 0")
   if os.path.exists(export_dir):
-    raise FileExistsError(f"export directory {export_dir} already exists; pass another "
-                          "--export_dir or remove it")
+    raise ExportExistsError(export_dir)
   standing = calibration.standing_generator_statistics(ema_generator, cfg, standing_batches)
   with calibration.recalibrated_discriminator(discriminator, cfg, recalibration_batches) as n:
     return write_export(ema_generator, discriminator, cfg, iteration, export_dir,

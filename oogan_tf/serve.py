@@ -5,11 +5,10 @@ latent explorer page at http://HOST:PORT/ until SIGTERM or Ctrl-C; see oogan_tf.
 docs/serve.md.
 """
 
-import sys
 
-from absl import app
 from absl import flags
 
+from oogan_tf import cli
 from oogan_tf import serving
 from oogan_tf.serving import server as server_lib
 
@@ -24,16 +23,16 @@ _MAX_BODY_BYTES = flags.DEFINE_integer("max_body_bytes", server_lib.DEFAULT_MAX_
 
 def main(argv):
   if len(argv) > 1:
-    sys.exit(f"error: unexpected arguments {argv[1:]}")
+    cli.fail(f"unexpected arguments {argv[1:]}")
   if not _EXPORT_DIR.value:
-    sys.exit("error: --export_dir is required")
+    cli.fail("--export_dir is required")
   try:
     served = serving.ServedModel(_EXPORT_DIR.value)
     server = serving.make_server(served, host=_HOST.value, port=_PORT.value,
                                  model_name=_MODEL_NAME.value,
                                  max_body_bytes=_MAX_BODY_BYTES.value)
   except OSError as e:  # no export there, or the port is taken
-    sys.exit(f"error: {e}")
+    cli.fail(f"{e}")
   print(f"serve | {server.url} (model '{_MODEL_NAME.value}', version {served.version}; "
         f"REST: {server.url}v1/models/{_MODEL_NAME.value})", flush=True)
   serving.serve_until_signal(server)
@@ -41,4 +40,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main, __doc__)

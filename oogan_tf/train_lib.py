@@ -22,16 +22,16 @@ import sys
 import tempfile
 import time
 
-from absl import logging
 import tensorflow as tf
 
 from oogan_tf import calibration
 from oogan_tf import data as data_lib
 from oogan_tf import evaluate_lib
 from oogan_tf import export_lib
+from oogan_tf import summaries
 from oogan_tf.config import TrainConfig
 from oogan_tf.distribute import get_strategy
-from oogan_tf.summaries import SampleWriter
+from oogan_tf.run_log import Progress, RunLog
 from oogan_tf.trainer import NonFiniteLossError, Trainer
 
 
@@ -80,15 +80,6 @@ def _get(cfg: TrainConfig, dotted: str):
   return value
 
 
-def _format_eta(seconds: float) -> str:
-  if not math.isfinite(seconds):
-    return "?"
-  seconds = int(seconds)
-  h, rem = divmod(seconds, 3600)
-  m, s = divmod(rem, 60)
-  return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
-
-
 class _StopRequest:
   """Turns SIGTERM / the first Ctrl-C into a flag checked between loops (a second Ctrl-C aborts)."""
 
@@ -128,11 +119,6 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
   return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
 
 
-def _log(message: str) -> None:
-  logging.info(message)
-  print(message, flush=True)
-
-
 def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
   """Trains until cfg.train_steps (resuming if model_dir holds a run).
 
@@ -144,7 +130,9 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
   if not cfg.model_dir:
     raise ValueError("--model_dir is required: the run directory for config, checkpoints, "
                      "TensorBoard events and samples")
-  data_lib.validate(cfg.data_config())
+  # Finds the images (files, layout, npz) before anything is written, so that a failed start
+  # leaves no run directory behind.
+  data_description = data_lib.describe_source(cfg.data_config())
   strategy = get_strategy(cfg.strategy, cfg.num_gpus)
   cfg.check_replicas(strategy.num_replicas_in_sync)
   chief = is_chief(strategy)
@@ -171,14 +159,20 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
     restore_msg = "initialized (fresh run)"
   start = trainer.iteration
 
-  _log("train | config:\n" + cfg.to_json())
-  _log("train | trainable parameters: " + ", ".join(
+  log = RunLog(cfg.model_dir if chief else None)
+  m = cfg.model
+  log.event(f"train | config: dataset={cfg.dataset} {m.image_size}x{m.image_size}x{m.channels}, "
+            f"G={m.g_type} Q={m.q_type} c_dim={m.c_dim} z_dim={m.z_dim} ngf={m.ngf} ndf={m.ndf}, "
+            f"batch {cfg.batch_size}, {cfg.train_steps:,} iterations, lr {cfg.learning_rate:g}, "
+            f"gp {cfg.gp_weight:g}, codes {cfg.code_schedule}, {cfg.precision}, seed {cfg.seed} "
+            f"(every value: {os.path.join(cfg.model_dir, 'config.json')})")
+  log.event("train | trainable parameters: " + ", ".join(
       f"{k}={v:,}" for k, v in trainer.parameter_counts().items()))
-  _log(f"train | strategy={type(strategy).__name__} replicas={strategy.num_replicas_in_sync} "
-       f"precision={cfg.precision} jit_compile={cfg.jit_compile} devices="
-       f"{[d.name for d in tf.config.list_logical_devices()]}")
-  _log(f"train | data: {data_lib.describe_source(cfg.data_config())}")
-  _log(f"train | {restore_msg}")
+  log.event(f"train | strategy={type(strategy).__name__} replicas={strategy.num_replicas_in_sync} "
+            f"precision={cfg.precision} jit_compile={cfg.jit_compile} devices="
+            f"{[d.name for d in tf.config.list_logical_devices()]}")
+  log.event(f"train | data: {data_description}")
+  log.event(f"train | {restore_msg}")
 
   dcfg = cfg.data_config()
   dataset = strategy.distribute_datasets_from_function(
@@ -186,7 +180,7 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
   iterator = iter(dataset)
   writer = (tf.summary.create_file_writer(os.path.join(cfg.model_dir, "train")) if chief
             else tf.summary.create_noop_writer())
-  samples = SampleWriter(cfg.model.c_dim, cfg.model.z_dim, cfg.sample_seed)
+  samples = summaries.SampleWriter(cfg.model.c_dim, cfg.model.z_dim, cfg.sample_seed)
   samples_dir = os.path.join(out_dir, "samples")
 
   def write_samples(step: int) -> None:
@@ -215,14 +209,20 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
             factors, os.path.join(cfg.model_dir, "eval", f"effect_matrix_step{step:07d}.png"),
             title=f"iteration {step}")
     scores = evaluate_lib.score_summaries(result)
-    _log(f"eval | step {step} | " + " ".join(
+    log.stats({"step": step, "eval": scores})
+    log.event(f"eval | step {step} | " + " ".join(
         f"{k}={v['value']:.4f}" + (f"±{v['se']:.4f}" if v["se"] is not None else "")
         for k, v in sorted(scores.items())))
 
   metrics: dict = {}
   step = start
   if step == 0 and cfg.train_steps > 0:
+    if chief:
+      batches = -(-summaries.NUM_SAMPLES // cfg.batch_size)
+      reals = tf.concat(list(calibration.real_batches(cfg, batches)), 0)
+      summaries.write_reals(reals[:summaries.NUM_SAMPLES].numpy(), writer, samples_dir)
     write_samples(0)
+  progress = Progress(cfg.batch_size)
   with _StopRequest() as stop:
     while step < cfg.train_steps and not stop.requested:
       n = min(cfg.steps_per_loop, cfg.train_steps - step)
@@ -247,12 +247,13 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
           tf.summary.scalar(f"opt/loss_scale_{name}", scale, step=step)
         tf.summary.scalar("perf/steps_per_sec", steps_per_sec, step=step)
         tf.summary.scalar("perf/images_per_sec", steps_per_sec * cfg.batch_size, step=step)
-      _log(f"train | step {step}/{cfg.train_steps} ({100.0 * step / max(cfg.train_steps, 1):.1f}%)"
-           f" | {steps_per_sec:.2f} steps/s | ETA "
-           f"{_format_eta((cfg.train_steps - step) / steps_per_sec)} | "
-           f"d={metrics['loss/d_total']:.4f} g={metrics['loss/g_adv']:.4f} "
-           f"info={metrics['loss/info']:.4f} D(x)={metrics['d/score_real']:.3f} "
-           f"D(G(z))={metrics['d/score_fake']:.3f}")
+      progress.update(n, elapsed)
+      log.event(f"train | {progress.line(step, cfg.train_steps)} | "
+                f"d={metrics['loss/d_total']:.4f} g={metrics['loss/g_adv']:.4f} "
+                f"info={metrics['loss/info']:.4f} D(x)={metrics['d/score_real']:.3f} "
+                f"D(G(z))={metrics['d/score_fake']:.3f}")
+      log.stats({"step": step, "kimg": step * cfg.batch_size / 1000, "loop_seconds": elapsed,
+                 "steps_per_sec": steps_per_sec, **metrics})
       if step // cfg.sample_every_steps > prev // cfg.sample_every_steps:
         write_samples(step)
       if step // cfg.checkpoint_every_steps > prev // cfg.checkpoint_every_steps:
@@ -269,8 +270,8 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
     trainer.sync_ema_buffers()
     export_lib.export_calibrated(trainer.ema_generator, trainer.discriminator, cfg, step,
                                  export_dir)
-    _log(f"train | exported {export_dir}")
+    log.event(f"train | exported {export_dir}")
   if stop.requested:
-    _log(f"train | stopped on request at iteration {step}; re-run the same command to resume")
+    log.event(f"train | stopped on request at iteration {step}; re-run the same command to resume")
   return {"step": step, "metrics": metrics, "resumed_from": start,
           "checkpoint": manager.latest_checkpoint}

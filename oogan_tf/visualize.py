@@ -50,3 +50,41 @@ def traversal_inputs(base_c: np.ndarray, z: np.ndarray, dim: int,
   c = np.repeat(np.asarray(base_c, np.float32), k, axis=0)
   c[:, dim] = np.tile(np.asarray(values, np.float32), len(base_c))
   return c, np.repeat(np.asarray(z, np.float32), k, axis=0)
+
+
+def labelled_sheet(images: np.ndarray, row_labels: list[str], column_labels: list[str],
+                   min_cell: int = 48) -> np.ndarray:
+  """One labelled grid: row r, column k shows images[r, k]; labels on the left and on top.
+
+  Args:
+    images: uint8 [R, K, H, W, C] (C = 1 or 3).
+    row_labels: R strings (e.g. 'c03'); column_labels: K strings (e.g. the swept values).
+    min_cell: images are upscaled (nearest) by an integer factor to at least this many pixels.
+  Returns: uint8 [H', W', 3] on a white background.
+  """
+  from PIL import ImageDraw, ImageFont  # pylint: disable=g-import-not-at-top
+  images = np.asarray(images)
+  r, k, h, w, _ = images.shape
+  if len(row_labels) != r or len(column_labels) != k:
+    raise ValueError(f"{r} rows x {k} columns need as many labels; got {len(row_labels)} and "
+                     f"{len(column_labels)}")
+  scale = max(1, -(-min_cell // h))
+  cell_h, cell_w, pad = h * scale, w * scale, 2
+  font = ImageFont.load_default()
+  left = 8 + max(int(font.getlength(s)) for s in row_labels)
+  top = 16
+  sheet = Image.new("RGB", (left + k * (cell_w + pad) + pad, top + r * (cell_h + pad) + pad),
+                    "white")
+  draw = ImageDraw.Draw(sheet)
+  for j, label in enumerate(column_labels):
+    x = left + pad + j * (cell_w + pad) + (cell_w - int(font.getlength(label))) // 2
+    draw.text((x, 2), label, fill="black", font=font)
+  for i, label in enumerate(row_labels):
+    y = top + pad + i * (cell_h + pad)
+    draw.text((2, y + cell_h // 2 - 5), label, fill="black", font=font)
+    for j in range(k):
+      tile = images[i, j]
+      tile = np.repeat(tile, 3, axis=-1) if tile.shape[-1] == 1 else tile
+      tile = np.repeat(np.repeat(tile, scale, axis=0), scale, axis=1)
+      sheet.paste(Image.fromarray(tile), (left + pad + j * (cell_w + pad), y))
+  return np.asarray(sheet)

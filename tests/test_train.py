@@ -3,6 +3,7 @@ step, single trace, presets, config validation, NaN stop, bfloat16."""
 
 import glob
 import json
+import math
 import os
 import signal
 import subprocess
@@ -63,9 +64,10 @@ def test_cli_smoke_writes_run_directory_and_resumes(tmp_path):
               "ortho/orth_conv", "ortho/readout", "opt/learning_rate", "perf/steps_per_sec",
               "perf/images_per_sec"):
     assert tag in scalars, tag
-  assert {"samples/fixed", "traversal/c00", "traversal/c01", "traversal/c02"} <= images
+  assert {"samples/fixed", "samples/reals", "traversal"} <= images
   pngs = sorted(os.listdir(model_dir / "samples"))
-  assert "fixed_step0000004.png" in pngs and "traversal_c02_step0000004.png" in pngs
+  assert {"reals.png", "fixed_step0000004.png", "traversal_step0000004.png"} <= set(pngs)
+  assert not [p for p in pngs if p.startswith("traversal_c")]  # one sheet, not a file per code
 
   second = _run_cli("--flagfile=flags/smoke.flags", f"--model_dir={model_dir}",
                     "--train_steps=6", "--export_at_end=false")
@@ -74,6 +76,15 @@ def test_cli_smoke_writes_run_directory_and_resumes(tmp_path):
   assert "step 6/6" in second.stdout and "step 2/" not in second.stdout
   assert tf.train.latest_checkpoint(str(model_dir / "ckpt")).endswith("ckpt-6")
   assert len((model_dir / "command.txt").read_text().splitlines()) == 2
+  # One line per event, on stdout only, and the same lines in log.txt; stats.jsonl holds one
+  # record per logged loop (smoke: 2 iterations per loop) of both sessions.
+  assert second.stdout.count("train | step 6/6") == 1 and "train | step" not in second.stderr
+  log_lines = (model_dir / "log.txt").read_text().splitlines()
+  assert sum("train | step 4/4" in l for l in log_lines) == 1
+  assert sum("train | step 6/6" in l for l in log_lines) == 1
+  records = [json.loads(l) for l in (model_dir / "stats.jsonl").read_text().splitlines()]
+  assert [r["step"] for r in records] == [2, 4, 6]
+  assert all(math.isfinite(r["loss/d_total"]) and r["kimg"] > 0 for r in records)
 
   changed = _run_cli("--flagfile=flags/smoke.flags", f"--model_dir={model_dir}", "--c_dim=4")
   assert changed.returncode != 0

@@ -15,7 +15,6 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
 
 from absl import app
@@ -23,6 +22,7 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from oogan_tf import cli
 from oogan_tf import config_flags
 from oogan_tf import data as data_lib
 from oogan_tf.trainer import Trainer
@@ -81,7 +81,7 @@ def main(argv):
   del argv
   cfg = config_flags.config_from_flags(flags.FLAGS)
   if _ITERATIONS.value < 1 or _LOOP.value < 1:
-    sys.exit("error: --iterations and --bench_steps_per_loop must be >= 1")
+    cli.fail("--iterations and --bench_steps_per_loop must be >= 1")
   data_lib.validate(cfg.data_config())
   trainer = Trainer(cfg)
   dataset = trainer.strategy.distribute_datasets_from_function(

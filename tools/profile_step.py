@@ -17,7 +17,6 @@ import collections
 import glob
 import json
 import os
-import sys
 import time
 
 from absl import app
@@ -25,6 +24,7 @@ from absl import flags
 import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
+from oogan_tf import cli
 from oogan_tf import config_flags
 from oogan_tf import data as data_lib
 from oogan_tf.trainer import Trainer
@@ -95,11 +95,11 @@ def _print_table(title: str, rows, total: float) -> None:
 def main(argv):
   del argv
   if not _LOGDIR.value:
-    sys.exit("error: --logdir is required (a new directory for the trace)")
+    cli.fail("--logdir is required (a new directory for the trace)")
   if os.path.exists(_LOGDIR.value) and os.listdir(_LOGDIR.value):
-    sys.exit(f"error: --logdir={_LOGDIR.value} is not empty; give a new directory")
+    cli.fail(f"--logdir={_LOGDIR.value} is not empty; give a new directory")
   if _ITERATIONS.value < 1:
-    sys.exit(f"error: --iterations={_ITERATIONS.value}; must be >= 1")
+    cli.fail(f"--iterations={_ITERATIONS.value}; must be >= 1")
   cfg = config_flags.config_from_flags(flags.FLAGS)
   data_lib.validate(cfg.data_config())
   trainer = Trainer(cfg)
@@ -115,7 +115,7 @@ def main(argv):
   tf.profiler.experimental.stop()
   traces = sorted(glob.glob(os.path.join(_LOGDIR.value, "**", "*.xplane.pb"), recursive=True))
   if not traces:
-    sys.exit(f"error: the profiler wrote no trace under {_LOGDIR.value}")
+    cli.fail(f"the profiler wrote no trace under {_LOGDIR.value}")
   xspace = xplane_pb2.XSpace()
   with open(traces[-1], "rb") as f:
     xspace.ParseFromString(f.read())

@@ -50,6 +50,7 @@ if REPO not in sys.path:
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # pylint: disable=wrong-import-position
+from oogan_tf import presets
 from oogan_tf.config import TrainConfig
 from oogan_tf.models.model_config import ModelConfig
 
@@ -112,31 +113,8 @@ def _log(message: str) -> None:
 # ----------------------------------------------------------------------------- configuration
 
 
-def read_flagfile(path: str) -> dict[str, str]:
-  """{'key': 'value'} of the `--key=value` lines of an absl flagfile (`#` starts a comment)."""
-  out: dict[str, str] = {}
-  with open(path) as f:
-    for raw in f:
-      line = raw.split("#", 1)[0].strip()
-      if not line:
-        continue
-      if not line.startswith("--") or "=" not in line:
-        raise ValueError(f"{path}: cannot parse {raw.strip()!r}; expected --key=value")
-      key, value = line[2:].split("=", 1)
-      out[key.strip()] = value.strip()
-  return out
-
-
-def preset_path(preset: str) -> str:
-  """A preset name (flags/<name>.flags) or a flagfile path."""
-  if os.path.isfile(preset):
-    return preset
-  path = os.path.join(REPO, "flags", f"{preset}.flags")
-  if not os.path.isfile(path):
-    names = sorted(os.path.basename(p)[:-len(".flags")]
-                   for p in glob.glob(os.path.join(REPO, "flags", "*.flags")))
-    raise ValueError(f"--preset={preset!r} is neither a file nor one of {', '.join(names)}")
-  return path
+read_flagfile = presets.read_flagfile
+preset_path = presets.preset_path
 
 
 def _coerce(name: str, value, default):

@@ -1,0 +1,142 @@
+"""Command-line input handling of train: dataset presets, value validation, and bad input that
+ends in one line with exit status 2 and leaves nothing written."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from absl import flags
+from absl.testing import flagsaver
+
+from oogan_tf import config_flags, presets
+from oogan_tf import train as train_main  # pylint: disable=unused-import  (defines the flags)
+from oogan_tf.config import TrainConfig
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _parse(*args) -> TrainConfig:
+  """The TrainConfig `python -m oogan_tf.train ARGS` resolves to (in-process)."""
+  argv = ["train", *args]
+  with flagsaver.flagsaver():
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(argv)
+    preset = None if presets.flagfile_given(argv) else presets.dataset_preset(flags.FLAGS.dataset)
+    return config_flags.config_from_flags(flags.FLAGS, preset=preset[1] if preset else None)
+
+
+def _run_cli(*args, cwd=REPO):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+  return subprocess.run([sys.executable, "-m", "oogan_tf.train", *args], cwd=cwd, env=env,
+                        capture_output=True, text=True, timeout=300)
+
+
+def test_headline_chairs_command_brings_the_chairs_preset():
+  cfg = _parse("--dataset=chairs", "--c_dim=16")
+  chairs = presets.read_flagfile(presets.preset_path("chairs"))
+  assert cfg.model.channels == 3 and cfg.model.image_size == 64
+  assert cfg.model.c_dim == 16  # given on the command line: wins over the preset's 10
+  assert cfg.model.z_dim == int(chairs["z_dim"]) == 50
+  assert cfg.batch_size == int(chairs["batch_size"])
+  assert cfg.reference_ortho_grads is True
+
+
+def test_flags_given_win_over_the_dataset_preset():
+  cfg = _parse("--dataset=chairs", "--channels=1", "--batch_size=8",
+               "--reference_ortho_grads=false")
+  assert (cfg.model.channels, cfg.batch_size, cfg.reference_ortho_grads) == (1, 8, False)
+  assert cfg.model.image_size == 64
+
+
+def test_a_flagfile_is_the_whole_preset():
+  cfg = _parse("--flagfile=flags/dsprites_cpu.flags")
+  cpu = presets.read_flagfile(presets.preset_path("dsprites_cpu"))
+  assert cfg.model.image_size == 32
+  # dsprites.flags (what a bare --dataset=dsprites brings) anneals for 5,000 iterations.
+  assert cfg.instance_noise_steps == int(cpu["instance_noise_steps"]) == 300
+  assert _parse("--dataset=dsprites").instance_noise_steps == 5000
+
+
+def test_a_dataset_without_preset_keeps_the_defaults():
+  cfg = _parse("--dataset=fake")
+  assert cfg.to_dict() == TrainConfig(dataset="fake").to_dict()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--gp_weight=nan"], "--gp_weight=nan is not allowed; it must be finite and >= 0"),
+    (["--lambda_info=-1"], "--lambda_info=-1.0 is not allowed; it must be finite and >= 0"),
+    (["--learning_rate=inf"], "--learning_rate=inf is not allowed; it must be finite and > 0"),
+    (["--beta_1=1"], "--beta_1=1.0 is not allowed; it must be in [0, 1)"),
+    (["--beta_2=nan"], "--beta_2=nan is not allowed; it must be in [0, 1)"),
+    ([f"--seed={2**70}"], f"--seed={2**70} is not allowed; it must be in [0, 2147483647]"),
+    (["--sample_seed=-1"], "--sample_seed=-1 is not allowed; it must be in [0, 2147483647]"),
+    (["--eval_sizes_scale=inf"], "--eval_sizes_scale=inf is not allowed"),
+    (["--batch_size=0"], "--batch_size=0 is not allowed; it must be >= 1"),
+    (["--c_dim=0"], "c_dim=0 is not allowed"),
+])
+def test_invalid_values_name_the_flag_and_what_is_allowed(args, message):
+  with pytest.raises(ValueError) as info:
+    _parse("--dataset=fake", *args)
+  assert message in str(info.value)
+
+
+def test_adam_epsilon_must_be_positive():  # a config field without a flag
+  with pytest.raises(ValueError, match=r"--epsilon=0.0 is not allowed; it must be finite and > 0"):
+    TrainConfig(epsilon=0.0)
+
+
+def _assert_one_line_exit_2(result):
+  assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+  assert "Traceback" not in result.stderr
+  lines = [l for l in result.stderr.splitlines() if l.strip()]
+  assert lines[-1].startswith("error: ") and len([l for l in lines if l.startswith("error")]) == 1
+
+
+@pytest.mark.parametrize("case", ["nan_flag", "no_model_dir", "model_dir_is_a_file",
+                                  "empty_image_folder"])
+def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, case):
+  run = tmp_path / "run"
+  args = ["--flagfile=flags/smoke.flags", f"--model_dir={run}"]
+  if case == "nan_flag":
+    args.append("--gp_weight=nan")
+  elif case == "no_model_dir":
+    args = ["--flagfile=flags/smoke.flags"]
+  elif case == "model_dir_is_a_file":
+    run.write_text("notes")
+  else:
+    (tmp_path / "images").mkdir()
+    args += ["--dataset=image_folder", f"--data_dir={tmp_path / 'images'}", "--channels=3"]
+  result = _run_cli(*args)
+  _assert_one_line_exit_2(result)
+  if case == "model_dir_is_a_file":
+    assert run.read_text() == "notes"
+  else:
+    assert not run.exists()
+  assert "--model_dir" in result.stderr or case in ("nan_flag", "empty_image_folder")
+
+
+def test_headline_command_dry_run_says_what_the_preset_brought():
+  result = _run_cli("--dataset=chairs", "--c_dim=16", "--dry_run")
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "brings flags/chairs.flags for" in result.stdout and "channels=3" in result.stdout
+  config = json.loads(result.stdout[result.stdout.index("{"):result.stdout.rindex("}") + 1])
+  assert config["model"]["channels"] == 3 and config["model"]["c_dim"] == 16
+
+
+def test_every_configuration_flag_has_exactly_one_help_group():
+  defined = sorted(f.name for f in flags.FLAGS.get_key_flags_for_module(config_flags))
+  grouped = [n for names in config_flags.FLAG_GROUPS.values() for n in names]
+  assert len(defined) > 40 and sorted(grouped) == defined
+
+
+def test_help_exits_0_with_flags_grouped_by_purpose():
+  result = _run_cli("--help")
+  assert result.returncode == 0, result.stderr[-2000:]
+  out = result.stdout
+  positions = [out.index(f"\n{g}:\n") for g in ("data", "model", "training", "output",
+                                                 "distribution", "this command")]
+  assert positions == sorted(positions)
+  assert "  --c_dim: Number of continuous control codes C (>= 1). (default: 6)" in out
+  assert "  --dry_run: " in out
