@@ -174,10 +174,19 @@ def test_cli_refuses_to_overwrite_and_tools_use_only_the_export(run, tmp_path):
 
   traversal = tmp_path / "trav.png"
   result = subprocess.run([sys.executable, "tools/traverse.py", f"--export_dir={export_dir}",
-                           "--steps=4", f"--output={traversal}"],
+                           "--steps=4", f"--output={traversal}", "--plain"],
                           cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-2000:]
   assert np.asarray(Image.open(traversal)).shape == (3 * 33 + 1, 4 * 33 + 1)
+  sheet_path = tmp_path / "sheet.png"
+  result = subprocess.run([sys.executable, "tools/traverse.py", f"--export_dir={export_dir}",
+                           "--steps=4", f"--output={sheet_path}", "--min_cell=64"],
+                          cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  sheet = np.asarray(Image.open(sheet_path))
+  # 3 codes x 4 steps of 32-px images upscaled x2, with labels above and to the left.
+  assert sheet.ndim == 3 and sheet.shape[2] == 3
+  assert sheet.shape[0] > 3 * 64 and sheet.shape[1] > 4 * 64
 
 
 ROUND_TRIP = """

@@ -266,5 +266,5 @@ def test_entry_point_errors_without_export(tmp_path):
       [sys.executable, "-m", "oogan_tf.serve", f"--export_dir={tmp_path}"],
       capture_output=True, text=True, timeout=60,
       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES=""))
-  assert result.returncode == 1
+  assert result.returncode == 2  # a usage error (oogan_tf.cli)
   assert "is not an oogan_tf export" in result.stderr and "Traceback" not in result.stderr

@@ -1,7 +1,9 @@
 """Writes latent traversals from a SavedModel export (uses only tf.saved_model.load).
 
 One row per code dimension (or one file per dimension with --per_dimension), each sweeping that
-dimension from --low to --high with z and the other codes fixed by --seed.
+dimension from --low to --high with z and the other codes fixed by --seed. The sheet is labelled
+(rows c00..cNN, columns the swept values) and upscaled to at least --min_cell pixels per image;
+--plain writes the bare grid at the export's resolution instead.
 
     python tools/traverse.py --export_dir=E --output=traversal.png [--steps=10 --low=0 --high=1]
 """
@@ -26,6 +28,10 @@ def main(argv=None) -> int:
   parser.add_argument("--high", type=float, default=None)
   parser.add_argument("--per_dimension", action="store_true",
                       help="one PNG per dimension: OUTPUT stem + _cNN.png")
+  parser.add_argument("--plain", action="store_true",
+                      help="the bare image grid (no labels, no upscaling)")
+  parser.add_argument("--min_cell", type=int, default=48,
+                      help="labelled sheet: upscale each image to at least this many pixels")
   parser.add_argument("--output", default="traversal.png")
   args = parser.parse_args(argv)
   if args.steps < 2:
@@ -50,8 +56,15 @@ def main(argv=None) -> int:
     for dim, images in enumerate(rows):
       visualize.save_grid_png(images, args.steps, f"{stem}_c{dim:02d}{ext or '.png'}")
     print(f"wrote {len(rows)} files {stem}_cNN{ext or '.png'}")
-  else:
+  elif args.plain:
     visualize.save_grid_png(np.concatenate(rows), args.steps, args.output)
+    print(f"wrote {args.output} ({len(rows)} dimensions x {args.steps} steps, {low}..{high})")
+  else:
+    values = np.linspace(low, high, args.steps)
+    sheet = visualize.labelled_sheet(visualize.to_uint8(np.stack(rows), (0.0, 1.0)),
+                                     [f"c{d:02d}" for d in range(len(rows))],
+                                     [f"{v:.2f}" for v in values], min_cell=args.min_cell)
+    visualize.save_png(sheet, args.output)
     print(f"wrote {args.output} ({len(rows)} dimensions x {args.steps} steps, {low}..{high})")
   return 0
 
