@@ -47,7 +47,7 @@ def main(argv):
   from oogan_tf import data as data_lib  # pylint: disable=g-import-not-at-top
   try:
     data_lib.validate(cfg.data_config())
-  except (data_lib.DatasetError, ValueError) as e:
+  except ValueError as e:  # data_lib.DatasetError is one
     cli.fail(f"{e}")
   if FLAGS.dry_run:
     dry_run(cfg)
