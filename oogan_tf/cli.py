@@ -41,4 +41,15 @@ def run(main: Callable, usage: str) -> None:
       logging.set_verbosity(logging.WARNING)
     return main(argv)
 
-  app.run(quiet_main)
+  app.run(quiet_main, flags_parser=parse_flags)
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing, except that an unknown flag or a value of the wrong type or outside an
+  enum ends like every other bad input: one `error:` line and exit status 2 (absl's own handler
+  prints two lines and exits 1)."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    # absl prefixes some messages (an unreadable --flagfile) with its own "ERROR:: ".
+    fail(f"{str(e).removeprefix('ERROR:: ')}; --help lists the flags")

@@ -60,7 +60,7 @@ def main(argv):
   from oogan_tf import train_lib  # pylint: disable=g-import-not-at-top
   try:
     train_lib.train(cfg, command_line=" ".join(sys.argv))
-  except (train_lib.RunDirectoryError, data_lib.DatasetError) as e:
+  except (train_lib.RunDirectoryError, train_lib.StrategyError, data_lib.DatasetError) as e:
     cli.fail(f"{e}")
 
 

@@ -30,7 +30,7 @@ from oogan_tf import evaluate_lib
 from oogan_tf import export_lib
 from oogan_tf import summaries
 from oogan_tf.config import TrainConfig
-from oogan_tf.distribute import get_strategy
+from oogan_tf.distribute import StrategyError, cpu_bf16_warning, get_strategy
 from oogan_tf.run_log import Progress, RunLog
 from oogan_tf.trainer import NonFiniteLossError, Trainer
 
@@ -125,7 +125,7 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
   Returns: {"step": final iteration, "metrics": the last loop's mean metrics, "resumed_from":
   the iteration restored (0 for a fresh start), "checkpoint": newest checkpoint path}.
   Raises:
-    RunDirectoryError, ValueError (data / config), NonFiniteLossError.
+    RunDirectoryError, StrategyError, ValueError (data / config), NonFiniteLossError.
   """
   if not cfg.model_dir:
     raise ValueError("--model_dir is required: the run directory for config, checkpoints, "
@@ -134,7 +134,10 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
   # leaves no run directory behind.
   data_description = data_lib.describe_source(cfg.data_config())
   strategy = get_strategy(cfg.strategy, cfg.num_gpus)
-  cfg.check_replicas(strategy.num_replicas_in_sync)
+  try:
+    cfg.check_replicas(strategy.num_replicas_in_sync)
+  except ValueError as e:
+    raise StrategyError(str(e)) from e
   chief = is_chief(strategy)
   if chief:
     prepare_run_directory(cfg, command_line)
@@ -171,6 +174,9 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
   log.event(f"train | strategy={type(strategy).__name__} replicas={strategy.num_replicas_in_sync} "
             f"precision={cfg.precision} jit_compile={cfg.jit_compile} devices="
             f"{[d.name for d in tf.config.list_logical_devices()]}")
+  bf16_warning = cpu_bf16_warning(cfg.precision)
+  if bf16_warning:
+    log.event(f"train | warning: {bf16_warning}")
   log.event(f"train | data: {data_description}")
   log.event(f"train | {restore_msg}")
 

@@ -140,3 +140,90 @@ def test_help_exits_0_with_flags_grouped_by_purpose():
   assert positions == sorted(positions)
   assert "  --c_dim: Number of continuous control codes C (>= 1). (default: 6)" in out
   assert "  --dry_run: " in out
+
+
+def _train_in_process(argv, monkeypatch, capsys):
+  """Runs `python -m oogan_tf.train ARGV` in this process up to its exit; returns (status, stderr).
+
+  The same code path as the command line (cli.parse_flags, then train.main), without paying a
+  new Python + TensorFlow start for each of the table's cases."""
+  from oogan_tf import cli  # pylint: disable=g-import-not-at-top
+  argv = ["train", *argv]
+  monkeypatch.setattr(sys, "argv", argv)
+  with flagsaver.flagsaver():
+    flags.FLAGS.unparse_flags()
+    with pytest.raises(SystemExit) as info:
+      train_main.main(cli.parse_flags(argv))
+  return info.value.code, capsys.readouterr().err
+
+
+def _table_case(case, tmp_path):
+  """(argv, check) for one bad input; check() asserts what must be left untouched."""
+  run = tmp_path / "run"
+  smoke = ["--flagfile=flags/smoke.flags", f"--model_dir={run}"]
+  nothing_written = lambda: not run.exists()
+  flag_values = {
+      "lr_nan": "--learning_rate=nan", "lr_negative": "--learning_rate=-1",
+      "lr_inf": "--learning_rate=inf", "beta1_one": "--beta_1=1", "beta2_nan": "--beta_2=nan",
+      "seed_negative": "--seed=-1", "seed_2_70": f"--seed={2**70}", "batch_0": "--batch_size=0",
+      "image_size_48": "--image_size=48", "channels_2": "--channels=2", "c_dim_0": "--c_dim=0",
+      "z_dim_1": "--z_dim=1", "gp_nan": "--gp_weight=nan", "ema_1_5": "--ema_decay=1.5",
+      "steps_per_loop_0": "--steps_per_loop=0", "g_type_enum": "--g_type=stylegan3",
+      "batch_not_int": "--batch_size=abc", "unknown_flag": "--no_such_flag=1",
+      "dataset_unknown": "--dataset=imagenet", "strategy_unknown": "--strategy=horovod",
+      "strategy_tpu_absent": "--strategy=tpu",
+      "too_many_gpus": "--strategy=mirrored --num_gpus=3",
+  }
+  if case in flag_values:
+    return smoke + flag_values[case].split(), nothing_written
+  if case == "flagfile_missing":
+    return [f"--flagfile={tmp_path / 'none.flags'}", f"--model_dir={run}"], nothing_written
+  if case == "data_dir_missing":
+    return smoke + ["--dataset=image_folder", "--channels=3",
+                    f"--data_dir={tmp_path / 'nowhere'}"], nothing_written
+  if case == "data_dir_empty":
+    (tmp_path / "images").mkdir()
+    return smoke + ["--dataset=image_folder", "--channels=3",
+                    f"--data_dir={tmp_path / 'images'}"], nothing_written
+  if case == "data_dir_is_file":
+    (tmp_path / "images").write_text("x")
+    return smoke + ["--dataset=image_folder", "--channels=3",
+                    f"--data_dir={tmp_path / 'images'}"], nothing_written
+  if case == "model_dir_missing":
+    return ["--flagfile=flags/smoke.flags"], lambda: True
+  if case == "model_dir_is_file":
+    run.write_text("notes")
+    return smoke, lambda: run.read_text() == "notes"
+  if case == "model_dir_not_a_run":
+    run.mkdir()
+    (run / "notes.txt").write_text("mine")
+    return smoke, lambda: sorted(os.listdir(run)) == ["notes.txt"]
+  if case == "model_dir_other_model":
+    run.mkdir()
+    saved = _parse("--flagfile=flags/smoke.flags", "--c_dim=5", f"--model_dir={run}")
+    (run / "config.json").write_text(saved.to_json())
+    before = (run / "config.json").read_text()
+    return smoke, lambda: (sorted(os.listdir(run)) == ["config.json"]
+                           and (run / "config.json").read_text() == before)
+  raise AssertionError(case)
+
+
+TABLE_CASES = (
+    "lr_nan", "lr_negative", "lr_inf", "beta1_one", "beta2_nan", "seed_negative", "seed_2_70",
+    "batch_0", "image_size_48", "channels_2", "c_dim_0", "z_dim_1", "gp_nan", "ema_1_5",
+    "steps_per_loop_0", "g_type_enum", "batch_not_int", "unknown_flag", "dataset_unknown",
+    "strategy_unknown", "strategy_tpu_absent", "too_many_gpus", "flagfile_missing",
+    "data_dir_missing", "data_dir_empty", "data_dir_is_file", "model_dir_missing",
+    "model_dir_is_file", "model_dir_not_a_run", "model_dir_other_model")
+
+
+@pytest.mark.parametrize("case", TABLE_CASES)
+def test_bad_input_table_one_line_exit_2_nothing_written(case, tmp_path, monkeypatch, capsys):
+  monkeypatch.chdir(REPO)
+  argv, untouched = _table_case(case, tmp_path)
+  status, err = _train_in_process(argv, monkeypatch, capsys)
+  assert status == 2, (case, status, err[-2000:])
+  assert "Traceback" not in err
+  lines = [l for l in err.splitlines() if l.strip()]
+  assert len(lines) == 1 and lines[0].startswith("error: "), (case, lines)
+  assert untouched(), case

@@ -106,3 +106,20 @@ def test_two_process_multi_worker_trains_and_checkpoints(tmp_path):
   assert "replicas=2" in outputs[0] and "step 4/4" in outputs[1]
   assert tf.train.latest_checkpoint(str(model_dir / "ckpt")).endswith("ckpt-4")
   assert (model_dir / "config.json").exists()
+
+
+@pytest.mark.parametrize("flags, warns", [
+    ("fpu sse2 avx avx2 fma", True),               # AVX2-only CPU: bf16 is emulated
+    ("fpu avx2 avx512f avx512_bf16", False),        # AVX512-BF16 units
+    ("fpu avx2 amx_bf16 amx_tile", False),          # AMX units
+])
+def test_cpu_bf16_warning_follows_the_cpu_flags(tmp_path, flags, warns):
+  from oogan_tf.distribute import cpu_bf16_warning
+  cpuinfo = tmp_path / "cpuinfo"
+  cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+  message = cpu_bf16_warning("mixed_bfloat16", str(cpuinfo))
+  assert (message is not None) == warns
+  if warns:
+    assert "--precision=float32" in message and str(cpuinfo) in message
+  assert cpu_bf16_warning("float32", str(cpuinfo)) is None
+  assert cpu_bf16_warning("mixed_bfloat16", str(tmp_path / "missing")) is None
