@@ -3,7 +3,10 @@
 import json
 import os
 import subprocess
+import shutil
 import sys
+
+import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEYS = {"sec_per_iter_median", "sec_per_iter_p10", "sec_per_iter_p90", "sec_per_iter_min",
@@ -24,6 +27,14 @@ def test_benchmark_smoke_writes_one_json_line(tmp_path):
   assert KEYS <= set(printed)
   assert json.loads(out.read_text()) == printed
   assert printed["iterations_timed"] == 2 and printed["model_flops_per_iter"] > 0
+  # tools/benchmark_summary.py reads the same file back into one row with its projection.
+  summary = subprocess.run([sys.executable, "tools/benchmark_summary.py", str(tmp_path),
+                            "--iterations_planned=600"], cwd=REPO, capture_output=True, text=True,
+                           timeout=60)
+  assert summary.returncode == 0, summary.stderr[-2000:]
+  (row,) = json.loads((tmp_path / "summary.json").read_text())
+  assert row["file"] == "bench.json" and row["precision"] == "float32"
+  assert row["projected_minutes"] == pytest.approx(600 * printed["sec_per_iter_median"] / 60)
 
 
 def test_profile_step_writes_a_trace_and_op_tables(tmp_path):
@@ -44,3 +55,34 @@ def test_profile_step_writes_a_trace_and_op_tables(tmp_path):
   # A second run must not write into the first trace's directory.
   again = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
   assert again.returncode != 0 and "is not empty" in again.stderr
+
+
+def _gpu_bench(*args, **env):
+  return subprocess.run(["bash", "tools/gpu_bench.sh", *args], cwd=REPO,
+                        env=dict(os.environ, **env), capture_output=True, text=True, timeout=60)
+
+
+def test_gpu_bench_dry_run_plans_every_preset_precision_and_xla_setting(tmp_path):
+  result = _gpu_bench(str(tmp_path / "out"), "--install", DRY_RUN="1")
+  assert result.returncode == 0, result.stderr
+  commands = [l[2:] for l in result.stdout.splitlines() if l.startswith("+ ")]
+  benches = [c for c in commands if "tools/benchmark.py" in c]
+  assert len(benches) == 3 * 3 * 2
+  for preset in ("dsprites_reference", "dsprites", "chairs"):
+    for precision in ("float32", "mixed_bfloat16", "mixed_float16"):
+      for xla in ("false", "true"):
+        assert sum(f"--flagfile=flags/{preset}.flags " in c and f"--precision={precision} " in c
+                   and f"--jit_compile={xla} " in c for c in benches) == 1
+  assert all("--dataset=fake" in c for c in benches if "chairs" in c)
+  assert any("tensorflow[and-cuda]==2.21.0" in c for c in commands)
+  assert any("oogan_tf.train" in c and "dsprites_reference" in c for c in commands)
+  assert commands[-1].startswith("python tools/benchmark_summary.py")
+  assert not (tmp_path / "out").exists()  # a dry run runs nothing
+
+
+@pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="this machine has a GPU")
+def test_gpu_bench_without_a_gpu_or_with_bad_arguments_exits_2(tmp_path):
+  for args in ((str(tmp_path / "out"),), (), (str(tmp_path / "out"), "--fast")):
+    result = _gpu_bench(*args)
+    assert result.returncode == 2 and result.stderr.startswith("error: "), (args, result.stderr)
+  assert not (tmp_path / "out").exists()
