@@ -86,3 +86,23 @@ def test_gpu_bench_without_a_gpu_or_with_bad_arguments_exits_2(tmp_path):
     result = _gpu_bench(*args)
     assert result.returncode == 2 and result.stderr.startswith("error: "), (args, result.stderr)
   assert not (tmp_path / "out").exists()
+
+
+def test_benchmark_eval_times_render_encode_and_each_metric(tmp_path):
+  out = tmp_path / "bench_eval.json"
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+  result = subprocess.run(
+      [sys.executable, "tools/benchmark_eval.py",
+       "--export_dir=docs/results/models/dsprites_cpu_study_oogan_s2", "--metrics=mig,sap",
+       "--sizes_scale=0.005", "--num_images=64", "--encode_batch_size=64", f"--output={out}"],
+      cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  printed = json.loads(result.stdout.strip().splitlines()[-1])
+  assert json.loads(out.read_text()) == printed
+  assert printed["render_images_per_sec"] > 0 and printed["encode_images_per_sec"] > 0
+  assert set(printed["metrics"]) == {"mig", "sap"}
+  for row in printed["metrics"].values():
+    assert row["images_encoded"] > 0
+    assert 0 < row["projected_full_s"] <= row["projected_full_s_upper"]
+  assert printed["projected_full_protocol_s"] == pytest.approx(
+      sum(r["projected_full_s"] for r in printed["metrics"].values()))
