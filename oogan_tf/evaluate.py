@@ -5,7 +5,9 @@ checkpoint (EMA weights; exported to a temporary folder first), writes one JSON 
 E/eval.json, or D/eval/eval_<iteration>.json; an existing file is kept unless --overwrite), prints
 a short table (value ± standard error) and optionally logs the scores to TensorBoard as
 eval/<metric>/<key> at --step. With generator_factors it also writes the effect matrix as a heat
-map beside the JSON (<output>_effect_matrix.png).
+map beside the JSON (<output>_effect_matrix.png). --metrics=fid,kid scores image fidelity against
+real images of the training dataset (any dataset) on InceptionV3 features; weights come from
+--inception_weights or Keras' cache file and are never downloaded.
 
 --baseline=untrained|oracle|noise scores a reference row (oogan_tf.baselines) for the architecture
 of --export_dir's training config, or of the training flags given (--flagfile=flags/<preset>.flags
@@ -113,7 +115,7 @@ def _evaluate(export_dir: str, output: str):
       export_dir, FLAGS.metrics, seed=FLAGS.seed, protocol=FLAGS.protocol,
       sizes_scale=FLAGS.sizes_scale, sizes=sizes, batch_size=FLAGS.encode_batch_size,
       data_dir=FLAGS.data_dir, vgg_weights=FLAGS.vgg_weights, progress=_progress(),
-      num_seeds=FLAGS.num_seeds)
+      num_seeds=FLAGS.num_seeds, inception_weights=FLAGS.inception_weights)
   evaluate_lib.write_results(result, output, overwrite=FLAGS.overwrite)
   return result
 

@@ -14,10 +14,15 @@ TensorBoard under `eval/<metric>/<key>`.
   survive a save/load, the object paths do).  An InfoGAN Q has none: the result says so.
 * `perceptual_diversity` generates with the `sample` signature (output mapped [0, 1] -> [-1, 1],
   greyscale tiled to RGB) and needs a local VGG16 weights file.
+* `fid` and `kid` (metrics.fidelity) compare images of the `sample` signature (c ~ U(0, 1),
+  z ~ N(0, I)) with real images of the export's training dataset (any dataset; no random flip)
+  on InceptionV3 features: weights from `inception_weights` or Keras' cache, or any stand-in
+  `feature_fn`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import math
@@ -31,6 +36,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from oogan_tf import metrics as metrics_lib
+from oogan_tf.metrics import fidelity as fidelity_lib
 
 FORMAT = "oogan_tf.eval/1"
 METADATA_ASSET = os.path.join("assets", "oogan_metadata.json")
@@ -38,6 +44,8 @@ METADATA_ASSET = os.path.join("assets", "oogan_metadata.json")
 GROUND_TRUTH_DATASETS = ("dsprites",)
 PD_DEFAULTS = dict(trials=1000, batch_size=100)
 PD_CODE_RANGE = (-1.0, 1.0)  # the paper's script; the export trains on U(0, 1)
+# sizes_scale shrinks the images per side; the KID subsets follow (kid_from_features caps them).
+FIDELITY_DEFAULTS = fidelity_lib.DEFAULTS
 _ORTHO_SUFFIXES = ("orth_conv/kernel", "readout/transform")
 
 
@@ -246,6 +254,44 @@ def load_ground_truth(metadata: Mapping[str, Any], data_dir: Optional[str]):
 # ----------------------------------------------------------------------------- main entry
 
 
+def _fidelity_params(sizes_scale: float, sizes: Mapping[str, Mapping[str, Any]]
+                     ) -> Dict[str, Any]:
+  """FIDELITY_DEFAULTS, num_samples scaled, then sizes['fid'] and sizes['kid'] (shared: one
+  feature extraction serves both)."""
+  params = dict(FIDELITY_DEFAULTS)
+  params["num_samples"] = max(4, int(round(params["num_samples"] * sizes_scale)))
+  for metric in metrics_lib.FIDELITY_METRICS:
+    for key, value in sizes.get(metric, {}).items():
+      if key not in FIDELITY_DEFAULTS:
+        raise EvaluationError(f"sizes[{metric!r}] has unknown parameter {key!r}; valid: "
+                              f"{sorted(FIDELITY_DEFAULTS)}")
+      params[key] = int(value)
+  return params
+
+
+def _real_batches(metadata: Mapping[str, Any], data_dir: Optional[str], batch_size: int,
+                  seed: int):
+  """(numpy iterator of real images float32 [b, S, S, ch] in [-1, 1], source description)."""
+  data_lib, dcfg = _data_config(metadata, data_dir)
+  dcfg = dataclasses.replace(dcfg, batch_size=batch_size, seed=seed, random_flip=False)
+  try:
+    source = data_lib.describe_source(dcfg)
+    dataset = data_lib.build_dataset(dcfg)
+  except ValueError as e:  # DatasetError names the field and value
+    raise EvaluationError(f"--data_dir={dcfg.data_dir!r}: {e}") from e
+  return dataset.as_numpy_iterator(), source
+
+
+def _generated_batches(sampler: Callable[[np.ndarray, np.ndarray], np.ndarray], c_dim: int,
+                       z_dim: int, batch_size: int, seed: int):
+  """Endless images float32 [b, S, S, ch] in [-1, 1] for c ~ U(0, 1), z ~ N(0, I)."""
+  rs = np.random.RandomState(seed)
+  while True:
+    c = rs.uniform(0.0, 1.0, (batch_size, c_dim)).astype(np.float32)
+    z = rs.randn(batch_size, z_dim).astype(np.float32)
+    yield np.clip(sampler(c, z) * 2.0 - 1.0, -1.0, 1.0)
+
+
 def _pd_params(sizes_scale: float, overrides: Mapping[str, Any]) -> Dict[str, Any]:
   params = dict(PD_DEFAULTS)
   params["trials"] = max(1, int(round(params["trials"] * sizes_scale)))
@@ -265,7 +311,10 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
                     pd_code_range: Sequence[float] = PD_CODE_RANGE,
                     ground_truth: Any = None, dataset_source: Optional[str] = None,
                     progress: Optional[Callable[[str, int, int], None]] = None,
-                    loaded: Any = None, num_seeds: int = 1) -> Dict[str, Any]:
+                    loaded: Any = None, num_seeds: int = 1,
+                    inception_weights: Optional[str] = None,
+                    feature_fn: Optional[fidelity_lib.FeatureFn] = None
+                    ) -> Dict[str, Any]:
   """Runs `metrics` on an export and returns the result dict (see README / module docstring).
 
   Args:
@@ -287,6 +336,9 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
     loaded: an already `tf.saved_model.load`ed export (else it is loaded here).
     num_seeds: run each representation metric with seeds seed .. seed + num_seeds - 1 and
       report the mean, with the standard error over seeds (metrics.evaluate_representation).
+    inception_weights: InceptionV3 no-top weights file of fid / kid (None: Keras' cache file).
+    feature_fn: fid / kid feature network to use instead of InceptionV3 (then
+      inception_weights is not read): images float32 [N, H, W, C] in [-1, 1] -> [N, D].
 
   Returns:
     {"format", "export_dir", "metadata", "metrics_requested", "protocol", "seed", "num_seeds",
@@ -295,7 +347,8 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
 
   Raises:
     EvaluationError: missing export, unknown metric, bad option, dataset without factors,
-      tc on a deterministic Q, perceptual_diversity without vgg_weights.
+      tc on a deterministic Q, perceptual_diversity without vgg_weights, fid / kid without
+      InceptionV3 weights.
   """
   t0 = time.time()
   names = parse_metrics(metrics)
@@ -312,7 +365,7 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
     raise EvaluationError(f"--batch_size={batch_size!r} must be an integer >= 1")
   sizes = {k: dict(v) for k, v in (sizes or {}).items()}
   for key in sizes:
-    if key not in metrics_lib.METRIC_NAMES or key == "ortho":
+    if key not in metrics_lib.METRIC_NAMES or key == "ortho":  # ortho has no sizes
       raise EvaluationError(f"sizes has unknown metric {key!r}; valid: "
                             f"{', '.join(m for m in metrics_lib.METRIC_NAMES if m != 'ortho')}")
   if "tc" in names and not metadata.get("probabilistic_q"):
@@ -330,6 +383,15 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
       raise EvaluationError("perceptual_diversity needs c_dim >= 2; the export has "
                             f"c_dim={metadata['c_dim']}")
     pd_params = _pd_params(sizes_scale, sizes.get("perceptual_diversity", {}))
+  fidelity_names = [m for m in names if m in metrics_lib.FIDELITY_METRICS]
+  if fidelity_names:
+    fidelity_params = _fidelity_params(sizes_scale, sizes)
+    if feature_fn is None:
+      try:
+        weights = metrics_lib.resolve_inception_weights(inception_weights)
+      except metrics_lib.InceptionWeightsError as e:
+        raise EvaluationError(str(e)) from None
+      fidelity_params["inception_weights"] = os.path.abspath(weights)
 
   config = metadata.get("config", {})
   dataset = {"name": config.get("dataset"), "image_size": metadata.get("image_size"),
@@ -369,6 +431,27 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
                         vgg_weights=os.path.abspath(vgg_weights))
     pd["elapsed_s"] = float(time.time() - t)
     results["perceptual_diversity"] = pd
+  if fidelity_names:
+    t = time.time()
+    real, source = _real_batches(metadata, data_dir, fidelity_params["batch_size"], int(seed))
+    dataset["source"] = dataset["source"] or source
+    if feature_fn is None:
+      try:
+        feature_fn = metrics_lib.inception_feature_fn(fidelity_params["inception_weights"])
+      except metrics_lib.InceptionWeightsError as e:
+        raise EvaluationError(str(e)) from None
+    fake = _generated_batches(make_sampler(loaded), int(metadata["c_dim"]),
+                              int(metadata["z_dim"]), fidelity_params["batch_size"], int(seed))
+    try:
+      scores = metrics_lib.compute_fidelity(
+          fidelity_names, real, fake, feature_fn, num_samples=fidelity_params["num_samples"],
+          kid_subset_size=fidelity_params["kid_subset_size"],
+          kid_subsets=fidelity_params["kid_subsets"], seed=int(seed), progress=progress)
+    except ValueError as e:
+      raise EvaluationError(str(e)) from e
+    for name, value in scores.items():
+      results[name] = dict(value, params=dict(fidelity_params, seed=int(seed)),
+                           elapsed_s=float(time.time() - t))
 
   return result_document(names, results, metadata=metadata, protocol=protocol, seed=seed,
                          sizes_scale=sizes_scale, sizes=sizes, num_seeds=num_seeds,

@@ -6,7 +6,8 @@ Run directory (`model_dir`):
   ckpt/            tf.train.CheckpointManager checkpoints (networks, EMA, every optimiser incl. the
                    private orthogonal ones, the iteration and the RNG state)
   train/           TensorBoard events (losses, scores, images)
-  eval/            TensorBoard events of --eval_every_steps (disentanglement on dSprites)
+  eval/            TensorBoard events of --eval_every_steps (disentanglement on dSprites; fid,
+                   kid and ortho on any dataset)
   samples/         PNG grids (fixed samples and one traversal per code dimension)
 Re-running with the same model_dir resumes from the newest checkpoint; a changed model-defining
 field is refused. A non-finite loss stops the run before anything is saved.
@@ -28,6 +29,7 @@ from oogan_tf import calibration
 from oogan_tf import data as data_lib
 from oogan_tf import evaluate_lib
 from oogan_tf import export_lib
+from oogan_tf import metrics as metrics_lib
 from oogan_tf import summaries
 from oogan_tf.config import TrainConfig
 from oogan_tf.distribute import get_strategy
@@ -119,13 +121,23 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
   return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
 
 
+def _fidelity_features(cfg: TrainConfig):
+  """The InceptionV3 feature function of in-training fid / kid (built once), else None."""
+  names = {m.strip() for m in cfg.eval_metrics.split(",")}
+  if not cfg.eval_every_steps or not names & set(metrics_lib.FIDELITY_METRICS):
+    return None
+  return metrics_lib.inception_feature_fn(
+      metrics_lib.resolve_inception_weights(cfg.inception_weights))
+
+
 def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
   """Trains until cfg.train_steps (resuming if model_dir holds a run).
 
   Returns: {"step": final iteration, "metrics": the last loop's mean metrics, "resumed_from":
   the iteration restored (0 for a fresh start), "checkpoint": newest checkpoint path}.
   Raises:
-    RunDirectoryError, ValueError (data / config), NonFiniteLossError.
+    RunDirectoryError, ValueError (data / config; metrics.InceptionWeightsError when fid / kid
+    are evaluated and no InceptionV3 weights file is found), NonFiniteLossError.
   """
   if not cfg.model_dir:
     raise ValueError("--model_dir is required: the run directory for config, checkpoints, "
@@ -133,6 +145,7 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
   # Finds the images (files, layout, npz) before anything is written, so that a failed start
   # leaves no run directory behind.
   data_description = data_lib.describe_source(cfg.data_config())
+  feature_fn = _fidelity_features(cfg)
   strategy = get_strategy(cfg.strategy, cfg.num_gpus)
   cfg.check_replicas(strategy.num_replicas_in_sync)
   chief = is_chief(strategy)
@@ -199,7 +212,8 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
                                           step, os.path.join(tmp, "export"))
       result = evaluate_lib.evaluate_export(path, cfg.eval_metrics, seed=cfg.seed,
                                             protocol="gan_papers",
-                                            sizes_scale=cfg.eval_sizes_scale)
+                                            sizes_scale=cfg.eval_sizes_scale,
+                                            feature_fn=feature_fn)
     if chief:
       evaluate_lib.write_summaries(result, os.path.join(cfg.model_dir, "eval"), step)
       factors = result["results"].get("generator_factors")
