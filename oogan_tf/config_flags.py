@@ -41,7 +41,11 @@ def help_text(f, usage: str, extra_groups: dict[str, tuple[str, ...]] | None = N
   """`usage`, then every defined flag of FLAG_GROUPS (and extra_groups) under its group, each
   with its help string and default. `--helpfull` still gives absl's complete list."""
   lines = [usage.strip(), ""]
-  groups = dict(FLAG_GROUPS, **(extra_groups or {}))
+  extra = extra_groups or {}
+  # A program's own flag of a config name (evaluate's --seed) is listed with its own flags.
+  claimed = {n for names in extra.values() for n in names}
+  groups = {g: tuple(n for n in names if n not in claimed) for g, names in FLAG_GROUPS.items()}
+  groups.update(extra)
   for group, names in groups.items():
     present = [n for n in names if n in f]
     if not present:

@@ -404,6 +404,8 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
     dataset["ground_truth"] = type(ground_truth).__name__
     if dataset_source is None and getattr(ground_truth, "source", None) is not None:
       dataset["source"] = str(ground_truth.source)
+  if ground_truth is not None:
+    dataset["num_factors"] = int(ground_truth.num_factors)
 
   if loaded is None:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -633,18 +635,87 @@ def write_summaries(result: Mapping[str, Any], summary_dir: str, step: int) -> N
   writer.close()
 
 
+# The scores of each metric, by key, with the direction that is better; every other number of a
+# result (sample counts, protocol switches, num_active_dims, spreads) is a setting or diagnostic.
+SCORE_DIRECTIONS: Dict[str, Dict[str, str]] = {
+    "factor_vae": {"eval_accuracy": "higher", "train_accuracy": "higher"},
+    "beta_vae": {"eval_accuracy": "higher", "train_accuracy": "higher"},
+    "mig": {"discrete_mig": "higher"},
+    "dci": {k: "higher" for k in ("disentanglement", "completeness", "informativeness_train",
+                                  "informativeness_test")},
+    "sap": {"SAP_score": "higher"},
+    "modularity": {k: "higher" for k in ("modularity_score", "explicitness_score_train",
+                                         "explicitness_score_test")},
+    "tc": {"total_correlation_mss": "lower", "total_correlation_plugin": "lower"},
+    "generator_factors": {k: "higher" for k in ("score", "assignment_purity", "coverage",
+                                                "c_variance_share", "property_gap")},
+    "ortho": {k: "lower" for k in ("mean_abs_cos_offdiag", "mean_sq_cos_offdiag",
+                                   "mean_abs_cos_all", "mean_sq_cos_all")},
+    "perceptual_diversity": {"mean": "higher"},
+    "fid": {"fid": "lower"},
+    "kid": {"kid": "lower"},
+}
+
+
+def _chance(name: str, num_factors: Optional[int]) -> str:
+  """What a code that carries no information about the factors scores, where that is defined."""
+  metric, key = name.split("/")[:2]
+  if metric in ("factor_vae", "beta_vae") and key.endswith("accuracy"):
+    # A majority vote / linear classifier that sees nothing guesses the fixed factor.
+    return f"{1.0 / num_factors:.4f}" if num_factors else "1/factors"
+  if metric in ("mig", "sap") or (metric == "dci" and key in ("disentanglement",
+                                                                "completeness")):
+    return "0"
+  return ""
+
+
+def _pruned_warnings(result: Mapping[str, Any]) -> List[str]:
+  c_dim = (result.get("metadata") or {}).get("c_dim")
+  lines = []
+  for metric in ("factor_vae", "beta_vae"):
+    active = result["results"].get(metric, {}).get("num_active_dims")
+    if not _is_number(active) or c_dim is None or active >= c_dim:
+      continue
+    if active == 0:
+      lines.append(f"warning: {metric}: every code dimension was pruned (no variance over the "
+                   "data), so its accuracies are 0 by construction, not a measurement")
+    else:
+      lines.append(f"warning: {metric}: {c_dim - active:g} of {c_dim} code dimensions were "
+                   "pruned (no variance over the data) and take no part in the vote")
+  return lines
+
+
 def format_table(result: Mapping[str, Any]) -> str:
-  """A plain-text table: one row per score, 'value ± standard error' where there is one."""
-  rows = []
+  """A plain-text report: the scores ('value ± standard error', which direction is better, the
+  chance level where defined), then settings and diagnostics, unavailable metrics and warnings
+  (code dimensions pruned by factor_vae / beta_vae)."""
+  num_factors = (result.get("dataset") or {}).get("num_factors")
+  scores, settings = [], []
   for k, s in score_summaries(result).items():
     text = f"{s['value']:.4f}" if s["se"] is None else f"{s['value']:.4f} ± {s['se']:.4f}"
     if s["min"] is not None:  # a summary over several models (baselines.summarise_inits)
       text += f"  [{s['min']:.4f}, {s['max']:.4f}]"
-    rows.append((k, text))
-  for metric, scores in result["results"].items():
-    if scores.get("available") is False:
-      rows.append((f"{metric}", f"n/a ({scores.get('reason', '')})"))
-  width = max([len(k) for k, _ in rows] + [6])
-  lines = [f"{'metric'.ljust(width)}  value", f"{'-' * width}  {'-' * 10}"]
-  lines += [f"{k.ljust(width)}  {v}" for k, v in rows]
+    metric, key = k.split("/")[:2]
+    direction = SCORE_DIRECTIONS.get(metric, {}).get(key)
+    if direction:
+      scores.append((k, text, direction, _chance(k, num_factors)))
+    else:
+      settings.append((k, f"{s['value']:g}"))
+  unavailable = [(m, f"n/a ({r.get('reason', '')})") for m, r in result["results"].items()
+                 if r.get("available") is False]
+  width = max([len(r[0]) for r in scores + settings + unavailable] + [6])
+  value_width = max([len(r[1]) for r in scores] + [5])
+  lines = [f"{'score'.ljust(width)}  {'value'.ljust(value_width)}  better  chance",
+           f"{'-' * width}  {'-' * value_width}  ------  ------"]
+  lines += [f"{k.ljust(width)}  {v.ljust(value_width)}  {d.ljust(6)}  {c}".rstrip()
+            for k, v, d, c in scores]
+  if settings:
+    lines += ["", "settings and diagnostics"]
+    lines += [f"{k.ljust(width)}  {v}" for k, v in settings]
+  if unavailable:
+    lines += ["", "unavailable"]
+    lines += [f"{k.ljust(width)}  {v}" for k, v in unavailable]
+  warnings = _pruned_warnings(result)
+  if warnings:
+    lines += [""] + warnings
   return "\n".join(lines)

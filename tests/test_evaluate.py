@@ -251,3 +251,26 @@ def test_fid_without_inception_weights_is_one_line_exit_2(exports, tmp_path):
       f"inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5 in {env_home / '.keras'}"
       "/models (nothing is downloaded)"]
   assert not (tmp_path / "out.json").exists()
+
+
+def test_table_separates_scores_from_settings_and_warns_about_pruned_codes():
+  result = {"metadata": {"c_dim": 4}, "dataset": {"num_factors": 5}, "results": {
+      "factor_vae": {"eval_accuracy": 0.0, "eval_accuracy_se": 0.0, "train_accuracy": 0.0,
+                     "num_active_dims": 0.0, "heldout": 1.0},
+      "mig": {"discrete_mig": 0.25, "discrete_mig_se": 0.01},
+      "fid": {"fid": 12.5, "fid_se": None, "num_real": 100.0},
+      "ortho": {"available": False, "reason": "no orthogonal layers"}}}
+  table = evaluate_lib.format_table(result)
+  scores, rest = table.split("settings and diagnostics")
+  rows = {line.split()[0]: line for line in scores.splitlines()[2:] if line}
+  assert set(rows) == {"factor_vae/eval_accuracy", "factor_vae/train_accuracy",
+                       "mig/discrete_mig", "fid/fid"}
+  assert rows["factor_vae/eval_accuracy"].split()[-2:] == ["higher", "0.2000"]
+  assert rows["mig/discrete_mig"].split()[-3:] == ["0.0100", "higher", "0"]
+  assert rows["fid/fid"].split()[-1] == "lower"
+  assert "factor_vae/num_active_dims" in rest and "factor_vae/heldout" in rest
+  assert "fid/num_real" in rest and "ortho  " in rest.split("unavailable")[1]
+  assert "warning: factor_vae: every code dimension was pruned" in rest
+  result["results"]["factor_vae"]["num_active_dims"] = 3.0
+  assert "warning: factor_vae: 1 of 4 code dimensions were pruned" in (
+      evaluate_lib.format_table(result))
