@@ -46,6 +46,26 @@ PD_DEFAULTS = dict(trials=1000, batch_size=100)
 PD_CODE_RANGE = (-1.0, 1.0)  # the paper's script; the export trains on U(0, 1)
 # sizes_scale shrinks the images per side; the KID subsets follow (kid_from_features caps them).
 FIDELITY_DEFAULTS = fidelity_lib.DEFAULTS
+# The scores of each metric, by key, with the direction that is better; every other number of a
+# result (sample counts, protocol switches, num_active_dims, spreads) is a setting or diagnostic.
+SCORE_DIRECTIONS: Dict[str, Dict[str, str]] = {
+    "factor_vae": {"eval_accuracy": "higher", "train_accuracy": "higher"},
+    "beta_vae": {"eval_accuracy": "higher", "train_accuracy": "higher"},
+    "mig": {"discrete_mig": "higher"},
+    "dci": {k: "higher" for k in ("disentanglement", "completeness", "informativeness_train",
+                                  "informativeness_test")},
+    "sap": {"SAP_score": "higher"},
+    "modularity": {k: "higher" for k in ("modularity_score", "explicitness_score_train",
+                                         "explicitness_score_test")},
+    "tc": {"total_correlation_mss": "lower", "total_correlation_plugin": "lower"},
+    "generator_factors": {k: "higher" for k in ("score", "assignment_purity", "coverage",
+                                                "c_variance_share", "property_gap")},
+    "ortho": {k: "lower" for k in ("mean_abs_cos_offdiag", "mean_sq_cos_offdiag",
+                                   "mean_abs_cos_all", "mean_sq_cos_all")},
+    "perceptual_diversity": {"mean": "higher"},
+    "fid": {"fid": "lower"},
+    "kid": {"kid": "lower"},
+}
 _ORTHO_SUFFIXES = ("orth_conv/kernel", "readout/transform")
 
 
@@ -625,36 +645,33 @@ def score_summaries(result: Mapping[str, Any]) -> Dict[str, Dict[str, Optional[f
   return out
 
 
+def score_direction(name: str) -> Optional[str]:
+  """'higher' / 'lower' (which is better) for a score name of scalar_scores ('<metric>/<key>...';
+  a standard error '<key>_se' gets its score's), None for a setting or diagnostic."""
+  metric, key = name.split("/")[:2]
+  return SCORE_DIRECTIONS.get(metric, {}).get(key.removesuffix("_se"))
+
+
+def _description(name: str) -> str:
+  metric, key = name.split("/")[:2]
+  direction = score_direction(name)
+  if direction is None:
+    return f"{metric}: a setting or diagnostic of the evaluation, not a score."
+  if key.endswith("_se") or name.endswith("_se"):
+    return f"{metric}: the standard error of a score."
+  return f"{metric} score; {direction} is better."
+
+
 def write_summaries(result: Mapping[str, Any], summary_dir: str, step: int) -> None:
+  """Writes every scalar_scores(result) value as eval/<name> at `step`, described (TensorBoard
+  shows whether a score is better higher or lower, or that it is a setting)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   writer = tf.summary.create_file_writer(summary_dir)
   with writer.as_default():
     for key, value in scalar_scores(result).items():
-      tf.summary.scalar(f"eval/{key}", value, step=int(step))
+      tf.summary.scalar(f"eval/{key}", value, step=int(step), description=_description(key))
   writer.flush()
   writer.close()
-
-
-# The scores of each metric, by key, with the direction that is better; every other number of a
-# result (sample counts, protocol switches, num_active_dims, spreads) is a setting or diagnostic.
-SCORE_DIRECTIONS: Dict[str, Dict[str, str]] = {
-    "factor_vae": {"eval_accuracy": "higher", "train_accuracy": "higher"},
-    "beta_vae": {"eval_accuracy": "higher", "train_accuracy": "higher"},
-    "mig": {"discrete_mig": "higher"},
-    "dci": {k: "higher" for k in ("disentanglement", "completeness", "informativeness_train",
-                                  "informativeness_test")},
-    "sap": {"SAP_score": "higher"},
-    "modularity": {k: "higher" for k in ("modularity_score", "explicitness_score_train",
-                                         "explicitness_score_test")},
-    "tc": {"total_correlation_mss": "lower", "total_correlation_plugin": "lower"},
-    "generator_factors": {k: "higher" for k in ("score", "assignment_purity", "coverage",
-                                                "c_variance_share", "property_gap")},
-    "ortho": {k: "lower" for k in ("mean_abs_cos_offdiag", "mean_sq_cos_offdiag",
-                                   "mean_abs_cos_all", "mean_sq_cos_all")},
-    "perceptual_diversity": {"mean": "higher"},
-    "fid": {"fid": "lower"},
-    "kid": {"kid": "lower"},
-}
 
 
 def _chance(name: str, num_factors: Optional[int]) -> str:
@@ -695,8 +712,7 @@ def format_table(result: Mapping[str, Any]) -> str:
     text = f"{s['value']:.4f}" if s["se"] is None else f"{s['value']:.4f} ± {s['se']:.4f}"
     if s["min"] is not None:  # a summary over several models (baselines.summarise_inits)
       text += f"  [{s['min']:.4f}, {s['max']:.4f}]"
-    metric, key = k.split("/")[:2]
-    direction = SCORE_DIRECTIONS.get(metric, {}).get(key)
+    direction = score_direction(k)
     if direction:
       scores.append((k, text, direction, _chance(k, num_factors)))
     else:

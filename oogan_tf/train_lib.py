@@ -174,11 +174,13 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
 
   log = RunLog(cfg.model_dir if chief else None)
   m = cfg.model
-  log.event(f"train | config: dataset={cfg.dataset} {m.image_size}x{m.image_size}x{m.channels}, "
-            f"G={m.g_type} Q={m.q_type} c_dim={m.c_dim} z_dim={m.z_dim} ngf={m.ngf} ndf={m.ndf}, "
-            f"batch {cfg.batch_size}, {cfg.train_steps:,} iterations, lr {cfg.learning_rate:g}, "
-            f"gp {cfg.gp_weight:g}, codes {cfg.code_schedule}, {cfg.precision}, seed {cfg.seed} "
-            f"(every value: {os.path.join(cfg.model_dir, 'config.json')})")
+  config_line = (f"config: dataset={cfg.dataset} {m.image_size}x{m.image_size}x{m.channels}, "
+                 f"G={m.g_type} Q={m.q_type} c_dim={m.c_dim} z_dim={m.z_dim} ngf={m.ngf} "
+                 f"ndf={m.ndf}, batch {cfg.batch_size}, {cfg.train_steps:,} iterations, lr "
+                 f"{cfg.learning_rate:g}, gp {cfg.gp_weight:g}, codes {cfg.code_schedule}, "
+                 f"{cfg.precision}, seed {cfg.seed}")
+  log.event(f"train | {config_line} (every value: "
+            f"{os.path.join(cfg.model_dir, 'config.json')})")
   log.event("train | trainable parameters: " + ", ".join(
       f"{k}={v:,}" for k, v in trainer.parameter_counts().items()))
   log.event(f"train | strategy={type(strategy).__name__} replicas={strategy.num_replicas_in_sync} "
@@ -193,6 +195,7 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
   iterator = iter(dataset)
   writer = (tf.summary.create_file_writer(os.path.join(cfg.model_dir, "train")) if chief
             else tf.summary.create_noop_writer())
+  summaries.write_config(cfg.to_json(), config_line, writer, start)
   samples = summaries.SampleWriter(cfg.model.c_dim, cfg.model.z_dim, cfg.sample_seed)
   samples_dir = os.path.join(out_dir, "samples")
 
@@ -226,7 +229,7 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
     log.stats({"step": step, "eval": scores})
     log.event(f"eval | step {step} | " + " ".join(
         f"{k}={v['value']:.4f}" + (f"±{v['se']:.4f}" if v["se"] is not None else "")
-        for k, v in sorted(scores.items())))
+        for k, v in sorted(scores.items()) if evaluate_lib.score_direction(k)))
 
   metrics: dict = {}
   step = start
@@ -254,13 +257,11 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
       prev, step = step, trainer.iteration
       steps_per_sec = n / elapsed
       with writer.as_default():
-        for k, v in metrics.items():
-          tf.summary.scalar(k, v, step=step)
-        tf.summary.scalar("opt/learning_rate", cfg.learning_rate, step=step)
-        for name, scale in trainer.loss_scales().items():
-          tf.summary.scalar(f"opt/loss_scale_{name}", scale, step=step)
-        tf.summary.scalar("perf/steps_per_sec", steps_per_sec, step=step)
-        tf.summary.scalar("perf/images_per_sec", steps_per_sec * cfg.batch_size, step=step)
+        summaries.write_scalars(
+            {**metrics, "opt/learning_rate": cfg.learning_rate,
+             **{f"opt/loss_scale_{k}": v for k, v in trainer.loss_scales().items()},
+             "perf/steps_per_sec": steps_per_sec,
+             "perf/images_per_sec": steps_per_sec * cfg.batch_size}, step)
       progress.update(n, elapsed)
       log.event(f"train | {progress.line(step, cfg.train_steps)} | "
                 f"d={metrics['loss/d_total']:.4f} g={metrics['loss/g_adv']:.4f} "

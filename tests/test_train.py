@@ -308,6 +308,22 @@ def test_eval_every_steps_scores_fid_and_kid_on_any_dataset(tmp_path, monkeypatc
   train_lib.train(cfg)
   scalars, _ = _scalar_and_image_tags(str(tmp_path / "run" / "eval"))
   assert {"eval/fid/fid", "eval/kid/kid", "eval/kid/kid_se"} <= scalars
+  # Every scalar carries a description; the configuration is there as text.
+  described, texts = {}, {}
+  for sub in ("train", "eval"):
+    for path in glob.glob(str(tmp_path / "run" / sub / "events.*")):
+      for event in tf.compat.v1.train.summary_iterator(path):
+        for v in event.summary.value:
+          if v.metadata.plugin_data.plugin_name == "text":
+            texts[v.tag] = tf.make_ndarray(v.tensor).item().decode()
+          elif v.metadata.plugin_data.plugin_name == "scalars":
+            described[v.tag] = v.metadata.summary_description
+  assert described["eval/fid/fid"] == "fid score; lower is better."
+  assert "setting or diagnostic" in described["eval/fid/num_real"]
+  assert "relu(1 - D(x))" in described["loss/d_hinge"]
+  assert [t for t in described if t.startswith("ortho/") and "cosine" in described[t]]
+  assert all(described.values()), [k for k, v in described.items() if not v]
+  assert '"eval_metrics": "fid,kid"' in texts["config"]
 
 
 def test_eval_metrics_are_checked_with_the_dataset():
