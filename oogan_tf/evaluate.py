@@ -27,7 +27,8 @@ from oogan_tf import config_flags
 from oogan_tf import evaluate_lib
 from oogan_tf import export_lib
 from oogan_tf.data.config import DatasetError
-from oogan_tf.metrics import METRIC_NAMES, PROTOCOLS
+from oogan_tf.metrics import (FIDELITY_METRICS, METRIC_NAMES, PROTOCOLS, InceptionWeightsError,
+                              resolve_inception_weights)
 
 DEFAULT_METRICS = "factor_vae,beta_vae,mig,dci,sap,modularity,ortho"
 
@@ -152,7 +153,9 @@ def main(argv):
   if len(argv) > 1:
     cli.fail(f"unexpected arguments {argv[1:]}")
   try:
-    evaluate_lib.parse_metrics(FLAGS.metrics)  # fail fast, before loading anything
+    # Fail fast, before loading or exporting anything.
+    if set(evaluate_lib.parse_metrics(FLAGS.metrics)) & set(FIDELITY_METRICS):
+      resolve_inception_weights(FLAGS.inception_weights)
     if FLAGS.baseline:
       result, output = _evaluate_baseline()
     elif bool(FLAGS.export_dir) == bool(FLAGS.model_dir):
@@ -173,7 +176,8 @@ def main(argv):
         evaluate_lib.check_output(output, FLAGS.overwrite)
         os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
         result = _evaluate(export_dir, output)
-  except (evaluate_lib.EvaluationError, FileNotFoundError, FileExistsError, DatasetError) as e:
+  except (evaluate_lib.EvaluationError, FileNotFoundError, FileExistsError, DatasetError,
+          InceptionWeightsError) as e:
     cli.fail(f"{e}")
   print(evaluate_lib.format_table(result))
   print(f"wrote {output}")
