@@ -1,11 +1,13 @@
-"""Disentanglement and model metrics for oogan_tf (numpy + scikit-learn; VGG via Keras).
+"""Disentanglement, model and fidelity metrics for oogan_tf (numpy + scikit-learn + scipy; VGG
+and InceptionV3 via Keras).
 
 Ground-truth metrics follow disentanglement_lib's protocols (re-implemented from the
 formulas): FactorVAE score, BetaVAE score, MIG, DCI, SAP, modularity / explicitness.  Model
 metrics: total correlation of Q's Gaussian codes, orthogonality of Q's kernels, and the
 paper's perceptual diversity.  Fidelity metrics for any dataset: FID and KID on InceptionV3
-features (`compute_fidelity`, with an injectable feature network).  `evaluate_representation` runs the representation metrics
-with default sizes and per-metric seeds and returns a JSON-serialisable dict.
+features (`compute_fidelity`, with an injectable feature network).  `evaluate_representation`
+runs the representation metrics with default sizes and per-metric seeds and returns a
+JSON-serialisable dict.
 """
 
 from oogan_tf.metrics._utils import (discrete_entropy, discrete_mutual_info,
