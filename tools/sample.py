@@ -1,6 +1,6 @@
 """Writes a grid of samples from a SavedModel export (uses only tf.saved_model.load).
 
-    python tools/sample.py --export_dir=E [--num=64 --seed=0 --ncols=8 --upscale=4] --output=grid.png
+    python tools/sample.py --export_dir=E [--num=64 --seed=0 --upscale=4] --output=grid.png
 """
 
 from absl import flags
