@@ -9,8 +9,12 @@ setuptools.setup(
     packages=setuptools.find_packages(include=["oogan_tf", "oogan_tf.*"]),
     package_data={"oogan_tf.serving": ["static/*"]},
     python_requires=">=3.10",
+    # The CPU build everywhere it is published (Linux, Windows); macOS has only `tensorflow`,
+    # which is CPU-only there. `pip install .[gpu]` adds the CUDA build; both builds own the
+    # `tensorflow` import package and pip does not remove tensorflow-cpu by itself (README).
     install_requires=[
-        "tensorflow>=2.21,<2.22",
+        'tensorflow-cpu>=2.21,<2.22; sys_platform != "darwin"',
+        'tensorflow>=2.21,<2.22; sys_platform == "darwin"',
         "tensorboard",
         "numpy",
         "absl-py",
@@ -18,4 +22,5 @@ setuptools.setup(
         "scikit-learn",
         "scipy",
     ],
+    extras_require={"gpu": ['tensorflow[and-cuda]>=2.21,<2.22; sys_platform == "linux"']},
 )

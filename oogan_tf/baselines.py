@@ -11,8 +11,8 @@ A score means something only next to what no learning gets and what the task all
 * `noise`: codes that are Gaussian noise independent of the image, and for `generator_factors`
   a "generator" that returns random real images whatever its code.
 
-Model metrics that need a trained network (ortho, perceptual_diversity) and tc (needs Gaussian
-codes) are reported unavailable for oracle and noise.
+Model metrics that need a trained network (ortho, perceptual_diversity, fid, kid) and tc (needs
+Gaussian codes) are reported unavailable for oracle and noise.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def noise_representation(c_dim: int, seed: int):
 
 def _unavailable(names: Sequence[str], results: Dict[str, Any], reason: str) -> None:
   for name in names:
-    if name in ("ortho", "perceptual_diversity"):
+    if name in ("ortho", "perceptual_diversity", "fid", "kid"):
       results[name] = {"available": False, "reason": reason}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from typing import Callable, NoReturn
@@ -23,6 +24,29 @@ def fail(message: str) -> NoReturn:
   sys.exit(USAGE_ERROR)
 
 
+def check_ranges(values, ranges: dict[str, tuple[float, float]]) -> None:
+  """fail() unless every flag named in `ranges` has a value in its [low, high]."""
+  for name, (low, high) in ranges.items():
+    value = values[name].value
+    if not low <= value <= high:
+      fail(f"--{name}={value} is not allowed; it must be in [{low}, {high}]")
+
+
+def export_metadata(export_dir: str | None) -> dict:
+  """The metadata of the export at --export_dir (assets/oogan_metadata.json), or fail()."""
+  if not export_dir:
+    fail("--export_dir is required: a directory written by python -m oogan_tf.export")
+  path = os.path.join(export_dir, "assets", "oogan_metadata.json")
+  if not os.path.isfile(path):
+    fail(f"--export_dir={export_dir} is not an oogan_tf export (no assets/oogan_metadata.json); "
+         "pass a directory written by python -m oogan_tf.export")
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except (OSError, ValueError) as e:
+    fail(f"--export_dir={export_dir}: {path} cannot be read ({e})")
+
+
 def run(main: Callable, usage: str) -> None:
   """absl's app.run(main), except that --help / -h / --helpshort print the flags grouped by
   purpose (config_flags.help_text, with this program's own flags as a last group) and exit 0,
@@ -31,9 +55,7 @@ def run(main: Callable, usage: str) -> None:
   from oogan_tf import config_flags  # pylint: disable=g-import-not-at-top
   if config_flags.help_requested(sys.argv):
     own = tuple(dict.fromkeys(f.name for f in flags.FLAGS.get_key_flags_for_module("__main__")))
-    grouped = {n for names in config_flags.FLAG_GROUPS.values() for n in names}
-    print(config_flags.help_text(flags.FLAGS, usage,
-                                 {"this command": tuple(n for n in own if n not in grouped)}))
+    print(config_flags.help_text(flags.FLAGS, usage, {"this command": own}))
     sys.exit(0)
 
   def quiet_main(argv):

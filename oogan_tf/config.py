@@ -23,7 +23,7 @@ MAX_SEED = 2**31 - 1
 RESUMABLE_FIELDS = ("train_steps", "steps_per_loop", "checkpoint_every_steps", "sample_every_steps",
                     "keep_checkpoints", "jit_compile", "strategy", "data_dir", "cache", "model_dir",
                     "export_at_end", "num_gpus", "eval_every_steps", "eval_metrics",
-                    "eval_sizes_scale", "standing_stats_batches",
+                    "eval_sizes_scale", "inception_weights", "standing_stats_batches",
                     "encoder_recalibration_batches")
 
 
@@ -66,9 +66,12 @@ class TrainConfig:
     sample_seed: seeds the fixed (z, c) of sample grids and traversals.
     checkpoint_every_steps, sample_every_steps, keep_checkpoints: run-directory cadence.
     export_at_end: write a SavedModel export when training finishes.
-    eval_every_steps: evaluate the EMA model on dSprites every N iterations (0: never) with
-      `eval_metrics` (the FactorVAE score uses the gan_papers protocol) at `eval_sizes_scale`
-      times the protocols' sample sizes; scores go to TensorBoard under eval/.
+    eval_every_steps: evaluate the EMA model every N iterations (0: never) with `eval_metrics`
+      (the FactorVAE score uses the gan_papers protocol) at `eval_sizes_scale` times the
+      protocols' sample sizes; scores go to TensorBoard under eval/. Metrics that need
+      ground-truth factors need dataset dsprites; fid, kid and ortho run on any dataset.
+    inception_weights: InceptionV3 include_top=False weights file of fid / kid (None: Keras'
+      cache file, ~/.keras/models/...; nothing is downloaded).
     standing_stats_batches: before sample grids, evaluation and export, the EMA generator's
       BatchNorm statistics are recomputed from this many training-mode batches of its own
       (cumulative average; oogan_tf.calibration), and grids use them (inference mode); 0 keeps
@@ -111,6 +114,7 @@ class TrainConfig:
   eval_every_steps: int = 0
   eval_metrics: str = "factor_vae,mig"
   eval_sizes_scale: float = 0.02
+  inception_weights: str | None = None
   standing_stats_batches: int = 32
   encoder_recalibration_batches: int = 32
   model_dir: str | None = None
@@ -126,10 +130,8 @@ class TrainConfig:
     _positive("eval_every_steps", self.eval_every_steps, 0)
     _positive("standing_stats_batches", self.standing_stats_batches, 0)
     _positive("encoder_recalibration_batches", self.encoder_recalibration_batches, 0)
-    if self.eval_every_steps and self.dataset != "dsprites":
-      raise ValueError(f"--eval_every_steps={self.eval_every_steps} needs ground-truth factors, "
-                       f"which only --dataset=dsprites has (got --dataset={self.dataset}); "
-                       "use --eval_every_steps=0")
+    if self.eval_every_steps:
+      self._check_eval_metrics()
     if not (self.eval_sizes_scale > 0 and math.isfinite(self.eval_sizes_scale)):
       raise ValueError(f"--eval_sizes_scale={self.eval_sizes_scale} is not allowed; it must be > 0")
     _choice("code_schedule", self.code_schedule, SCHEDULES)
@@ -153,6 +155,23 @@ class TrainConfig:
       value = getattr(self, name)
       if not 0 <= value <= MAX_SEED:
         raise ValueError(f"--{name}={value} is not allowed; it must be in [0, {MAX_SEED}]")
+
+  def _check_eval_metrics(self) -> None:
+    # Deferred: the metrics registry imports scikit-learn, which only evaluation needs.
+    from oogan_tf.metrics import evaluation  # pylint: disable=g-import-not-at-top
+    names = [m.strip() for m in self.eval_metrics.split(",") if m.strip()]
+    allowed = [m for m in evaluation.METRIC_NAMES if m != "perceptual_diversity"]
+    bad = [m for m in names if m not in allowed]
+    if not names or bad:
+      raise ValueError(f"--eval_metrics={self.eval_metrics!r} is not allowed; give a "
+                       f"comma-separated list from {', '.join(allowed)}")
+    factors = [m for m in names if m in evaluation.REPRESENTATION_METRICS +
+               evaluation.GENERATOR_METRICS]
+    if factors and self.dataset != "dsprites":
+      raise ValueError(f"--eval_every_steps={self.eval_every_steps} needs ground-truth factors "
+                       f"for {','.join(factors)}, which only --dataset=dsprites has (got "
+                       f"--dataset={self.dataset}); use --eval_metrics=fid,kid,ortho or "
+                       "--eval_every_steps=0")
 
   def check_replicas(self, num_replicas: int) -> None:
     """Raises ValueError unless the global batch divides evenly over the replicas."""

@@ -27,7 +27,7 @@ FLAG_GROUPS = {
                  "jit_compile", "seed", "sample_seed"),
     "output": ("model_dir", "checkpoint_every_steps", "sample_every_steps", "keep_checkpoints",
                "export_at_end", "eval_every_steps", "eval_metrics", "eval_sizes_scale",
-               "standing_stats_batches", "encoder_recalibration_batches"),
+               "inception_weights", "standing_stats_batches", "encoder_recalibration_batches"),
     "distribution": ("strategy", "num_gpus"),
 }
 
@@ -41,7 +41,11 @@ def help_text(f, usage: str, extra_groups: dict[str, tuple[str, ...]] | None = N
   """`usage`, then every defined flag of FLAG_GROUPS (and extra_groups) under its group, each
   with its help string and default. `--helpfull` still gives absl's complete list."""
   lines = [usage.strip(), ""]
-  groups = dict(FLAG_GROUPS, **(extra_groups or {}))
+  extra = extra_groups or {}
+  # A program's own flag of a config name (evaluate's --seed) is listed with its own flags.
+  claimed = {n for names in extra.values() for n in names}
+  groups = {g: tuple(n for n in names if n not in claimed) for g, names in FLAG_GROUPS.items()}
+  groups.update(extra)
   for group, names in groups.items():
     present = [n for n in names if n in f]
     if not present:
@@ -120,10 +124,15 @@ def define_config_flags(skip: tuple[str, ...] = ()) -> None:
       (integer, "sample_every_steps", d.sample_every_steps, "Sample-grid interval."),
       (integer, "keep_checkpoints", d.keep_checkpoints, "Checkpoints kept."),
       (boolean, "export_at_end", d.export_at_end, "Export a SavedModel when training ends."),
-      (integer, "eval_every_steps", d.eval_every_steps, "Evaluate disentanglement on "
-       "dSprites every N iterations into TensorBoard eval/ (0 = never)."),
-      (string, "eval_metrics", d.eval_metrics, "Metrics of --eval_every_steps."),
+      (integer, "eval_every_steps", d.eval_every_steps, "Evaluate the EMA model every N "
+       "iterations into TensorBoard eval/ (0 = never)."),
+      (string, "eval_metrics", d.eval_metrics, "Metrics of --eval_every_steps: fid, kid and "
+       "ortho on any dataset; the disentanglement metrics on dsprites."),
       (floating, "eval_sizes_scale", d.eval_sizes_scale, "Sample-size scale of those metrics."),
+      (string, "inception_weights", d.inception_weights, "InceptionV3 include_top=False "
+       "weights file for fid/kid (default: Keras' cache file "
+       "~/.keras/models/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5; never "
+       "downloaded)."),
       # BatchNorm statistics of what is sampled, served and scored (oogan_tf.calibration).
       (integer, "standing_stats_batches", d.standing_stats_batches,
        "EMA-G batches whose average BatchNorm statistics serve sample grids, evaluation and "
@@ -145,8 +154,8 @@ _TRAIN_FIELDS = (
     "code_schedule", "orthogonal_reg", "reference_ortho_grads", "instance_noise_steps",
     "ema_decay", "precision", "jit_compile", "strategy", "num_gpus", "seed", "sample_seed",
     "checkpoint_every_steps", "sample_every_steps", "keep_checkpoints", "export_at_end",
-    "eval_every_steps", "eval_metrics", "eval_sizes_scale", "standing_stats_batches",
-    "encoder_recalibration_batches", "model_dir")
+    "eval_every_steps", "eval_metrics", "eval_sizes_scale", "inception_weights",
+    "standing_stats_batches", "encoder_recalibration_batches", "model_dir")
 
 
 def preset_fills(f, preset: dict[str, str] | None) -> list[str]:

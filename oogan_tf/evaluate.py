@@ -5,7 +5,9 @@ checkpoint (EMA weights; exported to a temporary folder first), writes one JSON 
 E/eval.json, or D/eval/eval_<iteration>.json; an existing file is kept unless --overwrite), prints
 a short table (value ± standard error) and optionally logs the scores to TensorBoard as
 eval/<metric>/<key> at --step. With generator_factors it also writes the effect matrix as a heat
-map beside the JSON (<output>_effect_matrix.png).
+map beside the JSON (<output>_effect_matrix.png). --metrics=fid,kid scores image fidelity against
+real images of the training dataset (any dataset) on InceptionV3 features; weights come from
+--inception_weights or Keras' cache file and are never downloaded.
 
 --baseline=untrained|oracle|noise scores a reference row (oogan_tf.baselines) for the architecture
 of --export_dir's training config, or of the training flags given (--flagfile=flags/<preset>.flags
@@ -25,7 +27,8 @@ from oogan_tf import config_flags
 from oogan_tf import evaluate_lib
 from oogan_tf import export_lib
 from oogan_tf.data.config import DatasetError
-from oogan_tf.metrics import METRIC_NAMES, PROTOCOLS
+from oogan_tf.metrics import (FIDELITY_METRICS, METRIC_NAMES, PROTOCOLS, InceptionWeightsError,
+                              resolve_inception_weights)
 
 DEFAULT_METRICS = "factor_vae,beta_vae,mig,dci,sap,modularity,ortho"
 
@@ -113,7 +116,7 @@ def _evaluate(export_dir: str, output: str):
       export_dir, FLAGS.metrics, seed=FLAGS.seed, protocol=FLAGS.protocol,
       sizes_scale=FLAGS.sizes_scale, sizes=sizes, batch_size=FLAGS.encode_batch_size,
       data_dir=FLAGS.data_dir, vgg_weights=FLAGS.vgg_weights, progress=_progress(),
-      num_seeds=FLAGS.num_seeds)
+      num_seeds=FLAGS.num_seeds, inception_weights=FLAGS.inception_weights)
   evaluate_lib.write_results(result, output, overwrite=FLAGS.overwrite)
   return result
 
@@ -150,7 +153,9 @@ def main(argv):
   if len(argv) > 1:
     cli.fail(f"unexpected arguments {argv[1:]}")
   try:
-    evaluate_lib.parse_metrics(FLAGS.metrics)  # fail fast, before loading anything
+    # Fail fast, before loading or exporting anything.
+    if set(evaluate_lib.parse_metrics(FLAGS.metrics)) & set(FIDELITY_METRICS):
+      resolve_inception_weights(FLAGS.inception_weights)
     if FLAGS.baseline:
       result, output = _evaluate_baseline()
     elif bool(FLAGS.export_dir) == bool(FLAGS.model_dir):
@@ -171,7 +176,8 @@ def main(argv):
         evaluate_lib.check_output(output, FLAGS.overwrite)
         os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
         result = _evaluate(export_dir, output)
-  except (evaluate_lib.EvaluationError, FileNotFoundError, FileExistsError, DatasetError) as e:
+  except (evaluate_lib.EvaluationError, FileNotFoundError, FileExistsError, DatasetError,
+          InceptionWeightsError) as e:
     cli.fail(f"{e}")
   print(evaluate_lib.format_table(result))
   print(f"wrote {output}")

@@ -14,10 +14,15 @@ TensorBoard under `eval/<metric>/<key>`.
   survive a save/load, the object paths do).  An InfoGAN Q has none: the result says so.
 * `perceptual_diversity` generates with the `sample` signature (output mapped [0, 1] -> [-1, 1],
   greyscale tiled to RGB) and needs a local VGG16 weights file.
+* `fid` and `kid` (metrics.fidelity) compare images of the `sample` signature (c ~ U(0, 1),
+  z ~ N(0, I)) with real images of the export's training dataset (any dataset; no random flip)
+  on InceptionV3 features: weights from `inception_weights` or Keras' cache, or any stand-in
+  `feature_fn`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import math
@@ -31,6 +36,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from oogan_tf import metrics as metrics_lib
+from oogan_tf.metrics import fidelity as fidelity_lib
 
 FORMAT = "oogan_tf.eval/1"
 METADATA_ASSET = os.path.join("assets", "oogan_metadata.json")
@@ -38,6 +44,28 @@ METADATA_ASSET = os.path.join("assets", "oogan_metadata.json")
 GROUND_TRUTH_DATASETS = ("dsprites",)
 PD_DEFAULTS = dict(trials=1000, batch_size=100)
 PD_CODE_RANGE = (-1.0, 1.0)  # the paper's script; the export trains on U(0, 1)
+# sizes_scale shrinks the images per side; the KID subsets follow (kid_from_features caps them).
+FIDELITY_DEFAULTS = fidelity_lib.DEFAULTS
+# The scores of each metric, by key, with the direction that is better; every other number of a
+# result (sample counts, protocol switches, num_active_dims, spreads) is a setting or diagnostic.
+SCORE_DIRECTIONS: Dict[str, Dict[str, str]] = {
+    "factor_vae": {"eval_accuracy": "higher", "train_accuracy": "higher"},
+    "beta_vae": {"eval_accuracy": "higher", "train_accuracy": "higher"},
+    "mig": {"discrete_mig": "higher"},
+    "dci": {k: "higher" for k in ("disentanglement", "completeness", "informativeness_train",
+                                  "informativeness_test")},
+    "sap": {"SAP_score": "higher"},
+    "modularity": {k: "higher" for k in ("modularity_score", "explicitness_score_train",
+                                         "explicitness_score_test")},
+    "tc": {"total_correlation_mss": "lower", "total_correlation_plugin": "lower"},
+    "generator_factors": {k: "higher" for k in ("score", "assignment_purity", "coverage",
+                                                "c_variance_share", "property_gap")},
+    "ortho": {k: "lower" for k in ("mean_abs_cos_offdiag", "mean_sq_cos_offdiag",
+                                   "mean_abs_cos_all", "mean_sq_cos_all")},
+    "perceptual_diversity": {"mean": "higher"},
+    "fid": {"fid": "lower"},
+    "kid": {"kid": "lower"},
+}
 _ORTHO_SUFFIXES = ("orth_conv/kernel", "readout/transform")
 
 
@@ -246,6 +274,44 @@ def load_ground_truth(metadata: Mapping[str, Any], data_dir: Optional[str]):
 # ----------------------------------------------------------------------------- main entry
 
 
+def _fidelity_params(sizes_scale: float, sizes: Mapping[str, Mapping[str, Any]]
+                     ) -> Dict[str, Any]:
+  """FIDELITY_DEFAULTS, num_samples scaled, then sizes['fid'] and sizes['kid'] (shared: one
+  feature extraction serves both)."""
+  params = dict(FIDELITY_DEFAULTS)
+  params["num_samples"] = max(4, int(round(params["num_samples"] * sizes_scale)))
+  for metric in metrics_lib.FIDELITY_METRICS:
+    for key, value in sizes.get(metric, {}).items():
+      if key not in FIDELITY_DEFAULTS:
+        raise EvaluationError(f"sizes[{metric!r}] has unknown parameter {key!r}; valid: "
+                              f"{sorted(FIDELITY_DEFAULTS)}")
+      params[key] = int(value)
+  return params
+
+
+def _real_batches(metadata: Mapping[str, Any], data_dir: Optional[str], batch_size: int,
+                  seed: int):
+  """(numpy iterator of real images float32 [b, S, S, ch] in [-1, 1], source description)."""
+  data_lib, dcfg = _data_config(metadata, data_dir)
+  dcfg = dataclasses.replace(dcfg, batch_size=batch_size, seed=seed, random_flip=False)
+  try:
+    source = data_lib.describe_source(dcfg)
+    dataset = data_lib.build_dataset(dcfg)
+  except ValueError as e:  # DatasetError names the field and value
+    raise EvaluationError(f"--data_dir={dcfg.data_dir!r}: {e}") from e
+  return dataset.as_numpy_iterator(), source
+
+
+def _generated_batches(sampler: Callable[[np.ndarray, np.ndarray], np.ndarray], c_dim: int,
+                       z_dim: int, batch_size: int, seed: int):
+  """Endless images float32 [b, S, S, ch] in [-1, 1] for c ~ U(0, 1), z ~ N(0, I)."""
+  rs = np.random.RandomState(seed)
+  while True:
+    c = rs.uniform(0.0, 1.0, (batch_size, c_dim)).astype(np.float32)
+    z = rs.randn(batch_size, z_dim).astype(np.float32)
+    yield np.clip(sampler(c, z) * 2.0 - 1.0, -1.0, 1.0)
+
+
 def _pd_params(sizes_scale: float, overrides: Mapping[str, Any]) -> Dict[str, Any]:
   params = dict(PD_DEFAULTS)
   params["trials"] = max(1, int(round(params["trials"] * sizes_scale)))
@@ -265,7 +331,10 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
                     pd_code_range: Sequence[float] = PD_CODE_RANGE,
                     ground_truth: Any = None, dataset_source: Optional[str] = None,
                     progress: Optional[Callable[[str, int, int], None]] = None,
-                    loaded: Any = None, num_seeds: int = 1) -> Dict[str, Any]:
+                    loaded: Any = None, num_seeds: int = 1,
+                    inception_weights: Optional[str] = None,
+                    feature_fn: Optional[fidelity_lib.FeatureFn] = None
+                    ) -> Dict[str, Any]:
   """Runs `metrics` on an export and returns the result dict (see README / module docstring).
 
   Args:
@@ -287,6 +356,9 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
     loaded: an already `tf.saved_model.load`ed export (else it is loaded here).
     num_seeds: run each representation metric with seeds seed .. seed + num_seeds - 1 and
       report the mean, with the standard error over seeds (metrics.evaluate_representation).
+    inception_weights: InceptionV3 no-top weights file of fid / kid (None: Keras' cache file).
+    feature_fn: fid / kid feature network to use instead of InceptionV3 (then
+      inception_weights is not read): images float32 [N, H, W, C] in [-1, 1] -> [N, D].
 
   Returns:
     {"format", "export_dir", "metadata", "metrics_requested", "protocol", "seed", "num_seeds",
@@ -295,7 +367,8 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
 
   Raises:
     EvaluationError: missing export, unknown metric, bad option, dataset without factors,
-      tc on a deterministic Q, perceptual_diversity without vgg_weights.
+      tc on a deterministic Q, perceptual_diversity without vgg_weights, fid / kid without
+      InceptionV3 weights.
   """
   t0 = time.time()
   names = parse_metrics(metrics)
@@ -312,7 +385,7 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
     raise EvaluationError(f"--batch_size={batch_size!r} must be an integer >= 1")
   sizes = {k: dict(v) for k, v in (sizes or {}).items()}
   for key in sizes:
-    if key not in metrics_lib.METRIC_NAMES or key == "ortho":
+    if key not in metrics_lib.METRIC_NAMES or key == "ortho":  # ortho has no sizes
       raise EvaluationError(f"sizes has unknown metric {key!r}; valid: "
                             f"{', '.join(m for m in metrics_lib.METRIC_NAMES if m != 'ortho')}")
   if "tc" in names and not metadata.get("probabilistic_q"):
@@ -330,6 +403,15 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
       raise EvaluationError("perceptual_diversity needs c_dim >= 2; the export has "
                             f"c_dim={metadata['c_dim']}")
     pd_params = _pd_params(sizes_scale, sizes.get("perceptual_diversity", {}))
+  fidelity_names = [m for m in names if m in metrics_lib.FIDELITY_METRICS]
+  if fidelity_names:
+    fidelity_params = _fidelity_params(sizes_scale, sizes)
+    if feature_fn is None:
+      try:
+        weights = metrics_lib.resolve_inception_weights(inception_weights)
+      except metrics_lib.InceptionWeightsError as e:
+        raise EvaluationError(str(e)) from None
+      fidelity_params["inception_weights"] = os.path.abspath(weights)
 
   config = metadata.get("config", {})
   dataset = {"name": config.get("dataset"), "image_size": metadata.get("image_size"),
@@ -342,6 +424,8 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
     dataset["ground_truth"] = type(ground_truth).__name__
     if dataset_source is None and getattr(ground_truth, "source", None) is not None:
       dataset["source"] = str(ground_truth.source)
+  if ground_truth is not None:
+    dataset["num_factors"] = int(ground_truth.num_factors)
 
   if loaded is None:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -369,6 +453,27 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
                         vgg_weights=os.path.abspath(vgg_weights))
     pd["elapsed_s"] = float(time.time() - t)
     results["perceptual_diversity"] = pd
+  if fidelity_names:
+    t = time.time()
+    real, source = _real_batches(metadata, data_dir, fidelity_params["batch_size"], int(seed))
+    dataset["source"] = dataset["source"] or source
+    if feature_fn is None:
+      try:
+        feature_fn = metrics_lib.inception_feature_fn(fidelity_params["inception_weights"])
+      except metrics_lib.InceptionWeightsError as e:
+        raise EvaluationError(str(e)) from None
+    fake = _generated_batches(make_sampler(loaded), int(metadata["c_dim"]),
+                              int(metadata["z_dim"]), fidelity_params["batch_size"], int(seed))
+    try:
+      scores = metrics_lib.compute_fidelity(
+          fidelity_names, real, fake, feature_fn, num_samples=fidelity_params["num_samples"],
+          kid_subset_size=fidelity_params["kid_subset_size"],
+          kid_subsets=fidelity_params["kid_subsets"], seed=int(seed), progress=progress)
+    except ValueError as e:
+      raise EvaluationError(str(e)) from e
+    for name, value in scores.items():
+      results[name] = dict(value, params=dict(fidelity_params, seed=int(seed)),
+                           elapsed_s=float(time.time() - t))
 
   return result_document(names, results, metadata=metadata, protocol=protocol, seed=seed,
                          sizes_scale=sizes_scale, sizes=sizes, num_seeds=num_seeds,
@@ -540,28 +645,93 @@ def score_summaries(result: Mapping[str, Any]) -> Dict[str, Dict[str, Optional[f
   return out
 
 
+def score_direction(name: str) -> Optional[str]:
+  """'higher' / 'lower' (which is better) for a score name of scalar_scores ('<metric>/<key>...';
+  a standard error '<key>_se' gets its score's), None for a setting or diagnostic."""
+  metric, key = name.split("/")[:2]
+  return SCORE_DIRECTIONS.get(metric, {}).get(key.removesuffix("_se"))
+
+
+def _description(name: str) -> str:
+  metric, key = name.split("/")[:2]
+  direction = score_direction(name)
+  if direction is None:
+    return f"{metric}: a setting or diagnostic of the evaluation, not a score."
+  if key.endswith("_se") or name.endswith("_se"):
+    return f"{metric}: the standard error of a score."
+  return f"{metric} score; {direction} is better."
+
+
 def write_summaries(result: Mapping[str, Any], summary_dir: str, step: int) -> None:
+  """Writes every scalar_scores(result) value as eval/<name> at `step`, described (TensorBoard
+  shows whether a score is better higher or lower, or that it is a setting)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   writer = tf.summary.create_file_writer(summary_dir)
   with writer.as_default():
     for key, value in scalar_scores(result).items():
-      tf.summary.scalar(f"eval/{key}", value, step=int(step))
+      tf.summary.scalar(f"eval/{key}", value, step=int(step), description=_description(key))
   writer.flush()
   writer.close()
 
 
+def _chance(name: str, num_factors: Optional[int]) -> str:
+  """What a code that carries no information about the factors scores, where that is defined."""
+  metric, key = name.split("/")[:2]
+  if metric in ("factor_vae", "beta_vae") and key.endswith("accuracy"):
+    # A majority vote / linear classifier that sees nothing guesses the fixed factor.
+    return f"{1.0 / num_factors:.4f}" if num_factors else "1/factors"
+  if metric in ("mig", "sap") or (metric == "dci" and key in ("disentanglement",
+                                                                "completeness")):
+    return "0"
+  return ""
+
+
+def _pruned_warnings(result: Mapping[str, Any]) -> List[str]:
+  c_dim = (result.get("metadata") or {}).get("c_dim")
+  lines = []
+  for metric in ("factor_vae", "beta_vae"):
+    active = result["results"].get(metric, {}).get("num_active_dims")
+    if not _is_number(active) or c_dim is None or active >= c_dim:
+      continue
+    if active == 0:
+      lines.append(f"warning: {metric}: every code dimension was pruned (no variance over the "
+                   "data), so its accuracies are 0 by construction, not a measurement")
+    else:
+      lines.append(f"warning: {metric}: {c_dim - active:g} of {c_dim} code dimensions were "
+                   "pruned (no variance over the data) and take no part in the vote")
+  return lines
+
+
 def format_table(result: Mapping[str, Any]) -> str:
-  """A plain-text table: one row per score, 'value ± standard error' where there is one."""
-  rows = []
+  """A plain-text report: the scores ('value ± standard error', which direction is better, the
+  chance level where defined), then settings and diagnostics, unavailable metrics and warnings
+  (code dimensions pruned by factor_vae / beta_vae)."""
+  num_factors = (result.get("dataset") or {}).get("num_factors")
+  scores, settings = [], []
   for k, s in score_summaries(result).items():
     text = f"{s['value']:.4f}" if s["se"] is None else f"{s['value']:.4f} ± {s['se']:.4f}"
     if s["min"] is not None:  # a summary over several models (baselines.summarise_inits)
       text += f"  [{s['min']:.4f}, {s['max']:.4f}]"
-    rows.append((k, text))
-  for metric, scores in result["results"].items():
-    if scores.get("available") is False:
-      rows.append((f"{metric}", f"n/a ({scores.get('reason', '')})"))
-  width = max([len(k) for k, _ in rows] + [6])
-  lines = [f"{'metric'.ljust(width)}  value", f"{'-' * width}  {'-' * 10}"]
-  lines += [f"{k.ljust(width)}  {v}" for k, v in rows]
+    direction = score_direction(k)
+    if direction:
+      scores.append((k, text, direction, _chance(k, num_factors)))
+    else:
+      settings.append((k, f"{s['value']:g}"))
+  unavailable = [(m, f"n/a ({r.get('reason', '')})") for m, r in result["results"].items()
+                 if r.get("available") is False]
+  width = max([len(r[0]) for r in scores + settings + unavailable] + [6])
+  value_width = max([len(r[1]) for r in scores] + [5])
+  lines = [f"{'score'.ljust(width)}  {'value'.ljust(value_width)}  better  chance",
+           f"{'-' * width}  {'-' * value_width}  ------  ------"]
+  lines += [f"{k.ljust(width)}  {v.ljust(value_width)}  {d.ljust(6)}  {c}".rstrip()
+            for k, v, d, c in scores]
+  if settings:
+    lines += ["", "settings and diagnostics"]
+    lines += [f"{k.ljust(width)}  {v}" for k, v in settings]
+  if unavailable:
+    lines += ["", "unavailable"]
+    lines += [f"{k.ljust(width)}  {v}" for k, v in unavailable]
+  warnings = _pruned_warnings(result)
+  if warnings:
+    lines += [""] + warnings
   return "\n".join(lines)

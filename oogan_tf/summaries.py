@@ -1,4 +1,5 @@
-"""Fixed-seed sample grids and one labelled traversal sheet, to TensorBoard and PNG files.
+"""TensorBoard and PNG output of training: fixed-seed sample grids, one labelled traversal sheet,
+described scalars and the run's configuration as text.
 
 Images come from the EMA generator. With standing statistics (the default; oogan_tf.calibration)
 it runs in inference mode, so each image is what the export serves for its (c, z); without them
@@ -22,6 +23,56 @@ TRAVERSAL_STEPS = 10
 # The reference's traversal (generate.py): base codes U(0.2, 0.6), the swept dimension 0 -> 1.
 TRAVERSAL_BASE_RANGE = (0.2, 0.6)
 TRAVERSAL_RANGE = (0.0, 1.0)
+
+
+# TensorBoard shows these beside each scalar; a key ending in "/" describes a family of tags.
+SCALAR_DESCRIPTIONS = {
+    "loss/d_total": "D's loss: hinge loss plus gp_weight x gradient penalty (lower: D separates "
+                    "real from generated better).",
+    "loss/d_hinge": "mean(relu(1 - D(x))) + mean(relu(1 + D(G(c, z)))); 2 when D cannot tell "
+                    "them apart, 0 when it separates them with margin 1.",
+    "loss/gradient_penalty": "mean (||grad D(x_hat)|| - 1)^2 on real/generated interpolates.",
+    "loss/g_adv": "G's adversarial loss -mean(D(G(c, z))) (lower: D scores G's images as real).",
+    "loss/info": "Q's total code loss: lambda_info x reconstruction + gamma_onehot x one-hot CE.",
+    "loss/info_reconstruction": "How well Q recovers c from G(c, z): Gaussian NLL "
+                                "(probabilistic Q) or L1; lower is better.",
+    "loss/info_onehot": "Cross-entropy of Q's code logits against the one-hot / dominant codes "
+                        "of the schedule; lower is better.",
+    "d/score_real": "Mean D score of real images (hinge margin: above 1 = confidently real).",
+    "d/score_fake": "Mean D score of generated images in the D step (below -1 = confidently "
+                    "fake).",
+    "d/score_fake_g_step": "Mean D score of generated images in the G step.",
+    "ortho/": "Orthogonality loss of one orthogonal layer of Q: mean squared cosine between its "
+              "kernel rows, diagonal included (1/rows when orthogonal, 1 when all parallel).",
+    "opt/learning_rate": "Adam learning rate of D, G and Q.",
+    "opt/loss_scale_": "Dynamic loss scale of one optimiser (mixed_float16).",
+    "perf/steps_per_sec": "Training iterations per second over the last loop (compile excluded "
+                          "after the first).",
+    "perf/images_per_sec": "Real images consumed per second (iterations x global batch).",
+}
+
+
+def scalar_description(tag: str) -> str | None:
+  """The description of a training scalar tag (exact, else its family's), or None."""
+  if tag in SCALAR_DESCRIPTIONS:
+    return SCALAR_DESCRIPTIONS[tag]
+  return next((d for k, d in SCALAR_DESCRIPTIONS.items()
+               if k[-1] in "/_" and tag.startswith(k)), None)
+
+
+def write_scalars(values: dict[str, float], step: int) -> None:
+  """tf.summary.scalar for each tag -> float, with its description (default writer)."""
+  for tag, value in values.items():
+    tf.summary.scalar(tag, value, step=step, description=scalar_description(tag))
+
+
+def write_config(config_json: str, summary: str, writer: tf.summary.SummaryWriter,
+                 step: int) -> None:
+  """The run's one-line summary and full configuration (JSON) as the TensorBoard text 'config'
+  (Text tab) at the iteration a start begins with, so a resumed run shows what it resumed with."""
+  with writer.as_default():
+    tf.summary.text("config", f"{summary}\n\n```json\n{config_json}\n```", step=step,
+                    description="The resolved TrainConfig of this run (also config.json).")
 
 
 class SampleWriter:

@@ -58,9 +58,11 @@ def main(argv):
   if os.path.exists(cfg.model_dir) and not os.path.isdir(cfg.model_dir):
     cli.fail(f"--model_dir={cfg.model_dir} is a file; give a directory (new, or a run to resume)")
   from oogan_tf import train_lib  # pylint: disable=g-import-not-at-top
+  from oogan_tf.metrics import InceptionWeightsError  # pylint: disable=g-import-not-at-top
   try:
     train_lib.train(cfg, command_line=" ".join(sys.argv))
-  except (train_lib.RunDirectoryError, train_lib.StrategyError, data_lib.DatasetError) as e:
+  except (train_lib.RunDirectoryError, train_lib.StrategyError, data_lib.DatasetError,
+          InceptionWeightsError) as e:
     cli.fail(f"{e}")
 
 

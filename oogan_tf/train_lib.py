@@ -6,7 +6,8 @@ Run directory (`model_dir`):
   ckpt/            tf.train.CheckpointManager checkpoints (networks, EMA, every optimiser incl. the
                    private orthogonal ones, the iteration and the RNG state)
   train/           TensorBoard events (losses, scores, images)
-  eval/            TensorBoard events of --eval_every_steps (disentanglement on dSprites)
+  eval/            TensorBoard events of --eval_every_steps (disentanglement on dSprites; fid,
+                   kid and ortho on any dataset)
   samples/         PNG grids (fixed samples and one traversal per code dimension)
 Re-running with the same model_dir resumes from the newest checkpoint; a changed model-defining
 field is refused. A non-finite loss stops the run before anything is saved.
@@ -28,6 +29,7 @@ from oogan_tf import calibration
 from oogan_tf import data as data_lib
 from oogan_tf import evaluate_lib
 from oogan_tf import export_lib
+from oogan_tf import metrics as metrics_lib
 from oogan_tf import summaries
 from oogan_tf.config import TrainConfig
 from oogan_tf.distribute import StrategyError, cpu_bf16_warning, get_strategy
@@ -119,13 +121,23 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
   return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
 
 
+def _fidelity_features(cfg: TrainConfig):
+  """The InceptionV3 feature function of in-training fid / kid (built once), else None."""
+  names = {m.strip() for m in cfg.eval_metrics.split(",")}
+  if not cfg.eval_every_steps or not names & set(metrics_lib.FIDELITY_METRICS):
+    return None
+  return metrics_lib.inception_feature_fn(
+      metrics_lib.resolve_inception_weights(cfg.inception_weights))
+
+
 def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
   """Trains until cfg.train_steps (resuming if model_dir holds a run).
 
   Returns: {"step": final iteration, "metrics": the last loop's mean metrics, "resumed_from":
   the iteration restored (0 for a fresh start), "checkpoint": newest checkpoint path}.
   Raises:
-    RunDirectoryError, StrategyError, ValueError (data / config), NonFiniteLossError.
+    RunDirectoryError, StrategyError, ValueError (data / config; metrics.InceptionWeightsError
+    when fid / kid are evaluated and no InceptionV3 weights file is found), NonFiniteLossError.
   """
   if not cfg.model_dir:
     raise ValueError("--model_dir is required: the run directory for config, checkpoints, "
@@ -133,6 +145,7 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
   # Finds the images (files, layout, npz) before anything is written, so that a failed start
   # leaves no run directory behind.
   data_description = data_lib.describe_source(cfg.data_config())
+  feature_fn = _fidelity_features(cfg)
   strategy = get_strategy(cfg.strategy, cfg.num_gpus)
   try:
     cfg.check_replicas(strategy.num_replicas_in_sync)
@@ -164,11 +177,13 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
 
   log = RunLog(cfg.model_dir if chief else None)
   m = cfg.model
-  log.event(f"train | config: dataset={cfg.dataset} {m.image_size}x{m.image_size}x{m.channels}, "
-            f"G={m.g_type} Q={m.q_type} c_dim={m.c_dim} z_dim={m.z_dim} ngf={m.ngf} ndf={m.ndf}, "
-            f"batch {cfg.batch_size}, {cfg.train_steps:,} iterations, lr {cfg.learning_rate:g}, "
-            f"gp {cfg.gp_weight:g}, codes {cfg.code_schedule}, {cfg.precision}, seed {cfg.seed} "
-            f"(every value: {os.path.join(cfg.model_dir, 'config.json')})")
+  config_line = (f"config: dataset={cfg.dataset} {m.image_size}x{m.image_size}x{m.channels}, "
+                 f"G={m.g_type} Q={m.q_type} c_dim={m.c_dim} z_dim={m.z_dim} ngf={m.ngf} "
+                 f"ndf={m.ndf}, batch {cfg.batch_size}, {cfg.train_steps:,} iterations, lr "
+                 f"{cfg.learning_rate:g}, gp {cfg.gp_weight:g}, codes {cfg.code_schedule}, "
+                 f"{cfg.precision}, seed {cfg.seed}")
+  log.event(f"train | {config_line} (every value: "
+            f"{os.path.join(cfg.model_dir, 'config.json')})")
   log.event("train | trainable parameters: " + ", ".join(
       f"{k}={v:,}" for k, v in trainer.parameter_counts().items()))
   log.event(f"train | strategy={type(strategy).__name__} replicas={strategy.num_replicas_in_sync} "
@@ -186,6 +201,7 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
   iterator = iter(dataset)
   writer = (tf.summary.create_file_writer(os.path.join(cfg.model_dir, "train")) if chief
             else tf.summary.create_noop_writer())
+  summaries.write_config(cfg.to_json(), config_line, writer, start)
   samples = summaries.SampleWriter(cfg.model.c_dim, cfg.model.z_dim, cfg.sample_seed)
   samples_dir = os.path.join(out_dir, "samples")
 
@@ -205,7 +221,8 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
                                           step, os.path.join(tmp, "export"))
       result = evaluate_lib.evaluate_export(path, cfg.eval_metrics, seed=cfg.seed,
                                             protocol="gan_papers",
-                                            sizes_scale=cfg.eval_sizes_scale)
+                                            sizes_scale=cfg.eval_sizes_scale,
+                                            feature_fn=feature_fn)
     if chief:
       evaluate_lib.write_summaries(result, os.path.join(cfg.model_dir, "eval"), step)
       factors = result["results"].get("generator_factors")
@@ -218,7 +235,7 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
     log.stats({"step": step, "eval": scores})
     log.event(f"eval | step {step} | " + " ".join(
         f"{k}={v['value']:.4f}" + (f"±{v['se']:.4f}" if v["se"] is not None else "")
-        for k, v in sorted(scores.items())))
+        for k, v in sorted(scores.items()) if evaluate_lib.score_direction(k)))
 
   metrics: dict = {}
   step = start
@@ -246,13 +263,11 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
       prev, step = step, trainer.iteration
       steps_per_sec = n / elapsed
       with writer.as_default():
-        for k, v in metrics.items():
-          tf.summary.scalar(k, v, step=step)
-        tf.summary.scalar("opt/learning_rate", cfg.learning_rate, step=step)
-        for name, scale in trainer.loss_scales().items():
-          tf.summary.scalar(f"opt/loss_scale_{name}", scale, step=step)
-        tf.summary.scalar("perf/steps_per_sec", steps_per_sec, step=step)
-        tf.summary.scalar("perf/images_per_sec", steps_per_sec * cfg.batch_size, step=step)
+        summaries.write_scalars(
+            {**metrics, "opt/learning_rate": cfg.learning_rate,
+             **{f"opt/loss_scale_{k}": v for k, v in trainer.loss_scales().items()},
+             "perf/steps_per_sec": steps_per_sec,
+             "perf/images_per_sec": steps_per_sec * cfg.batch_size}, step)
       progress.update(n, elapsed)
       log.event(f"train | {progress.line(step, cfg.train_steps)} | "
                 f"d={metrics['loss/d_total']:.4f} g={metrics['loss/g_adv']:.4f} "

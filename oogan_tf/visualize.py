@@ -27,6 +27,13 @@ def make_grid(images: np.ndarray, ncols: int, pad: int = 1) -> np.ndarray:
   return grid
 
 
+def upscale(images: np.ndarray, factor: int) -> np.ndarray:
+  """Nearest-neighbour upscaling of [..., H, W, C] images (any dtype) to [..., H*f, W*f, C]."""
+  if factor == 1:
+    return np.asarray(images)
+  return np.repeat(np.repeat(images, factor, axis=-3), factor, axis=-2)
+
+
 def save_png(grid: np.ndarray, path: str) -> None:
   """Writes a uint8 [H, W, 1 or 3] image as PNG."""
   grid = np.asarray(grid)
@@ -85,6 +92,6 @@ def labelled_sheet(images: np.ndarray, row_labels: list[str], column_labels: lis
     for j in range(k):
       tile = images[i, j]
       tile = np.repeat(tile, 3, axis=-1) if tile.shape[-1] == 1 else tile
-      tile = np.repeat(np.repeat(tile, scale, axis=0), scale, axis=1)
+      tile = upscale(tile, scale)
       sheet.paste(Image.fromarray(tile), (left + pad + j * (cell_w + pad), y))
   return np.asarray(sheet)

@@ -215,3 +215,62 @@ def test_cli_evaluates_a_run_directory_checkpoint(tmp_path):
                          f"--export_dir={run_dir}"], cwd=repo, env=env, capture_output=True,
                         text=True, timeout=300)
   assert both.returncode != 0 and "exactly one of --export_dir or --model_dir" in both.stderr
+
+
+def _pooled_features(images):
+  """A stand-in for InceptionV3: 4x4 average pooling, [N, S, S, C] -> [N, 16 C]."""
+  x = np.asarray(images)
+  n, s, _, c = x.shape
+  return x.reshape(n, 4, s // 4, 4, s // 4, c).mean(axis=(2, 4)).reshape(n, -1)
+
+
+def test_fid_and_kid_of_an_export_against_its_dataset(exports):
+  result = evaluate_lib.evaluate_export(
+      exports["oogan"], "fid,kid", sizes={"fid": {"num_samples": 64, "batch_size": 32},
+                                          "kid": {"kid_subsets": 10}},
+      feature_fn=_pooled_features)
+  fid, kid = result["results"]["fid"], result["results"]["kid"]
+  assert _finite(fid["fid"]) and fid["fid"] > 0 and fid["num_real"] == fid["num_fake"] == 64
+  assert _finite(kid["kid"]) and kid["subset_size"] == 32 and kid["num_subsets"] == 10
+  assert kid["params"]["num_samples"] == 64 and "inception_weights" not in kid["params"]
+  assert "dsprites" in result["dataset"]["source"]
+
+
+def test_fid_without_inception_weights_is_one_line_exit_2(exports, tmp_path):
+  env_home = tmp_path / "home"
+  env_home.mkdir()
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="",
+             KERAS_HOME=str(env_home / ".keras"))
+  proc = subprocess.run([sys.executable, "-m", "oogan_tf.evaluate",
+                         f"--export_dir={exports['oogan']}", "--metrics=fid,kid",
+                         f"--output={tmp_path / 'out.json'}"], cwd=REPO, env=env,
+                        capture_output=True, text=True, timeout=120)
+  assert proc.returncode == 2
+  assert proc.stderr.strip().splitlines() == [
+      "error: fid/kid need InceptionV3 weights: pass --inception_weights=PATH or place "
+      f"inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5 in {env_home / '.keras'}"
+      "/models (nothing is downloaded)"]
+  assert not (tmp_path / "out.json").exists()
+
+
+def test_table_separates_scores_from_settings_and_warns_about_pruned_codes():
+  result = {"metadata": {"c_dim": 4}, "dataset": {"num_factors": 5}, "results": {
+      "factor_vae": {"eval_accuracy": 0.0, "eval_accuracy_se": 0.0, "train_accuracy": 0.0,
+                     "num_active_dims": 0.0, "heldout": 1.0},
+      "mig": {"discrete_mig": 0.25, "discrete_mig_se": 0.01},
+      "fid": {"fid": 12.5, "fid_se": None, "num_real": 100.0},
+      "ortho": {"available": False, "reason": "no orthogonal layers"}}}
+  table = evaluate_lib.format_table(result)
+  scores, rest = table.split("settings and diagnostics")
+  rows = {line.split()[0]: line for line in scores.splitlines()[2:] if line}
+  assert set(rows) == {"factor_vae/eval_accuracy", "factor_vae/train_accuracy",
+                       "mig/discrete_mig", "fid/fid"}
+  assert rows["factor_vae/eval_accuracy"].split()[-2:] == ["higher", "0.2000"]
+  assert rows["mig/discrete_mig"].split()[-3:] == ["0.0100", "higher", "0"]
+  assert rows["fid/fid"].split()[-1] == "lower"
+  assert "factor_vae/num_active_dims" in rest and "factor_vae/heldout" in rest
+  assert "fid/num_real" in rest and "ortho  " in rest.split("unavailable")[1]
+  assert "warning: factor_vae: every code dimension was pruned" in rest
+  result["results"]["factor_vae"]["num_active_dims"] = 3.0
+  assert "warning: factor_vae: 1 of 4 code dimensions were pruned" in (
+      evaluate_lib.format_table(result))

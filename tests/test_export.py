@@ -174,10 +174,16 @@ def test_cli_refuses_to_overwrite_and_tools_use_only_the_export(run, tmp_path):
 
   traversal = tmp_path / "trav.png"
   result = subprocess.run([sys.executable, "tools/traverse.py", f"--export_dir={export_dir}",
-                           "--steps=4", f"--output={traversal}", "--plain"],
+                           "--steps=4", f"--output={traversal}", "--plain", "--upscale=2"],
                           cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-2000:]
-  assert np.asarray(Image.open(traversal)).shape == (3 * 33 + 1, 4 * 33 + 1)
+  assert np.asarray(Image.open(traversal)).shape == (3 * 65 + 1, 4 * 65 + 1)
+  bad = subprocess.run([sys.executable, "tools/sample.py", f"--export_dir={export_dir}",
+                        "--upscale=0"], cwd=REPO, env=ENV, capture_output=True, text=True,
+                       timeout=300)
+  assert bad.returncode == 2
+  assert bad.stderr.strip().splitlines() == [
+      "error: --upscale=0 is not allowed; it must be in [1, 16]"]
   sheet_path = tmp_path / "sheet.png"
   result = subprocess.run([sys.executable, "tools/traverse.py", f"--export_dir={export_dir}",
                            "--steps=4", f"--output={sheet_path}", "--min_cell=64"],

@@ -308,13 +308,16 @@ def test_evaluate_representation_tc():
 def test_registry_names():
   assert metrics.METRIC_NAMES == (
       "factor_vae", "beta_vae", "mig", "dci", "sap", "modularity", "tc", "generator_factors",
-      "ortho", "perceptual_diversity")
+      "ortho", "perceptual_diversity", "fid", "kid")
   assert metrics.default_params("dci") == {"num_train": 10000, "num_test": 5000, "batch_size": 16}
   assert metrics.default_params("factor_vae", "gan_papers")["batch_size"] == 100
 
 
 def test_print_progress(capsys):
   p = _utils.print_progress()
-  p("x", 1, 2)
-  p("x", 2, 2)
-  assert "x: 2/2" in capsys.readouterr().err
+  p("x", 1, 3)
+  p("x", 2, 3)  # within 10 s of the first report: skipped
+  p("x", 3, 3)
+  err = capsys.readouterr().err  # not a terminal: one line per report, no carriage returns
+  assert "\r" not in err
+  assert [line.split(" (")[0] for line in err.splitlines()] == ["x: 1/3", "x: 3/3"]

@@ -290,3 +290,45 @@ def test_jit_compile_step_gives_finite_losses():
   out = trainer.train_loop(real, tf.constant(1, tf.int64))
   assert all(np.isfinite(v.numpy()) for v in out.values())
   assert trainer.iteration == 1
+
+
+def test_eval_every_steps_scores_fid_and_kid_on_any_dataset(tmp_path, monkeypatch):
+  from oogan_tf import metrics  # pylint: disable=g-import-not-at-top
+  cfg = tiny_config(tmp_path / "run", dataset="fake", eval_every_steps=2,
+                    eval_metrics="fid,kid", eval_sizes_scale=0.004, standing_stats_batches=1,
+                    encoder_recalibration_batches=1, train_steps=2,
+                    inception_weights=str(tmp_path / "none.h5"))
+  with pytest.raises(metrics.InceptionWeightsError, match="--inception_weights=.*none.h5"):
+    train_lib.train(cfg)
+  assert not (tmp_path / "run").exists()
+  # A stand-in feature network: the pixels' 4x4 average pools.
+  monkeypatch.setattr(metrics, "resolve_inception_weights", lambda path: path)
+  monkeypatch.setattr(metrics, "inception_feature_fn", lambda path: lambda x: np.asarray(
+      tf.nn.avg_pool2d(x, 8, 8, "VALID")).reshape(len(x), -1))
+  train_lib.train(cfg)
+  scalars, _ = _scalar_and_image_tags(str(tmp_path / "run" / "eval"))
+  assert {"eval/fid/fid", "eval/kid/kid", "eval/kid/kid_se"} <= scalars
+  # Every scalar carries a description; the configuration is there as text.
+  described, texts = {}, {}
+  for sub in ("train", "eval"):
+    for path in glob.glob(str(tmp_path / "run" / sub / "events.*")):
+      for event in tf.compat.v1.train.summary_iterator(path):
+        for v in event.summary.value:
+          if v.metadata.plugin_data.plugin_name == "text":
+            texts[v.tag] = tf.make_ndarray(v.tensor).item().decode()
+          elif v.metadata.plugin_data.plugin_name == "scalars":
+            described[v.tag] = v.metadata.summary_description
+  assert described["eval/fid/fid"] == "fid score; lower is better."
+  assert "setting or diagnostic" in described["eval/fid/num_real"]
+  assert "relu(1 - D(x))" in described["loss/d_hinge"]
+  assert [t for t in described if t.startswith("ortho/") and "cosine" in described[t]]
+  assert all(described.values()), [k for k, v in described.items() if not v]
+  assert '"eval_metrics": "fid,kid"' in texts["config"]
+
+
+def test_eval_metrics_are_checked_with_the_dataset():
+  with pytest.raises(ValueError, match="--eval_metrics='fid,bogus' is not allowed"):
+    tiny_config(None, dataset="fake", eval_every_steps=5, eval_metrics="fid,bogus")
+  with pytest.raises(ValueError, match="needs ground-truth factors for mig"):
+    tiny_config(None, dataset="fake", eval_every_steps=5, eval_metrics="fid,mig")
+  assert tiny_config(None, dataset="fake", eval_every_steps=5, eval_metrics="fid,kid,ortho")

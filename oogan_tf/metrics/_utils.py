@@ -301,25 +301,32 @@ def discrete_entropy(factors: np.ndarray) -> np.ndarray:
 
 
 def print_progress() -> ProgressFn:
-  """A simple stderr progress printer usable as the `progress` hook (no extra dependency)."""
+  """A stderr progress printer usable as the `progress` hook (no extra dependency).
+
+  On a terminal one line per stage is rewritten in place (at most once a second); elsewhere (a
+  log file, a pipe) every report is a line of its own, at most one per stage every 10 s plus
+  the last, so that a log stays readable.
+  """
   import sys
   import time
 
+  tty = sys.stderr.isatty()
+  interval = 1.0 if tty else 10.0
   state = {"stage": None, "t0": 0.0, "last": 0.0}
 
   def _progress(stage: str, done: int, total: int) -> None:
     now = time.time()
     if stage != state["stage"]:
       state.update(stage=stage, t0=now, last=0.0)
-    if done < total and now - state["last"] < 1.0:
+    if done < total and now - state["last"] < interval:
       return
     state["last"] = now
     elapsed = now - state["t0"]
     eta = elapsed / max(done, 1) * (total - done)
-    sys.stderr.write(f"\r{stage}: {done}/{total} ({100.0 * done / total:5.1f}%) "
-                     f"elapsed {elapsed:6.1f}s eta {eta:6.1f}s")
-    if done >= total:
-      sys.stderr.write("\n")
+    text = (f"{stage}: {done}/{total} ({100.0 * done / total:5.1f}%) "
+            f"elapsed {elapsed:6.1f}s eta {eta:6.1f}s")
+    end = "\n" if done >= total or not tty else ""
+    sys.stderr.write(("\r" if tty else "") + text + end)
     sys.stderr.flush()
 
   return _progress

@@ -4,7 +4,8 @@ Representation metrics (need a GroundTruthData and a representation function):
 `factor_vae`, `beta_vae`, `mig`, `dci`, `sap`, `modularity` (modularity + explicitness) and
 `tc` (total correlation; needs `gaussian_fn` giving Q's mu and log sigma).  Model metrics
 (`ortho`, `perceptual_diversity`) need the model itself: call `compute_orthogonality` /
-`compute_perceptual_diversity` directly.
+`compute_perceptual_diversity` directly; fidelity metrics (`fid`, `kid`) need generated and
+real images of any dataset: `compute_fidelity`.
 
 Every metric gets a fresh `np.random.RandomState(seed)`, as disentanglement_lib does.
 
@@ -29,6 +30,7 @@ from oogan_tf.metrics import _utils
 from oogan_tf.metrics import beta_vae as _beta_vae
 from oogan_tf.metrics import dci as _dci
 from oogan_tf.metrics import factor_vae as _factor_vae
+from oogan_tf.metrics import fidelity as _fidelity
 from oogan_tf.metrics import mig as _mig
 from oogan_tf.metrics import modularity_explicitness as _modularity
 from oogan_tf.metrics import sap as _sap
@@ -39,7 +41,10 @@ REPRESENTATION_METRICS: Tuple[str, ...] = (
 # Need a generator (c, z) -> images and the ground truth's real images, no encoder.
 GENERATOR_METRICS: Tuple[str, ...] = ("generator_factors",)
 MODEL_METRICS: Tuple[str, ...] = ("ortho", "perceptual_diversity")
-METRIC_NAMES: Tuple[str, ...] = REPRESENTATION_METRICS + GENERATOR_METRICS + MODEL_METRICS
+# Need a generator and real images of any dataset (no factors): metrics.fidelity.
+FIDELITY_METRICS: Tuple[str, ...] = _fidelity.FIDELITY_METRICS
+METRIC_NAMES: Tuple[str, ...] = (REPRESENTATION_METRICS + GENERATOR_METRICS + MODEL_METRICS
+                                 + FIDELITY_METRICS)
 # generator_factors is cheap at these sizes (seconds), so sizes_scale does not shrink it.
 GENERATOR_FACTORS_DEFAULTS = dict(num_samples=512, num_bases=32, sweep_steps=8, num_z=8,
                                   bootstrap=200, num_real=2048)
