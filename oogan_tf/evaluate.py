@@ -24,6 +24,7 @@ from oogan_tf import cli
 from oogan_tf import config_flags
 from oogan_tf import evaluate_lib
 from oogan_tf import export_lib
+from oogan_tf import run_dir
 from oogan_tf.data.config import DatasetError
 from oogan_tf.metrics import METRIC_NAMES, PROTOCOLS
 
@@ -171,7 +172,8 @@ def main(argv):
         evaluate_lib.check_output(output, FLAGS.overwrite)
         os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
         result = _evaluate(export_dir, output)
-  except (evaluate_lib.EvaluationError, FileNotFoundError, FileExistsError, DatasetError) as e:
+  except (evaluate_lib.EvaluationError, FileNotFoundError, FileExistsError, DatasetError,
+          run_dir.RunDirectoryError) as e:
     cli.fail(f"{e}")
   print(evaluate_lib.format_table(result))
   print(f"wrote {output}")
