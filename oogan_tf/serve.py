@@ -67,18 +67,20 @@ def main(argv):
                                  **dataclasses.asdict(limits))
   except (OSError, ValueError) as e:  # no export there, the port is taken, a bad limit
     cli.fail(f"{e}")
-  print(f"serve | {server.url} (model '{_MODEL_NAME.value}', version {served.version}, at most "
-        f"{served.max_batch} images a request; REST: {server.url}v1/models/{_MODEL_NAME.value})",
-        flush=True)
-  abandoned = serving.serve_until_signal(server)
+  abandoned = serving.serve_until_signal(server, on_ready=lambda: print(
+      f"serve | {server.url} (model '{_MODEL_NAME.value}', version {served.version}, at most "
+      f"{served.max_batch} images a request; REST: {server.url}v1/models/{_MODEL_NAME.value})",
+      flush=True))
   print("serve | stopped", flush=True)
   if abandoned:
     print(f"serve | {abandoned} requests were still being computed at the "
           f"--shutdown_timeout_s={limits.shutdown_timeout_s:g} deadline; dropped",
           file=sys.stderr, flush=True)
-    # Their daemon worker threads may be inside TensorFlow; interpreter teardown under them can
-    # hang or crash, so leave now.
-    os._exit(0)  # pylint: disable=protected-access
+  # Nothing is left to clean up (the export is only read), while interpreter and TensorFlow
+  # teardown takes seconds on a busy machine and can hang under a worker thread still inside
+  # TensorFlow; both would count against the shutdown deadline.
+  sys.stderr.flush()
+  os._exit(0)  # pylint: disable=protected-access
 
 
 if __name__ == "__main__":

@@ -128,12 +128,13 @@ class ServingHTTPServer:
     host, port = self.server_address
     return f"http://{host}:{port}/"
 
-  def serve_forever(self, stop_signals: tuple = ()) -> None:
+  def serve_forever(self, stop_signals: tuple = (), on_ready=None) -> None:
     """Serves until `shutdown()` or one of `stop_signals` (main thread only), then gives the
-    requests already received up to limits.shutdown_timeout_s and drops every connection."""
+    requests already received up to limits.shutdown_timeout_s and drops every connection.
+    `on_ready()` is called once the signals are handled and connections are accepted."""
     self._stopped.clear()
     try:
-      asyncio.run(self._serve(stop_signals))
+      asyncio.run(self._serve(stop_signals, on_ready))
     finally:
       self._stopped.set()
 
@@ -172,13 +173,15 @@ class ServingHTTPServer:
       except RuntimeError:  # the loop has closed: the shutdown deadline passed meanwhile
         pass
 
-  async def _serve(self, stop_signals: tuple) -> None:
+  async def _serve(self, stop_signals: tuple, on_ready) -> None:
     loop = asyncio.get_running_loop()
     self._loop, self._stop = loop, asyncio.Event()
     self._start_workers()
     for sig in stop_signals:
       loop.add_signal_handler(sig, self._on_signal, sig)
     server = await asyncio.start_server(self._connection, sock=self.socket, limit=MAX_LINE + 2)
+    if on_ready:
+      on_ready()
     try:
       await self._stop.wait()
     finally:
@@ -224,6 +227,10 @@ class ServingHTTPServer:
         self._connections[task] = True
         answer = await self._dispatch(raw, writer.get_extra_info("peername") or ("", 0))
       await self._reply(reader, writer, answer)
+    except asyncio.CancelledError:
+      # Shutdown drops this connection. Ending normally rather than re-raising, because asyncio
+      # logs a cancelled connection callback as an error with a traceback.
+      writer.transport.abort()
     finally:
       self._connections.pop(task, None)
 
@@ -355,6 +362,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     self._send_json(code, {"error": message or http.HTTPStatus(code).phrase})
 
   def _send(self, status: int, body: bytes, content_type: str):
+    # http.server treats a request line it cannot read as HTTP/0.9 and would answer without a
+    # status line or headers; every answer here has them.
+    self.request_version = "HTTP/1.0"
     self.send_response(status)
     self.send_header("Content-Type", content_type)
     self.send_header("Content-Length", str(len(body)))
@@ -471,15 +481,16 @@ def make_server(served: ServedModel, *, host: str = "127.0.0.1", port: int = 850
                            Limits(max_body_bytes=max_body_bytes, **limits))
 
 
-def serve_until_signal(server: ServingHTTPServer) -> int:
+def serve_until_signal(server: ServingHTTPServer, on_ready=None) -> int:
   """Serves until SIGTERM or SIGINT, then answers the requests already received within
   limits.shutdown_timeout_s, drops every connection and closes the socket.
 
-  Must be called from the main thread (signal handlers can only be set there).
+  Must be called from the main thread (signal handlers can only be set there). `on_ready()` runs
+  once a signal would be handled (e.g. to print the address).
   Returns: the number of requests abandoned at the deadline (their workers may still run).
   """
   try:
-    server.serve_forever(stop_signals=(signal.SIGTERM, signal.SIGINT))
+    server.serve_forever(stop_signals=(signal.SIGTERM, signal.SIGINT), on_ready=on_ready)
   finally:
     server.server_close()
   return server.abandoned
