@@ -26,6 +26,7 @@ from oogan_tf import cli
 from oogan_tf import config_flags
 from oogan_tf import evaluate_lib
 from oogan_tf import export_lib
+from oogan_tf import run_dir
 from oogan_tf.data.config import DatasetError
 from oogan_tf.metrics import (FIDELITY_METRICS, METRIC_NAMES, PROTOCOLS, InceptionWeightsError,
                               resolve_inception_weights)
@@ -177,7 +178,7 @@ def main(argv):
         os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
         result = _evaluate(export_dir, output)
   except (evaluate_lib.EvaluationError, FileNotFoundError, FileExistsError, DatasetError,
-          InceptionWeightsError) as e:
+          InceptionWeightsError, run_dir.RunDirectoryError) as e:
     cli.fail(f"{e}")
   print(evaluate_lib.format_table(result))
   print(f"wrote {output}")

@@ -21,14 +21,18 @@ standing_stats_batches / encoder_recalibration_batches), and records what it did
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import shutil
 import tempfile
 
+from absl import logging
 import tensorflow as tf
 
 from oogan_tf import calibration
+from oogan_tf import run_dir
 from oogan_tf.config import TrainConfig
 from oogan_tf.models import Discriminator, Generator, copy_non_trainable, split_q
 
@@ -144,6 +148,9 @@ def write_export(generator: Generator, discriminator: Discriminator, cfg: TrainC
                  iteration: int, export_dir: str, bn_statistics: dict | None = None) -> str:
   """Writes the SavedModel atomically (temp dir + rename); never overwrites an existing export.
 
+  Two writers racing for the same export_dir cannot both win: the final rename fails when the
+  target is a non-empty directory, which is what the other writer's finished export is.
+
   Args:
     generator: the EMA generator, with the BatchNorm statistics it is to serve with.
     discriminator: the trained D (its Q head is the encoder).
@@ -166,7 +173,12 @@ def write_export(generator: Generator, discriminator: Discriminator, cfg: TrainC
         "serving_default": module.sample, "sample": module.sample,
         "sample_from_seed": module.sample_from_seed, "traverse": module.traverse,
         "encode": module.encode})
-    os.replace(saved, export_dir)
+    try:
+      os.rename(saved, export_dir)
+    except OSError as e:
+      if e.errno in (errno.EEXIST, errno.ENOTEMPTY):
+        raise ExportExistsError(export_dir) from None
+      raise
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
   return export_dir
@@ -206,14 +218,20 @@ def restore_for_serving(model_dir: str, checkpoint: str | None = None
                         ) -> tuple[TrainConfig, Generator, Discriminator, int]:
   """Restores (config, EMA generator with the live G's buffers, D, iteration) from a run.
 
-  Raises: FileNotFoundError if model_dir is not a run or holds no checkpoint.
+  Without `checkpoint`, the newest checkpoint that reads completely (run_dir.find_newest_intact;
+  newer damaged ones are skipped with a logged warning).
+  Raises: FileNotFoundError if model_dir is not a run or holds no checkpoint;
+    run_dir.CheckpointError if it holds checkpoints but none reads.
   """
   config_path = os.path.join(model_dir, "config.json")
   if not os.path.exists(config_path):
     raise FileNotFoundError(f"--model_dir={model_dir} has no config.json: not an oogan_tf run")
   with open(config_path) as f:
     cfg = TrainConfig.from_dict(json.load(f))
-  checkpoint = checkpoint or tf.train.latest_checkpoint(os.path.join(model_dir, "ckpt"))
+  if not checkpoint:
+    checkpoint, skipped = run_dir.find_newest_intact(os.path.join(model_dir, "ckpt"))
+    for prefix, why in skipped:
+      logging.warning("skipped %s: %s", prefix, why)
   if not checkpoint:
     raise FileNotFoundError(f"no checkpoint in {model_dir}/ckpt; train first or pass --checkpoint")
   generator, ema, discriminator = build_networks(cfg)
@@ -229,9 +247,19 @@ def export_from_checkpoint(model_dir: str, checkpoint: str | None = None,
                            recalibration_batches: int | None = None) -> str:
   """Restores a run's checkpoint (newest by default) and exports it (default D/export/<iter>).
 
-  The BatchNorm calibration batch counts default to the run's config (export_calibrated).
+  The BatchNorm calibration batch counts default to the run's config (export_calibrated). When
+  the export goes into model_dir, the run directory's lock is held throughout (a trainer or
+  another exporter there is refused with run_dir.RunLockedError) and half-written exports of
+  killed runs are removed first.
   """
-  cfg, ema, discriminator, iteration = restore_for_serving(model_dir, checkpoint)
-  export_dir = export_dir or os.path.join(model_dir, "export", str(iteration))
-  return export_calibrated(ema, discriminator, cfg, iteration, export_dir, standing_batches,
-                           recalibration_batches)
+  inside = export_dir is None or os.path.abspath(export_dir).startswith(
+      os.path.abspath(model_dir) + os.sep)
+  if not os.path.exists(os.path.join(model_dir, "config.json")):
+    inside = False  # restore_for_serving refuses it before anything is written
+  with run_dir.RunLock(model_dir, "export") if inside else contextlib.nullcontext():
+    if inside:
+      run_dir.remove_stale_temporaries(model_dir)
+    cfg, ema, discriminator, iteration = restore_for_serving(model_dir, checkpoint)
+    export_dir = export_dir or os.path.join(model_dir, "export", str(iteration))
+    return export_calibrated(ema, discriminator, cfg, iteration, export_dir, standing_batches,
+                             recalibration_batches)

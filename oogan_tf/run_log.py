@@ -26,11 +26,26 @@ def format_duration(seconds: float) -> str:
   return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
 
 
+def _end_last_line(path: str) -> None:
+  # A run killed mid-write leaves a partial last line; without a newline the first record of the
+  # resumed run would be glued to it and both would be unreadable.
+  try:
+    with open(path, "rb+") as f:
+      f.seek(0, os.SEEK_END)
+      if f.tell() and (f.seek(-1, os.SEEK_END), f.read(1))[1] != b"\n":
+        f.write(b"\n")
+  except FileNotFoundError:
+    pass
+
+
 class RunLog:
   """Writes events and stats; with model_dir None (a non-chief worker) it only prints."""
 
   def __init__(self, model_dir: str | None):
     self._dir = model_dir
+    if model_dir:
+      for name in (LOG_FILE, STATS_FILE):
+        _end_last_line(os.path.join(model_dir, name))
 
   def event(self, message: str) -> None:
     """One line (or a few, for a multi-line message) on stdout and in log.txt."""

@@ -3,13 +3,19 @@
 Serves an export (python -m oogan_tf.export) over TensorFlow Serving's REST predict API and the
 latent explorer page at http://HOST:PORT/ until SIGTERM or Ctrl-C; see oogan_tf.serving and
 docs/serve.md.
+Limits (docs/serve.md): --max_body_bytes, --max_connections, --workers, --max_queued,
+--request_timeout_s, --shutdown_timeout_s, --max_request_values, --max_inflight_values.
 """
 
+import dataclasses
+import os
+import sys
 
 from absl import flags
 
 from oogan_tf import cli
 from oogan_tf import serving
+from oogan_tf.serving import model as model_lib
 from oogan_tf.serving import server as server_lib
 
 _EXPORT_DIR = flags.DEFINE_string("export_dir", None, "Export directory (python -m oogan_tf.export).")
@@ -19,6 +25,26 @@ _PORT = flags.DEFINE_integer("port", 8501, "Port (0: any free port, printed at s
 _MODEL_NAME = flags.DEFINE_string("model_name", "oogan", "Model name in /v1/models/<name>.")
 _MAX_BODY_BYTES = flags.DEFINE_integer("max_body_bytes", server_lib.DEFAULT_MAX_BODY_BYTES,
                                        "Larger request bodies get HTTP 413.")
+_DEFAULTS = server_lib.Limits()
+_MAX_CONNECTIONS = flags.DEFINE_integer("max_connections", _DEFAULTS.max_connections,
+                                        "Open connections; more get HTTP 503 + Retry-After.")
+_WORKERS = flags.DEFINE_integer("workers", _DEFAULTS.workers,
+                                "Threads that compute and answer received requests.")
+_MAX_QUEUED = flags.DEFINE_integer("max_queued", _DEFAULTS.max_queued, "Received requests that "
+                                   "may wait for a worker; more get HTTP 503 + Retry-After.")
+_REQUEST_TIMEOUT = flags.DEFINE_float("request_timeout_s", _DEFAULTS.request_timeout_s,
+                                      "Seconds to receive a whole request (else HTTP 408), and "
+                                      "again to send its answer.")
+_SHUTDOWN_TIMEOUT = flags.DEFINE_float("shutdown_timeout_s", _DEFAULTS.shutdown_timeout_s,
+                                       "After SIGTERM, seconds for the requests already received; "
+                                       "then every connection is dropped and the process exits.")
+_MAX_REQUEST_VALUES = flags.DEFINE_integer(
+    "max_request_values", model_lib.DEFAULT_MAX_REQUEST_VALUES, "Image values (images x H x "
+    "W x channels) one request may ask for or send; sets the batch cap below 256 for large "
+    "images.")
+_MAX_INFLIGHT_VALUES = flags.DEFINE_integer(
+    "max_inflight_values", _DEFAULTS.max_inflight_values, "Image values computed at once over "
+    "all requests; a request that does not fit within 2 s gets HTTP 503 + Retry-After.")
 
 
 def main(argv):
@@ -27,16 +53,34 @@ def main(argv):
   if not _EXPORT_DIR.value:
     cli.fail("--export_dir is required")
   try:
-    served = serving.ServedModel(_EXPORT_DIR.value)
+    limits = server_lib.Limits(
+        max_body_bytes=_MAX_BODY_BYTES.value, max_connections=_MAX_CONNECTIONS.value,
+        workers=_WORKERS.value, max_queued=_MAX_QUEUED.value,
+        request_timeout_s=_REQUEST_TIMEOUT.value, shutdown_timeout_s=_SHUTDOWN_TIMEOUT.value,
+        max_inflight_values=_MAX_INFLIGHT_VALUES.value)
+    if _MAX_REQUEST_VALUES.value < 1:
+      raise ValueError(f"--max_request_values={_MAX_REQUEST_VALUES.value} is not allowed; it "
+                       "must be >= 1")
+    served = serving.ServedModel(_EXPORT_DIR.value, _MAX_REQUEST_VALUES.value)
     server = serving.make_server(served, host=_HOST.value, port=_PORT.value,
                                  model_name=_MODEL_NAME.value,
-                                 max_body_bytes=_MAX_BODY_BYTES.value)
-  except OSError as e:  # no export there, or the port is taken
+                                 **dataclasses.asdict(limits))
+  except (OSError, ValueError) as e:  # no export there, the port is taken, a bad limit
     cli.fail(f"{e}")
-  print(f"serve | {server.url} (model '{_MODEL_NAME.value}', version {served.version}; "
-        f"REST: {server.url}v1/models/{_MODEL_NAME.value})", flush=True)
-  serving.serve_until_signal(server)
+  abandoned = serving.serve_until_signal(server, on_ready=lambda: print(
+      f"serve | {server.url} (model '{_MODEL_NAME.value}', version {served.version}, at most "
+      f"{served.max_batch} images a request; REST: {server.url}v1/models/{_MODEL_NAME.value})",
+      flush=True))
   print("serve | stopped", flush=True)
+  if abandoned:
+    print(f"serve | {abandoned} requests were still being computed at the "
+          f"--shutdown_timeout_s={limits.shutdown_timeout_s:g} deadline; dropped",
+          file=sys.stderr, flush=True)
+  # Nothing is left to clean up (the export is only read), while interpreter and TensorFlow
+  # teardown takes seconds on a busy machine and can hang under a worker thread still inside
+  # TensorFlow; both would count against the shutdown deadline.
+  sys.stderr.flush()
+  os._exit(0)  # pylint: disable=protected-access
 
 
 if __name__ == "__main__":

@@ -3,18 +3,22 @@
 Run directory (`model_dir`):
   config.json      the resolved TrainConfig (written on the first start; checked on resume)
   command.txt      the command line of every start, appended
+  run.lock         held while a trainer or exporter writes here (oogan_tf.run_dir.RunLock)
   ckpt/            tf.train.CheckpointManager checkpoints (networks, EMA, every optimiser incl. the
                    private orthogonal ones, the iteration and the RNG state)
   train/           TensorBoard events (losses, scores, images)
   eval/            TensorBoard events of --eval_every_steps (disentanglement on dSprites; fid,
                    kid and ortho on any dataset)
   samples/         PNG grids (fixed samples and one traversal per code dimension)
-Re-running with the same model_dir resumes from the newest checkpoint; a changed model-defining
-field is refused. A non-finite loss stops the run before anything is saved.
+Re-running with the same model_dir resumes from the newest checkpoint that reads completely
+(damaged newer ones are moved to ckpt/damaged-<time>/ with a warning; if none reads, the start is
+refused and nothing is changed); a changed model-defining field is refused. A non-finite loss
+stops the run before anything is saved.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -30,15 +34,22 @@ from oogan_tf import data as data_lib
 from oogan_tf import evaluate_lib
 from oogan_tf import export_lib
 from oogan_tf import metrics as metrics_lib
+from oogan_tf import run_dir
 from oogan_tf import summaries
 from oogan_tf.config import TrainConfig
 from oogan_tf.distribute import StrategyError, cpu_bf16_warning, get_strategy
+from oogan_tf.run_dir import RunDirectoryError
 from oogan_tf.run_log import Progress, RunLog
 from oogan_tf.trainer import NonFiniteLossError, Trainer
 
 
-class RunDirectoryError(ValueError):
-  """The run directory cannot be used as asked (changed config, foreign content)."""
+def _refuse_foreign_directory(model_dir: str) -> None:
+  # A lock file alone is what a start killed before writing config.json leaves behind.
+  if (os.path.isdir(model_dir) and not os.path.exists(os.path.join(model_dir, "config.json"))
+      and set(os.listdir(model_dir)) - {run_dir.LOCK_FILE}):
+    raise RunDirectoryError(
+        f"--model_dir={model_dir} is not empty and has no config.json, so it is not an "
+        "oogan_tf run directory; refusing to write into it. Use a new or empty directory.")
 
 
 def prepare_run_directory(cfg: TrainConfig, command_line: str | None = None) -> None:
@@ -60,10 +71,7 @@ def prepare_run_directory(cfg: TrainConfig, command_line: str | None = None) -> 
           f"--model_dir={model_dir} holds a run with a different configuration ({details}). "
           "Resume with the saved values or use a new --model_dir.")
   else:
-    if os.path.isdir(model_dir) and os.listdir(model_dir):
-      raise RunDirectoryError(
-          f"--model_dir={model_dir} is not empty and has no config.json, so it is not an "
-          "oogan_tf run directory; refusing to write into it. Use a new or empty directory.")
+    _refuse_foreign_directory(model_dir)
     os.makedirs(model_dir, exist_ok=True)
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
@@ -133,11 +141,14 @@ def _fidelity_features(cfg: TrainConfig):
 def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
   """Trains until cfg.train_steps (resuming if model_dir holds a run).
 
+  The chief holds the run directory's lock (run_dir.RunLock) from before it writes anything
+  until it returns.
   Returns: {"step": final iteration, "metrics": the last loop's mean metrics, "resumed_from":
   the iteration restored (0 for a fresh start), "checkpoint": newest checkpoint path}.
   Raises:
-    RunDirectoryError, StrategyError, ValueError (data / config; metrics.InceptionWeightsError
-    when fid / kid are evaluated and no InceptionV3 weights file is found), NonFiniteLossError.
+    RunDirectoryError (incl. run_dir.RunLockedError and run_dir.CheckpointError),
+    StrategyError, ValueError (data / config; metrics.InceptionWeightsError when fid / kid are
+    evaluated and no InceptionV3 weights file is found), NonFiniteLossError.
   """
   if not cfg.model_dir:
     raise ValueError("--model_dir is required: the run directory for config, checkpoints, "
@@ -153,8 +164,45 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
     raise StrategyError(str(e)) from e
   chief = is_chief(strategy)
   if chief:
-    prepare_run_directory(cfg, command_line)
+    _refuse_foreign_directory(cfg.model_dir)
+  lock = run_dir.RunLock(cfg.model_dir, "train") if chief else contextlib.nullcontext()
+  with lock:
+    notes = []
+    if chief:
+      if lock.took_over:
+        notes.append(f"train | took over the stale lock of {lock.took_over}")
+      prepare_run_directory(cfg, command_line)
+      notes += [f"train | removed {p} (left by a killed run)"
+                for p in run_dir.remove_stale_temporaries(cfg.model_dir)]
+    return _train(cfg, strategy, chief, data_description, notes, feature_fn)
 
+
+def _restore(ckpt: tf.train.Checkpoint, ckpt_dir: str, chief: bool) -> tuple[str | None, list]:
+  """Restores the newest checkpoint of ckpt_dir that reads completely into `ckpt`.
+
+  On the chief, damaged newer checkpoints are moved aside and the manager's state file is rebuilt
+  from the files on disk (run_dir), so that neither a fallback nor a stale state file makes the
+  CheckpointManager's rotation delete an intact checkpoint.
+  Returns: (restored path or None for a fresh start, warning lines).
+  """
+  latest, skipped = run_dir.find_newest_intact(ckpt_dir)
+  warnings = []
+  if skipped:
+    moved = run_dir.set_aside(ckpt_dir, [p for p, _ in skipped]) if chief else None
+    for prefix, why in skipped:
+      warnings.append(f"train | warning: skipped {prefix}: {why}" +
+                      (f"; its files are now in {moved}" if moved else ""))
+    warnings.append("train | warning: the checkpoints that read are kept out of the rotation "
+                    "(--keep_checkpoints counts only new ones); delete them once satisfied")
+  if latest:
+    if chief:
+      run_dir.rebuild_state(ckpt_dir, latest, protect_older=bool(skipped))
+    ckpt.restore(latest).assert_existing_objects_matched()
+  return latest, warnings
+
+
+def _train(cfg: TrainConfig, strategy: tf.distribute.Strategy, chief: bool,
+           data_description: str, notes: list[str], feature_fn) -> dict:
   trainer = Trainer(cfg, strategy)
   ckpt = trainer.checkpoint()
   ckpt_dir = os.path.join(cfg.model_dir, "ckpt")
@@ -164,12 +212,12 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
   out_dir = cfg.model_dir if chief else tempfile.mkdtemp(prefix="oogan_tf_worker_")
   for sub in ("ckpt", "samples"):
     os.makedirs(os.path.join(out_dir, sub), exist_ok=True)
+  latest, warnings = _restore(ckpt, ckpt_dir, chief)
+  # Created after _restore, because it reads the state file that _restore rebuilds.
   manager = tf.train.CheckpointManager(ckpt, os.path.join(out_dir, "ckpt"),
                                        max_to_keep=cfg.keep_checkpoints,
                                        step_counter=trainer.step)
-  latest = tf.train.latest_checkpoint(ckpt_dir)
   if latest:
-    ckpt.restore(latest).assert_existing_objects_matched()
     restore_msg = f"resumed from {latest} (iteration {trainer.iteration})"
   else:
     restore_msg = "initialized (fresh run)"
@@ -193,6 +241,8 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
   if bf16_warning:
     log.event(f"train | warning: {bf16_warning}")
   log.event(f"train | data: {data_description}")
+  for line in notes + warnings:
+    log.event(line)
   log.event(f"train | {restore_msg}")
 
   dcfg = cfg.data_config()

@@ -8,6 +8,7 @@ The entry point is `python -m oogan_tf.serve` (docs/serve.md).
 """
 
 from oogan_tf.serving.model import MAX_BATCH, RequestError, ServedModel
-from oogan_tf.serving.server import make_server, serve_until_signal
+from oogan_tf.serving.server import Limits, make_server, serve_until_signal
 
-__all__ = ["MAX_BATCH", "RequestError", "ServedModel", "make_server", "serve_until_signal"]
+__all__ = ["MAX_BATCH", "Limits", "RequestError", "ServedModel", "make_server",
+           "serve_until_signal"]

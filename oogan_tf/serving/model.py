@@ -7,8 +7,10 @@ and returns numpy outputs. Every user error is a `RequestError` carrying the HTT
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import threading
 
 from google.protobuf import json_format
 import numpy as np
@@ -16,6 +18,10 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 MAX_BATCH = 256  # cap on a batch dimension, `num` and `steps`: one request stays ~1 s of CPU
+# Cap on the image values (images x H x W x channels) of one request. Answering costs ~160 bytes
+# of Python memory per value (JSON text, lists of floats), so 2**20 values is ~170 MB at most; a
+# 32x32x1 export keeps MAX_BATCH, a 64x64x3 one gets 85 images, a 256x256x3 one 5.
+DEFAULT_MAX_REQUEST_VALUES = 2**20
 METADATA_ASSET = os.path.join("assets", "oogan_metadata.json")
 
 _INT_RANGES = {tf.int32: (-2**31, 2**31 - 1), tf.int64: (-2**63, 2**63 - 1)}
@@ -30,6 +36,37 @@ class RequestError(Exception):
     self.message = message
 
 
+class WorkBudget:
+  """Caps the image values of the requests being computed at once (memory grows with them).
+
+  A request that does not fit waits up to `wait_s` for others to finish, then is refused with 503.
+  """
+
+  def __init__(self, max_values: int, wait_s: float = 2.0):
+    self.max_values = max_values
+    self.wait_s = wait_s
+    self._used = 0
+    self._cond = threading.Condition()
+
+  @contextlib.contextmanager
+  def reserve(self, values: int):
+    """Holds `values` (<= max_values) of the budget for the `with` block.
+
+    Raises: RequestError(503) when they do not become free within wait_s.
+    """
+    with self._cond:
+      if not self._cond.wait_for(lambda: self._used + values <= self.max_values, self.wait_s):
+        raise RequestError(503, "the server is busy (too many images being computed); retry "
+                           "shortly")
+      self._used += values
+    try:
+      yield
+    finally:
+      with self._cond:
+        self._used -= values
+        self._cond.notify_all()
+
+
 class ServedModel:
   """One loaded export plus what the REST layer needs to describe and call it.
 
@@ -39,14 +76,21 @@ class ServedModel:
     version: int, the model version reported over REST (the export's training iteration).
     input_specs: {signature: {input name: tf.TensorSpec}}.
     output_names: {signature: sorted output names}.
+    values_per_image: int, H x W x channels of the export's images.
+    max_batch: int, the most images one request may ask for or send: MAX_BATCH, or fewer when
+      max_batch x values_per_image would exceed max_request_values (at least 1).
   """
 
-  def __init__(self, export_dir: str):
+  def __init__(self, export_dir: str, max_request_values: int = DEFAULT_MAX_REQUEST_VALUES):
     """Loads `export_dir`.
 
     Raises:
       FileNotFoundError: export_dir is not an oogan_tf export (no SavedModel or no metadata).
+      ValueError: max_request_values < 1.
     """
+    if max_request_values < 1:
+      raise ValueError(f"--max_request_values={max_request_values} is not allowed; it must be "
+                       ">= 1")
     meta_path = os.path.join(export_dir, METADATA_ASSET)
     pb_path = os.path.join(export_dir, "saved_model.pb")
     if not (os.path.exists(pb_path) and os.path.exists(meta_path)):
@@ -62,9 +106,13 @@ class ServedModel:
     self.output_names = {name: sorted(fn.structured_outputs)
                          for name, fn in self._signatures.items()}
     c_dim = int(self.metadata["c_dim"])
+    m = self.metadata
+    self.values_per_image = int(m["image_size"]) ** 2 * int(m["channels"])
+    self.max_batch = max(1, min(MAX_BATCH, max_request_values // self.values_per_image))
     # Inclusive bounds of the scalar inputs, checked here so that users get one clear message
     # instead of the graph's assertion text.
-    self._scalar_bounds = {"num": (1, MAX_BATCH), "steps": (2, MAX_BATCH), "dim": (0, c_dim - 1)}
+    self._scalar_bounds = {"num": (1, self.max_batch), "steps": (2, max(2, self.max_batch)),
+                           "dim": (0, c_dim - 1)}
     self._signature_def_json = self._read_signature_defs(pb_path)
 
   @staticmethod
@@ -88,7 +136,7 @@ class ServedModel:
     m = self.metadata
     return {"version": self.version, "image_size": m["image_size"], "channels": m["channels"],
             "c_dim": m["c_dim"], "z_dim": m["z_dim"], "code_range": m["code_range"],
-            "max_batch": MAX_BATCH}
+            "max_batch": self.max_batch}
 
   def check_signature(self, signature_name: str) -> dict:
     """Returns {input name: TensorSpec} of `signature_name`.
@@ -110,7 +158,7 @@ class ServedModel:
       {input name: numpy array} of the signature's dtypes (float32 / int32 / int64) and shapes.
     Raises:
       RequestError(400): missing or unknown input names, wrong rank or fixed dimension, a batch over
-        MAX_BATCH or empty, non-numeric or non-integer values for integer inputs, non-finite
+        max_batch or empty, non-numeric or non-integer values for integer inputs, non-finite
         floats, integers out of the dtype's range, or `num` / `steps` / `dim` out of bounds.
     """
     specs = self.check_signature(signature_name)
@@ -127,8 +175,8 @@ class ServedModel:
     if value.ndim != len(shape) or any(d is not None and d != v for d, v in zip(shape, value.shape)):
       raise RequestError(400, f"input '{name}' must have shape {expected}, got "
                          f"{list(value.shape)}")
-    if shape and shape[0] is None and not 1 <= value.shape[0] <= MAX_BATCH:
-      raise RequestError(400, f"input '{name}' must have a batch of 1 to {MAX_BATCH}, got "
+    if shape and shape[0] is None and not 1 <= value.shape[0] <= self.max_batch:
+      raise RequestError(400, f"input '{name}' must have a batch of 1 to {self.max_batch}, got "
                          f"{value.shape[0]}")
     if spec.dtype.is_floating:
       if value.dtype.kind not in "iuf":
@@ -147,18 +195,29 @@ class ServedModel:
       raise RequestError(400, f"input '{name}' must be in [{low}, {high}], got {got}")
     return value.astype(spec.dtype.as_numpy_dtype)
 
+  def request_values(self, signature_name: str, inputs: dict) -> int:
+    """Image values (images x H x W x channels) a request with checked `inputs` reads or writes:
+    its batch, or `num` / `steps` for the signatures with scalar inputs."""
+    specs = self.input_specs[signature_name]
+    batched = [inputs[n].shape[0] for n, spec in specs.items() if spec.shape.rank]
+    images = batched[0] if batched else int(inputs.get("num", inputs.get("steps", 1)))
+    return images * self.values_per_image
+
   def predict(self, signature_name: str, inputs: dict) -> dict:
+    """Checks (check_inputs) and runs one signature; see `run`."""
+    return self.run(signature_name, self.check_inputs(signature_name, inputs))
+
+  def run(self, signature_name: str, inputs: dict) -> dict:
     """Runs one signature.
 
     Args:
       signature_name: e.g. "sample", "sample_from_seed", "traverse", "encode".
-      inputs: {input name: numpy array}, see check_inputs.
+      inputs: {input name: numpy array} as check_inputs returns them.
     Returns:
       {output name: numpy array}, e.g. images float32 [B, H, W, channels] in [0, 1].
     Raises:
-      RequestError(400): invalid inputs, or an input the graph's own checks reject.
+      RequestError(400): an input the graph's own checks reject.
     """
-    inputs = self.check_inputs(signature_name, inputs)
     # Concrete functions of a loaded SavedModel may be called from several threads at once (the
     # serve tests compare 50 concurrent calls against serial ones), so there is no lock here.
     try:

@@ -31,13 +31,15 @@ def parse_predict(body: bytes, input_specs_for) -> tuple[str, dict, bool]:
   Returns:
     (signature_name, {input name: numpy array (not yet cast)}, row_format).
   Raises:
-    RequestError(400): malformed JSON, a body that is not an object, neither or both of
+    RequestError(400): malformed JSON (incl. integer literals over Python's 4300-digit limit and
+      nesting deeper than the recursion limit), a body that is not an object, neither or both of
       "instances" and "inputs", an unnamed input where names are needed, inconsistent instances
       or ragged (non-rectangular) arrays.
   """
   try:
     request = json.loads(body.decode("utf-8"))
-  except (UnicodeDecodeError, json.JSONDecodeError) as e:
+  # ValueError covers UnicodeDecodeError, JSONDecodeError and the int digit limit.
+  except (ValueError, RecursionError) as e:
     raise RequestError(400, f"malformed JSON: {e}") from e
   if not isinstance(request, dict):
     raise RequestError(400, "the request body must be a JSON object")
