@@ -10,7 +10,7 @@ import json
 import math
 
 from oogan_tf.codes import SCHEDULES
-from oogan_tf.data.config import DataConfig
+from oogan_tf.data.config import DataConfig, has_ground_truth
 from oogan_tf.models.model_config import ModelConfig
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -69,7 +69,8 @@ class TrainConfig:
     eval_every_steps: evaluate the EMA model every N iterations (0: never) with `eval_metrics`
       (the FactorVAE score uses the gan_papers protocol) at `eval_sizes_scale` times the
       protocols' sample sizes; scores go to TensorBoard under eval/. Metrics that need
-      ground-truth factors need dataset dsprites; fid, kid and ortho run on any dataset.
+      ground-truth factors need dataset dsprites (or tfds:dsprites, tfds:shapes3d,
+      tfds:smallnorb); fid, kid and ortho run on any dataset.
     inception_weights: InceptionV3 include_top=False weights file of fid / kid (None: Keras'
       cache file, ~/.keras/models/...; nothing is downloaded).
     standing_stats_batches: before sample grids, evaluation and export, the EMA generator's
@@ -167,9 +168,10 @@ class TrainConfig:
                        f"comma-separated list from {', '.join(allowed)}")
     factors = [m for m in names if m in evaluation.REPRESENTATION_METRICS +
                evaluation.GENERATOR_METRICS]
-    if factors and self.dataset != "dsprites":
+    if factors and not has_ground_truth(self.dataset):
       raise ValueError(f"--eval_every_steps={self.eval_every_steps} needs ground-truth factors "
-                       f"for {','.join(factors)}, which only --dataset=dsprites has (got "
+                       f"for {','.join(factors)}, which only --dataset=dsprites, tfds:dsprites, "
+                       f"tfds:shapes3d and tfds:smallnorb have (got "
                        f"--dataset={self.dataset}); use --eval_metrics=fid,kid,ortho or "
                        "--eval_every_steps=0")
 

@@ -90,7 +90,8 @@ def define_config_flags(skip: tuple[str, ...] = ()) -> None:
       (integer, "ndf", m.ndf, "D base width (64 in the paper)."),
       # Data.
       (string, "dataset", d.dataset,
-       "Dataset: dsprites, chairs, celeba, image_folder, mnist or fake."),
+       "Dataset: dsprites, chairs, celeba, image_folder, mnist, fake, or tfds:<name>[:split] "
+       "(prepared by tensorflow_datasets in --data_dir; never downloaded)."),
       (string, "data_dir", None, "Directory with the dataset files (see README)."),
       (string, "cache", d.cache, "none, memory, or a file prefix for an on-disk cache."),
       (integer, "batch_size", d.batch_size, "Global batch size."),

@@ -40,8 +40,9 @@ from oogan_tf.metrics import fidelity as fidelity_lib
 
 FORMAT = "oogan_tf.eval/1"
 METADATA_ASSET = os.path.join("assets", "oogan_metadata.json")
-# Datasets whose loader provides ground-truth factors (GroundTruthData).
-GROUND_TRUTH_DATASETS = ("dsprites",)
+# Datasets whose loader provides ground-truth factors (GroundTruthData); a tfds: one may name a
+# split (tfds:dsprites:train).
+GROUND_TRUTH_DATASETS = ("dsprites", "tfds:dsprites", "tfds:shapes3d", "tfds:smallnorb")
 PD_DEFAULTS = dict(trials=1000, batch_size=100)
 PD_CODE_RANGE = (-1.0, 1.0)  # the paper's script; the export trains on U(0, 1)
 # sizes_scale shrinks the images per side; the KID subsets follow (kid_from_features caps them).
@@ -250,11 +251,12 @@ def _data_config(metadata: Mapping[str, Any], data_dir: Optional[str]):
 
 def load_ground_truth(metadata: Mapping[str, Any], data_dir: Optional[str]):
   """(ground_truth, source description or None) for the export's training dataset."""
+  from oogan_tf.data import config as data_config  # pylint: disable=g-import-not-at-top
   dataset = metadata.get("config", {}).get("dataset", "dsprites")
-  if dataset not in GROUND_TRUTH_DATASETS:
+  if not data_config.has_ground_truth(dataset):
     raise EvaluationError(
         f"the export was trained on dataset={dataset!r}, which has no ground-truth factors "
-        f"(only {', '.join(GROUND_TRUTH_DATASETS)} has); metrics that need them "
+        f"(only {', '.join(GROUND_TRUTH_DATASETS)} have); metrics that need them "
         f"({', '.join(m for m in metrics_lib.REPRESENTATION_METRICS)}) cannot run. Use "
         "--metrics=ortho,perceptual_diversity")
   data_lib, dcfg = _data_config(metadata, data_dir)

@@ -6,10 +6,13 @@ Public API:
   build_dataset(cfg, input_context=None, start_batch=0): infinite float32 [b, S, S, C] batches
     in [-1, 1].
   describe_source(cfg): where the images come from, in one line.
-  get_ground_truth(cfg): GroundTruthData of dSprites (rendered, or the official npz).
+  get_ground_truth(cfg): GroundTruthData of dSprites (rendered, or the official npz) or of
+    tfds:dsprites, tfds:shapes3d, tfds:smallnorb.
+  has_ground_truth(name): whether a --dataset value has factor labels for the metrics.
   render_dsprites(factor_classes): uint8 [N, 64, 64] in {0, 1} from int [N, 5] class indices.
 """
-from oogan_tf.data.config import DATASETS, DataConfig, DatasetError, validate
+from oogan_tf.data.config import (DATASETS, DataConfig, DatasetError, has_ground_truth,
+                                  validate)
 from oogan_tf.data.dsprites import GroundTruthData
 from oogan_tf.data.dsprites_render import (FACTOR_NAMES, FACTOR_SIZES, factors_to_indices,
                                            indices_to_factors, render_dsprites, render_shapes)
@@ -18,5 +21,5 @@ from oogan_tf.data.registry import build_dataset, describe_source, get_ground_tr
 __all__ = [
     "DATASETS", "DataConfig", "DatasetError", "GroundTruthData", "FACTOR_NAMES", "FACTOR_SIZES",
     "factors_to_indices", "indices_to_factors", "render_dsprites", "render_shapes",
-    "build_dataset", "describe_source", "get_ground_truth", "validate",
+    "build_dataset", "describe_source", "get_ground_truth", "has_ground_truth", "validate",
 ]

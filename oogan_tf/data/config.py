@@ -1,7 +1,18 @@
 """The data configuration, its validation, and the one error type of the data layer."""
 import dataclasses
+import re
 
 DATASETS = ("dsprites", "chairs", "celeba", "image_folder", "mnist", "fake")
+# `--dataset=tfds:<name>[:split]`: a dataset prepared by tensorflow_datasets in --data_dir.
+TFDS_PREFIX = "tfds:"
+TFDS_DEFAULT_SPLIT = "train"
+# tfds datasets whose factor labels oogan_tf.data.tfds_data wires into the metrics.
+TFDS_GROUND_TRUTH = ("dsprites", "shapes3d", "smallnorb")
+# A tfds builder name, optionally with a config ("builder/config"); versions are not accepted
+# because ':' separates the split.
+_TFDS_NAME = re.compile(r"[a-z][a-z0-9_]*(/[A-Za-z0-9_.-]+)?")
+# A tfds split, slices included ("train", "test[:10%]", "train+test").
+_TFDS_SPLIT = re.compile(r"[A-Za-z0-9_+%:\[\]-]+")
 IMAGE_SIZES = (32, 64, 128, 256)
 CHANNELS = (1, 3)
 
@@ -19,7 +30,7 @@ class DataConfig:
   """What to load and how to batch it.
 
   Attributes:
-    name: one of DATASETS.
+    name: one of DATASETS, or "tfds:<name>[:split]" (a tfds-prepared dataset in data_dir).
     data_dir: directory holding the files (chairs, celeba, image_folder, mnist; optional for
       dsprites, where it may hold the official npz; unused by fake).
     image_size: S of the square [S, S, C] output; 32/64/128/256 (dsprites: 32 or 64).
@@ -45,11 +56,37 @@ def _fail(cfg, field, value, expected):
   raise DatasetError(f"dataset '{cfg.name}': {field}={value!r} is invalid; expected {expected}.")
 
 
+def is_tfds(name):
+  """Whether a --dataset value names a tfds-prepared dataset ("tfds:...")."""
+  return isinstance(name, str) and name.startswith(TFDS_PREFIX)
+
+
+def parse_tfds(name):
+  """"tfds:<name>[:split]" -> (tfds builder name, split); DatasetError for a malformed value."""
+  builder, colon, split = name[len(TFDS_PREFIX):].partition(":")
+  split = split if colon else TFDS_DEFAULT_SPLIT
+  if not _TFDS_NAME.fullmatch(builder) or not _TFDS_SPLIT.fullmatch(split):
+    raise DatasetError(f"--dataset={name!r} is malformed; expected tfds:<name>[:split] with a "
+                       "tfds builder name such as mnist, dsprites or celeb_a and an optional "
+                       "split such as train or test[:10%] (default train).")
+  return builder, split
+
+
+def has_ground_truth(name):
+  """Whether the dataset `name` (a --dataset value) has factor labels for the metrics."""
+  if is_tfds(name):
+    return parse_tfds(name)[0] in TFDS_GROUND_TRUTH
+  return name == "dsprites"
+
+
 def validate(cfg):
   """Raises DatasetError naming the field, its value and the allowed values; returns cfg."""
-  if cfg.name not in DATASETS:
+  if is_tfds(cfg.name):
+    parse_tfds(cfg.name)
+  elif cfg.name not in DATASETS:
     raise DatasetError(f"unknown dataset name={cfg.name!r}; registered datasets: "
-                       f"{', '.join(DATASETS)}.")
+                       f"{', '.join(DATASETS)}, or tfds:<name>[:split] for a dataset prepared by "
+                       "tensorflow_datasets in data_dir.")
   if cfg.image_size not in IMAGE_SIZES:
     _fail(cfg, "image_size", cfg.image_size, f"one of {IMAGE_SIZES}")
   if cfg.name == "dsprites" and cfg.image_size not in (32, 64):

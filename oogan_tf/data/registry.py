@@ -2,8 +2,8 @@
 import dataclasses
 from typing import Callable
 
-from oogan_tf.data import dsprites, fake, image_folder, mnist, pipeline
-from oogan_tf.data.config import DATASETS, DatasetError, validate
+from oogan_tf.data import dsprites, fake, image_folder, mnist, pipeline, tfds_data
+from oogan_tf.data.config import DATASETS, DatasetError, has_ground_truth, is_tfds, validate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,6 +21,11 @@ _REGISTRY = {
     "fake": _Entry(fake.build, fake.describe),
 }
 assert tuple(_REGISTRY) == DATASETS
+_TFDS = _Entry(tfds_data.build, tfds_data.describe)
+
+
+def _entry(name):
+  return _TFDS if is_tfds(name) else _REGISTRY[name]
 
 
 def build_dataset(cfg, input_context=None, start_batch=0):
@@ -30,31 +35,34 @@ def build_dataset(cfg, input_context=None, start_batch=0):
     cfg: a DataConfig; validated first (DatasetError naming the field, value and allowed values).
     input_context: an optional tf.distribute.InputContext; when given, the pipeline batches the
       per-replica share of cfg.batch_size and reads only its shard of the data.
-    start_batch: the training step a run resumes at (global batches already consumed). dsprites
-      and fake continue their stream exactly where it stopped; file-backed datasets reseed their
-      shuffle instead of decoding the skipped images again (see pipeline.resume_seed).
+    start_batch: the training step a run resumes at (global batches already consumed). dsprites,
+      fake and tfds: datasets continue their stream exactly where it stopped; the other
+      file-backed datasets reseed their shuffle instead of decoding the skipped images again (see
+      pipeline.resume_seed).
 
   Returns:
     An infinite tf.data.Dataset (reshuffled every epoch) of float32 [b, S, S, C] images in
     [-1, 1], b the per-replica batch (static: drop_remainder), prefetched with AUTOTUNE.
   """
   validate(cfg)
-  return _REGISTRY[cfg.name].build(cfg, pipeline.sharding_for(cfg, input_context, start_batch))
+  return _entry(cfg.name).build(cfg, pipeline.sharding_for(cfg, input_context, start_batch))
 
 
 def describe_source(cfg):
   """One line saying where cfg's images come from, e.g. for the trainer's log."""
   validate(cfg)
-  return _REGISTRY[cfg.name].describe(cfg)
+  return _entry(cfg.name).describe(cfg)
 
 
 def get_ground_truth(cfg):
-  """GroundTruthData (factor names/sizes, seeded factor and image sampling) for dsprites.
+  """GroundTruthData (factor names/sizes, seeded factor and image sampling) of cfg's dataset.
 
-  Raises DatasetError for other datasets: they have no ground-truth factors.
+  dsprites (rendered or the npz), or tfds:dsprites, tfds:shapes3d, tfds:smallnorb read from a
+  prepared tfds data_dir. Raises DatasetError for other datasets: they have no factors.
   """
   validate(cfg)
-  if cfg.name != "dsprites":
+  if not has_ground_truth(cfg.name):
     raise DatasetError(f"dataset '{cfg.name}' has no ground-truth factors; the disentanglement "
-                       "metrics need name='dsprites' (--dataset=dsprites).")
-  return dsprites.ground_truth(cfg)
+                       "metrics need --dataset=dsprites or tfds:dsprites, tfds:shapes3d, "
+                       "tfds:smallnorb.")
+  return tfds_data.ground_truth(cfg) if is_tfds(cfg.name) else dsprites.ground_truth(cfg)
