@@ -21,6 +21,8 @@ setuptools.setup(
         "pillow",
         "scikit-learn",
         "scipy",
+        # --dataset=tfds:<name>[:split] (imported only for those); 4.9.10 is the tested version.
+        "tensorflow-datasets>=4.9.10",
     ],
     extras_require={"gpu": ['tensorflow[and-cuda]>=2.21,<2.22; sys_platform == "linux"']},
 )
