@@ -147,3 +147,19 @@ def test_train_config_eval_metrics_accept_tfds_ground_truth():
   TrainConfig(dataset="tfds:smallnorb", eval_every_steps=10, eval_metrics="mig")
   with pytest.raises(ValueError, match="tfds:smallnorb have"):
     TrainConfig(dataset="tfds:mnist", eval_every_steps=10, eval_metrics="mig")
+
+
+def test_metrics_run_on_shapes3d_ground_truth(tmp_path):
+  from oogan_tf import metrics  # pylint: disable=import-outside-toplevel
+  with _mocked(20):
+    gt = data.get_ground_truth(_cfg("tfds:shapes3d", tmp_path, channels=3))
+  assert gt.observation_shape == (32, 32, 3) and gt.num_factors == 6
+
+  def representation(images):  # float32 [N, 32, 32, 3] -> codes [N, 3]
+    return np.asarray(images).mean(axis=(1, 2))
+
+  sizes = {"factor_vae": {"num_train": 20, "num_eval": 10, "num_variance_estimate": 50,
+                          "batch_size": 8}, "mig": {"num_train": 50}}
+  result = metrics.evaluate_representation(gt, representation, ["factor_vae", "mig"],
+                                           sizes=sizes)
+  assert set(result) >= {"factor_vae", "mig"}
