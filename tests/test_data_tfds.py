@@ -1,10 +1,13 @@
 """tfds: datasets read offline: pipeline, resume, ground truth and errors, on tfds mock data.
 
 tfds.testing.mock_data replaces as_dataset with seeded random examples of the builder's real
-features, but leaves is_prepared() reading the (empty) data_dir, so the tests that read data also
-patch is_prepared to True.
+features, but leaves the prepared-files check reading the (empty) data_dir, so the tests that read
+data also patch that check to True.
 """
 import contextlib
+import os
+import subprocess
+import sys
 from unittest import mock
 
 import numpy as np
@@ -20,7 +23,7 @@ from oogan_tf.data import tfds_data
 @contextlib.contextmanager
 def _mocked(num_examples):
   with tfds.testing.mock_data(num_examples=num_examples), mock.patch.object(
-      tfds.core.DatasetBuilder, "is_prepared", return_value=True):
+      tfds_data, "_is_prepared", return_value=True):
     yield
 
 
@@ -124,6 +127,19 @@ def test_not_prepared_is_one_clear_line(tmp_path):
     data.build_dataset(_cfg("tfds:mnist", tmp_path, data_dir=None))
   with pytest.raises(data.DatasetError, match="has no dataset 'no_such_set'"):
     data.describe_source(_cfg("tfds:no_such_set", tmp_path))
+
+
+def test_train_cli_not_prepared_exits_2_before_writing(tmp_path):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+  run = subprocess.run(
+      [sys.executable, "-m", "oogan_tf.train", "--dataset=tfds:dsprites",
+       f"--data_dir={tmp_path / 'empty'}", f"--model_dir={tmp_path / 'run'}"],
+      cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), env=env,
+      capture_output=True, text=True, timeout=120)
+  assert run.returncode == 2, run.stderr
+  assert run.stderr.strip().splitlines() == [run.stderr.strip()]
+  assert "--dataset='tfds:dsprites' is not prepared" in run.stderr
+  assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("name", ["tfds:mnist", "tfds:mnist:test", "tfds:dsprites:train[:10%]",

@@ -11,9 +11,11 @@ import time
 
 from absl import app, flags
 
-from oogan_tf import data
+from oogan_tf import cli, data
 
-_DATASET = flags.DEFINE_enum("dataset", "dsprites", data.DATASETS, "Dataset to measure.")
+_DATASET = flags.DEFINE_string(
+    "dataset", "dsprites", f"Dataset to measure: {', '.join(data.DATASETS)}, or "
+    "tfds:<name>[:split] (prepared by tensorflow_datasets in --data_dir).")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Directory with the dataset's files.")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 64, "Side S of the [S, S, C] images.")
 _CHANNELS = flags.DEFINE_integer("channels", 1, "1 (greyscale) or 3 (RGB).")
@@ -27,7 +29,11 @@ def main(argv):
   cfg = data.DataConfig(name=_DATASET.value, data_dir=_DATA_DIR.value,
                         image_size=_IMAGE_SIZE.value, channels=_CHANNELS.value,
                         batch_size=_BATCH_SIZE.value)
-  iterator = iter(data.build_dataset(cfg))
+  try:
+    source = data.describe_source(cfg)
+    iterator = iter(data.build_dataset(cfg))
+  except data.DatasetError as e:
+    cli.fail(str(e))
   for _ in range(_WARMUP.value):
     next(iterator)
   start = time.perf_counter()
@@ -36,7 +42,7 @@ def main(argv):
   batch.numpy()
   seconds = time.perf_counter() - start
   print(json.dumps({
-      "source": data.describe_source(cfg),
+      "source": source,
       "batch_size": cfg.batch_size, "image_size": cfg.image_size, "channels": cfg.channels,
       "timed_batches": _NUM_BATCHES.value, "seconds": round(seconds, 3),
       "batches_per_s": round(_NUM_BATCHES.value / seconds, 1),

@@ -9,9 +9,11 @@ import numpy as np
 from absl import app, flags, logging
 from PIL import Image
 
-from oogan_tf import data
+from oogan_tf import cli, data
 
-_DATASET = flags.DEFINE_enum("dataset", "dsprites", data.DATASETS, "Dataset to preview.")
+_DATASET = flags.DEFINE_string(
+    "dataset", "dsprites", f"Dataset to preview: {', '.join(data.DATASETS)}, or "
+    "tfds:<name>[:split] (prepared by tensorflow_datasets in --data_dir).")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Directory with the dataset's files.")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 64, "Side S of the [S, S, C] images.")
 _CHANNELS = flags.DEFINE_integer("channels", 1, "1 (greyscale) or 3 (RGB).")
@@ -38,11 +40,15 @@ def main(argv):
   cfg = data.DataConfig(name=_DATASET.value, data_dir=_DATA_DIR.value,
                         image_size=_IMAGE_SIZE.value, channels=_CHANNELS.value,
                         batch_size=_NUM_IMAGES.value, seed=_SEED.value)
-  logging.info("source: %s", data.describe_source(cfg))
-  images = next(iter(data.build_dataset(cfg))).numpy()
+  try:
+    source = data.describe_source(cfg)
+    images = next(iter(data.build_dataset(cfg))).numpy()
+  except data.DatasetError as e:
+    cli.fail(str(e))
+  logging.info("source: %s", source)
   grid = image_grid(images)
   Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(_OUTPUT.value)
-  print(f"wrote {_OUTPUT.value}: {len(images)} images, {data.describe_source(cfg)}")
+  print(f"wrote {_OUTPUT.value}: {len(images)} images, {source}")
 
 
 if __name__ == "__main__":

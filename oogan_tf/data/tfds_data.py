@@ -50,6 +50,12 @@ def _pixel_max(name):
   return _FACTORS[name]["pixel_max"] if name in _FACTORS else 255.0
 
 
+def _is_prepared(builder):
+  # The existence check first: is_prepared() logs a warning for a missing folder, which would
+  # add a second line to the one-line error.
+  return builder.data_path.exists() and builder.is_prepared()
+
+
 def prepared_builder(cfg):
   """(tfds builder, split) of a validated tfds: cfg; DatasetError unless it is prepared."""
   name, split = parse_tfds(cfg.name)
@@ -64,7 +70,7 @@ def prepared_builder(cfg):
   except tfds.core.registered.DatasetNotFoundError as e:
     raise DatasetError(f"--dataset={cfg.name!r}: tensorflow_datasets has no dataset {name!r} "
                        f"({str(e).splitlines()[0]}).") from e
-  if not builder.is_prepared():
+  if not _is_prepared(builder):
     raise DatasetError(f"--dataset={cfg.name!r} is not prepared in --data_dir={cfg.data_dir!r} "
                        f"(expected {builder.data_path}/ with dataset_info.json); {how}.")
   if "image" not in builder.info.features:
