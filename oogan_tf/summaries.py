@@ -8,10 +8,12 @@ it runs in training mode (batch statistics of the grid), as the reference sample
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
 import tensorflow as tf
+from tensorboard.plugins.hparams import api as hparams_api
 
 from oogan_tf import visualize
 
@@ -73,6 +75,23 @@ def write_config(config_json: str, summary: str, writer: tf.summary.SummaryWrite
   with writer.as_default():
     tf.summary.text("config", f"{summary}\n\n```json\n{config_json}\n```", step=step,
                     description="The resolved TrainConfig of this run (also config.json).")
+    # The HParams tab compares runs side by side: one value per config field ("model.c_dim").
+    hparams_api.hparams(flat_hparams(json.loads(config_json)))
+
+
+def flat_hparams(config: dict, prefix: str = "") -> dict:
+  """A nested config dict as {"a.b": value} with bool/int/float/str values (lists and other
+  values as their text, None dropped), the value types the HParams plugin takes."""
+  flat = {}
+  for key, value in config.items():
+    name = f"{prefix}{key}"
+    if isinstance(value, dict):
+      flat.update(flat_hparams(value, prefix=f"{name}."))
+    elif isinstance(value, (bool, int, float, str)):
+      flat[name] = value
+    elif value is not None:
+      flat[name] = str(value)
+  return flat
 
 
 class SampleWriter:

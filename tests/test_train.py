@@ -314,7 +314,9 @@ def test_eval_every_steps_scores_fid_and_kid_on_any_dataset(tmp_path, monkeypatc
     for path in glob.glob(str(tmp_path / "run" / sub / "events.*")):
       for event in tf.compat.v1.train.summary_iterator(path):
         for v in event.summary.value:
-          if v.metadata.plugin_data.plugin_name == "text":
+          if v.metadata.plugin_data.plugin_name == "hparams":
+            texts.setdefault("hparams", v.metadata.plugin_data.content)
+          elif v.metadata.plugin_data.plugin_name == "text":
             texts[v.tag] = tf.make_ndarray(v.tensor).item().decode()
           elif v.metadata.plugin_data.plugin_name == "scalars":
             described[v.tag] = v.metadata.summary_description
@@ -324,6 +326,7 @@ def test_eval_every_steps_scores_fid_and_kid_on_any_dataset(tmp_path, monkeypatc
   assert [t for t in described if t.startswith("ortho/") and "cosine" in described[t]]
   assert all(described.values()), [k for k, v in described.items() if not v]
   assert '"eval_metrics": "fid,kid"' in texts["config"]
+  assert b"model.c_dim" in texts["hparams"] and b"eval_metrics" in texts["hparams"]
 
 
 def test_eval_metrics_are_checked_with_the_dataset():

@@ -33,3 +33,11 @@ def test_labelled_sheet_places_every_image_once_upscaled():
 def test_labelled_sheet_needs_a_label_per_row_and_column():
   with pytest.raises(ValueError, match="2 rows x 3 columns need as many labels"):
     visualize.labelled_sheet(np.zeros((2, 3, 8, 8, 1), np.uint8), ["a"], ["x", "y", "z"])
+
+
+def test_flat_hparams_flattens_nested_config_into_plugin_types():
+  from oogan_tf.summaries import flat_hparams  # pylint: disable=g-import-not-at-top
+  flat = flat_hparams({"model": {"c_dim": 6, "spectral_norm": "reference", "extra": [1, 2]},
+                       "learning_rate": 1e-4, "export_at_end": True, "data_dir": None})
+  assert flat == {"model.c_dim": 6, "model.spectral_norm": "reference", "model.extra": "[1, 2]",
+                  "learning_rate": 1e-4, "export_at_end": True}
