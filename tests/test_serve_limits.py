@@ -205,3 +205,16 @@ def test_sigterm_with_slow_clients_exits_within_the_deadline(export_dir):
   assert proc.returncode == 0, err
   assert out.strip() == "serve | stopped" and "Traceback" not in err
   assert seconds < 2 + 3, seconds  # the deadline plus interpreter exit on a busy 2-core machine
+
+
+def test_serve_drill_prints_statuses_latency_and_sigterm_time(export_dir):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  result = subprocess.run(
+      [sys.executable, "tools/serve_drill.py", f"--export_dir={export_dir}", "--clients=5",
+       "--rounds=1"], cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+  assert result.returncode == 0, result.stderr[-2000:]
+  report = json.loads(result.stdout.strip().splitlines()[-1])
+  assert report["slow_clients"] == 5 and report["valid_requests"] == 1
+  assert report["statuses"] == ["HTTP/1.0 200 OK"] and report["returncode"] == 0
+  assert report["sigterm_exit_s"] < 10
