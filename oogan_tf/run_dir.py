@@ -241,10 +241,16 @@ def rebuild_state(ckpt_dir: str, newest: str, protect_older: bool) -> None:
     lines += [f'all_model_checkpoint_paths: "ckpt-{s}"' for s in steps]
     lines += [f"all_model_checkpoint_timestamps: "
               f"{os.path.getmtime(os.path.join(ckpt_dir, f'ckpt-{s}.index')):.3f}" for s in steps]
-  tmp = os.path.join(ckpt_dir, STATE_FILE + ".tmp")
-  with open(tmp, "w") as f:
-    f.write("\n".join(lines) + "\n")
-  os.replace(tmp, os.path.join(ckpt_dir, STATE_FILE))
+  write_text_atomically(os.path.join(ckpt_dir, STATE_FILE), "\n".join(lines) + "\n")
+
+
+def write_text_atomically(path: str, text: str) -> None:
+  """Writes `text` to `path` through a temporary file and a rename, so a reader or a kill at any
+  moment sees the old file or the new one, never a partial one."""
+  tmp = path + ".tmp"
+  with open(tmp, "w", encoding="utf-8") as f:
+    f.write(text)
+  os.replace(tmp, path)
 
 
 def remove_stale_temporaries(model_dir: str) -> list[str]:

@@ -73,10 +73,7 @@ def prepare_run_directory(cfg: TrainConfig, command_line: str | None = None) -> 
   else:
     _refuse_foreign_directory(model_dir)
     os.makedirs(model_dir, exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-      f.write(cfg.to_json())
-    os.replace(tmp, path)
+    run_dir.write_text_atomically(path, cfg.to_json())
   for sub in ("ckpt", "train", "samples"):
     os.makedirs(os.path.join(model_dir, sub), exist_ok=True)
   with open(os.path.join(model_dir, "command.txt"), "a") as f:
