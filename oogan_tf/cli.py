@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.abc
+import importlib.util
 import json
 import os
+import re
 import sys
+import tempfile
 from typing import Callable, NoReturn
 
 from absl import app
@@ -14,8 +19,76 @@ from absl import logging
 USAGE_ERROR = 2
 
 # Entry points import this module before TensorFlow, so its C++ INFO and WARNING lines are
-# hidden (the few it prints before its log is initialised cannot be). An explicit setting wins.
+# hidden. An explicit setting wins.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# C++ log lines TensorFlow writes while it loads, before its log level applies: absl's notice,
+# then e.g. "I0000 00:00:... port.cc:153] oneDNN custom operations are on" on AVX-512 CPUs.
+_EARLY_LOG_NOTICE = "WARNING: All log messages before absl::InitializeLog()"
+_EARLY_LOG_LINE = re.compile(r"^([IWE])\d{4} ")
+_SEVERITY = {"I": 0, "W": 1, "E": 2}
+
+
+def _keep_early_line(line: str, min_level: int) -> bool:
+  match = _EARLY_LOG_LINE.match(line)
+  if line.startswith(_EARLY_LOG_NOTICE):
+    return min_level == 0
+  return match is None or _SEVERITY[match.group(1)] >= min_level
+
+
+@contextlib.contextmanager
+def _filtered_stderr():
+  """Drops the early C++ log lines below TF_CPP_MIN_LOG_LEVEL from what fd 2 receives meanwhile."""
+  try:
+    min_level = int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
+  except ValueError:
+    min_level = 0
+  sys.stderr.flush()
+  saved = os.dup(2)
+  with tempfile.TemporaryFile() as captured:
+    os.dup2(captured.fileno(), 2)
+    try:
+      yield
+    finally:
+      sys.stderr.flush()
+      os.dup2(saved, 2)
+      os.close(saved)
+      captured.seek(0)
+      text = captured.read().decode("utf-8", errors="replace")
+      kept = [l for l in text.splitlines(keepends=True) if _keep_early_line(l, min_level)]
+      if kept:
+        os.write(2, "".join(kept).encode("utf-8"))
+
+
+class _QuietLoader(importlib.abc.Loader):
+  """Loads TensorFlow with `_filtered_stderr`, so a bad input still ends in one line."""
+
+  def __init__(self, loader):
+    self._loader = loader
+
+  def create_module(self, spec):
+    return self._loader.create_module(spec)
+
+  def exec_module(self, module):
+    with _filtered_stderr():
+      self._loader.exec_module(module)
+
+
+class _QuietTensorFlowFinder(importlib.abc.MetaPathFinder):
+  """Wraps the loader of the first `import tensorflow` (wherever it happens) in `_QuietLoader`."""
+
+  def find_spec(self, fullname, path=None, target=None):
+    if fullname != "tensorflow":
+      return None
+    sys.meta_path.remove(self)
+    spec = importlib.util.find_spec(fullname)
+    if spec is not None and spec.loader is not None:
+      spec.loader = _QuietLoader(spec.loader)
+    return spec
+
+
+if "tensorflow" not in sys.modules:
+  sys.meta_path.insert(0, _QuietTensorFlowFinder())
 
 
 def fail(message: str) -> NoReturn:

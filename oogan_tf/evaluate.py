@@ -46,7 +46,7 @@ flags.DEFINE_string("sizes", None, "JSON per-metric sample sizes applied after -
 flags.DEFINE_integer("seed", 0, "Seed of every metric.")
 flags.DEFINE_integer("num_seeds", 1, "Run every representation metric with this many seeds "
                      "(--seed, --seed+1, ...); report the mean and the standard error over them.")
-flags.DEFINE_integer("encode_batch_size", 64, "Images per encode call.")
+flags.DEFINE_integer("encode_batch_size", 512, "Images per encode call.")
 flags.DEFINE_enum("baseline", None, ["untrained", "oracle", "noise"], "Score a reference row "
                   "instead of a model: random initial weights, a sprite-measuring oracle, or noise.")
 flags.DEFINE_integer("baseline_inits", 5, "--baseline=untrained: random initialisations "

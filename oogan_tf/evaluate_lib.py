@@ -36,6 +36,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from oogan_tf import metrics as metrics_lib
+from oogan_tf.metrics import code_cache
 from oogan_tf.metrics import fidelity as fidelity_lib
 
 FORMAT = "oogan_tf.eval/1"
@@ -328,7 +329,7 @@ def _pd_params(sizes_scale: float, overrides: Mapping[str, Any]) -> Dict[str, An
 def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: str = "dlib",
                     sizes_scale: float = 1.0,
                     sizes: Optional[Mapping[str, Mapping[str, Any]]] = None,
-                    batch_size: int = 64, data_dir: Optional[str] = None,
+                    batch_size: int = 512, data_dir: Optional[str] = None,
                     vgg_weights: Optional[str] = None,
                     pd_code_range: Sequence[float] = PD_CODE_RANGE,
                     ground_truth: Any = None, dataset_source: Optional[str] = None,
@@ -435,6 +436,11 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
 
   results: Dict[str, Any] = {}
   representation_fn, gaussian_fn = make_encoder(loaded, metadata, batch_size)
+  cache = None
+  if ground_truth is not None and code_cache.supports(ground_truth):
+    # Q's mean in inference mode is deterministic: every metric and seed shares one encoding
+    # per dataset row.
+    representation_fn = cache = code_cache.CodeCache(ground_truth, representation_fn)
   results.update(score_functions(
       names, ground_truth, representation_fn=representation_fn, gaussian_fn=gaussian_fn,
       sampler=make_sampler(loaded), c_dim=int(metadata["c_dim"]), z_dim=int(metadata["z_dim"]),
@@ -480,7 +486,16 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
   return result_document(names, results, metadata=metadata, protocol=protocol, seed=seed,
                          sizes_scale=sizes_scale, sizes=sizes, num_seeds=num_seeds,
                          dataset=dataset, elapsed_s=time.time() - t0,
-                         export_dir=os.path.abspath(export_dir))
+                         export_dir=os.path.abspath(export_dir),
+                         encoding=_encoding_summary(cache, batch_size))
+
+
+def _encoding_summary(cache: Optional[code_cache.CodeCache], batch_size: int) -> Dict[str, Any]:
+  """How the representation metrics' images were encoded (what the code cache saved)."""
+  if cache is None:
+    return {"code_cache": False, "encode_batch_size": int(batch_size)}
+  return {"code_cache": True, "encode_batch_size": int(batch_size),
+          "codes_looked_up": cache.stats["lookups"], "images_encoded": cache.stats["encoded"]}
 
 
 def needs_ground_truth(names: Sequence[str]) -> bool:

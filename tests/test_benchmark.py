@@ -106,3 +106,20 @@ def test_benchmark_eval_times_render_encode_and_each_metric(tmp_path):
     assert 0 < row["projected_full_s"] <= row["projected_full_s_upper"]
   assert printed["projected_full_protocol_s"] == pytest.approx(
       sum(r["projected_full_s"] for r in printed["metrics"].values()))
+
+
+def test_benchmark_eval_full_runs_the_evaluation_once_with_the_code_cache(tmp_path):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+  result = subprocess.run(
+      [sys.executable, "tools/benchmark_eval.py",
+       "--export_dir=docs/results/models/dsprites_cpu_study_oogan_s2", "--metrics=mig,beta_vae",
+       "--full", "--sizes_scale=0.005"],
+      cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  printed = json.loads(result.stdout.strip().splitlines()[-1])
+  assert printed["sizes_scale"] == 0.005 and printed["full_protocol_s"] > 0
+  assert set(printed["metrics"]) == {"mig", "beta_vae"}
+  assert 0.0 <= printed["metrics"]["mig"]["scores"]["discrete_mig"] <= 1.0
+  assert printed["metrics"]["beta_vae"]["params"]["num_train"] == 50
+  enc = printed["encoding"]
+  assert enc["code_cache"] and 0 < enc["images_encoded"] <= enc["codes_looked_up"]

@@ -10,7 +10,7 @@ import pytest
 from absl import flags
 from absl.testing import flagsaver
 
-from oogan_tf import config_flags, presets
+from oogan_tf import cli, config_flags, presets
 from oogan_tf import train as train_main  # pylint: disable=unused-import  (defines the flags)
 from oogan_tf.config import TrainConfig
 
@@ -147,7 +147,6 @@ def _train_in_process(argv, monkeypatch, capsys):
 
   The same code path as the command line (cli.parse_flags, then train.main), without paying a
   new Python + TensorFlow start for each of the table's cases."""
-  from oogan_tf import cli  # pylint: disable=g-import-not-at-top
   argv = ["train", *argv]
   monkeypatch.setattr(sys, "argv", argv)
   with flagsaver.flagsaver():
@@ -227,3 +226,12 @@ def test_bad_input_table_one_line_exit_2_nothing_written(case, tmp_path, monkeyp
   lines = [l for l in err.splitlines() if l.strip()]
   assert len(lines) == 1 and lines[0].startswith("error: "), (case, lines)
   assert untouched(), case
+
+
+def test_early_tensorflow_log_lines_below_the_level_are_dropped():
+  notice = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+  info = "I0000 00:00:1796238829.545824    7096 port.cc:153] oneDNN custom operations are on."
+  error = "E0000 00:00:1796238829.545824    7096 cuda.cc:1] no GPU"
+  assert not cli._keep_early_line(notice, 2) and not cli._keep_early_line(info, 2)
+  assert cli._keep_early_line(error, 2) and cli._keep_early_line("Traceback (most recent", 2)
+  assert cli._keep_early_line(info, 0) and cli._keep_early_line(notice, 0)

@@ -183,3 +183,11 @@ def test_bad_npz_raises(tmp_path):
     data.get_ground_truth(cfg)
   with pytest.raises(data.DatasetError, match="does not exist"):
     data.describe_source(data.DataConfig(data_dir=str(tmp_path / "nowhere.npz")))
+
+
+def test_rendering_at_32_equals_rendering_at_64_and_resizing():
+  f = render.indices_to_factors(np.random.RandomState(5).randint(0, render.NUM_IMAGES, 600))
+  np.testing.assert_array_equal(data.render_dsprites(f, 32),
+                                render.resize_binary(data.render_dsprites(f), 32))
+  with pytest.raises(ValueError, match="image_size 32 or 64, got 16"):
+    data.render_dsprites(f, 16)

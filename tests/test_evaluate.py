@@ -274,3 +274,52 @@ def test_table_separates_scores_from_settings_and_warns_about_pruned_codes():
   result["results"]["factor_vae"]["num_active_dims"] = 3.0
   assert "warning: factor_vae: 1 of 4 code dimensions were pruned" in (
       evaluate_lib.format_table(result))
+
+
+class _PerCallGroundTruth:
+  """The same dSprites ground truth without `deterministic_observations`: the metrics then
+  render and encode one batch per call, as disentanglement_lib does (the slow reference path)."""
+
+  def __init__(self, ground_truth):
+    self._gt = ground_truth
+    self.factor_sizes = ground_truth.factor_sizes
+    self.factor_names = ground_truth.factor_names
+    self.num_factors = ground_truth.num_factors
+    self.observation_shape = ground_truth.observation_shape
+
+  def sample_factors(self, num, random_state):
+    return self._gt.sample_factors(num, random_state)
+
+  def sample_observations_from_factors(self, factors, random_state):
+    return self._gt.sample_observations_from_factors(factors, random_state)
+
+  def sample(self, num, random_state):
+    return self._gt.sample(num, random_state)
+
+
+def test_batched_cached_evaluation_equals_per_call_evaluation(exports):
+  """Deferred draws + the code cache change the speed only: every score and SE is identical."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from oogan_tf.data import dsprites  # pylint: disable=g-import-not-at-top
+  gt = dsprites.GroundTruthData(dsprites.RenderedSource(), SIZE)
+  names = ["factor_vae", "beta_vae", "mig", "dci", "sap", "modularity"]
+  sizes = {"factor_vae": {"num_variance_estimate": 300, "num_train": 40, "num_eval": 20,
+                          "batch_size": 16, "prune_threshold": 0.0},
+           "beta_vae": {"num_train": 30, "num_eval": 20, "batch_size": 8},
+           "mig": {"num_train": 200}, "dci": {"num_train": 100, "num_test": 50},
+           "sap": {"num_train": 100, "num_test": 50},
+           "modularity": {"num_train": 100, "num_test": 50}}
+  loaded = tf.saved_model.load(exports["oogan"])
+  kwargs = dict(seed=2, sizes=sizes, loaded=loaded, batch_size=64)
+  fast = evaluate_lib.evaluate_export(exports["oogan"], names, ground_truth=gt, **kwargs)
+  slow = evaluate_lib.evaluate_export(exports["oogan"], names,
+                                      ground_truth=_PerCallGroundTruth(gt), **kwargs)
+  enc = fast["encoding"]
+  assert enc["code_cache"] and 0 < enc["images_encoded"] < enc["codes_looked_up"]
+  assert slow["encoding"] == {"code_cache": False, "encode_batch_size": 64}
+  assert 0.0 < fast["results"]["mig"]["discrete_mig"] and fast["results"]["factor_vae"][
+      "num_active_dims"] > 0
+  for name in names:
+    a = {k: v for k, v in fast["results"][name].items() if k != "elapsed_s"}
+    b = {k: v for k, v in slow["results"][name].items() if k != "elapsed_s"}
+    assert a == b, name

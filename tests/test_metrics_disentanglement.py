@@ -7,6 +7,7 @@ import pytest
 
 from oogan_tf import metrics
 from oogan_tf.metrics import _utils
+from oogan_tf.metrics.code_cache import CodeCache
 from oogan_tf.metrics.testing import EncodedFactorsGroundTruth, identity_representation
 
 GT = EncodedFactorsGroundTruth((3, 4, 5, 6, 4))
@@ -321,3 +322,34 @@ def test_print_progress(capsys):
   err = capsys.readouterr().err  # not a terminal: one line per report, no carriage returns
   assert "\r" not in err
   assert [line.split(" (")[0] for line in err.splitlines()] == ["x: 1/3", "x: 3/3"]
+
+
+def test_code_cache_encodes_each_row_once_and_matches_the_function():
+  gt = EncodedFactorsGroundTruth((3, 4, 5))
+  calls = []
+
+  def fn(obs):
+    calls.append(len(obs))
+    return identity_representation(obs) * 2.0
+
+  cache = CodeCache(gt, fn, batch_size=7)
+  rs = np.random.RandomState(0)
+  factors = gt.sample_factors(50, rs)
+  direct = fn(gt.sample_observations_from_factors(factors, rs))
+  calls.clear()
+  np.testing.assert_array_equal(cache.codes_of_factors(factors), direct)
+  unique = len({tuple(f) for f in factors})
+  assert cache.stats == {"lookups": 50, "encoded": unique}
+  assert sum(calls) == unique and max(calls) <= 7
+  np.testing.assert_array_equal(cache.codes_of_factors(factors[::-1]), direct[::-1])
+  assert cache.stats["encoded"] == unique and sum(calls) == unique
+  np.testing.assert_array_equal(cache(gt.sample_observations_from_factors(factors, rs)), direct)
+
+
+def test_code_cache_refuses_a_ground_truth_without_row_indices():
+  class NoIndex:
+    num_factors = 1
+    deterministic_observations = True
+
+  with pytest.raises(ValueError, match="CodeCache needs a deterministic ground truth"):
+    CodeCache(NoIndex(), lambda x: x)

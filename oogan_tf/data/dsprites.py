@@ -31,9 +31,9 @@ class RenderedSource:
     self.description = (f"rendered procedurally ({render.NUM_IMAGES:,} images, 64x64, "
                         "evaluation-reference 1.4 geometry; 'dSprites (rendered)')")
 
-  def images_at(self, positions):
-    """int [N] -> uint8 [N, 64, 64] in {0, 1}."""
-    return render.render_dsprites(render.indices_to_factors(positions))
+  def images_at(self, positions, image_size=render.CANVAS):
+    """int [N] -> uint8 [N, S, S] in {0, 1} (S = image_size, 64 or 32)."""
+    return render.render_dsprites(render.indices_to_factors(positions), image_size)
 
   def positions_of(self, factor_classes):
     """int [N, 5] factor classes -> int64 [N] positions."""
@@ -78,9 +78,10 @@ class NpzSource:
     if self.num_images != render.NUM_IMAGES:
       self.description += f" ({self.num_images:,} of {render.NUM_IMAGES:,} images)"
 
-  def images_at(self, positions):
-    """int [N] rows -> uint8 [N, 64, 64] in {0, 1}."""
-    return np.unpackbits(self._packed[np.asarray(positions, dtype=np.int64)], axis=-1)
+  def images_at(self, positions, image_size=render.CANVAS):
+    """int [N] rows -> uint8 [N, S, S] in {0, 1} (S = image_size, 64 or 32)."""
+    images = np.unpackbits(self._packed[np.asarray(positions, dtype=np.int64)], axis=-1)
+    return render.resize_binary(images, image_size)
 
   def positions_of(self, factor_classes):
     """int [N, 5] factor classes -> int64 [N] rows; DatasetError if a combination is absent."""
@@ -143,10 +144,9 @@ def source_for(cfg):
   return RenderedSource() if path is None else _npz_source(os.path.abspath(path))
 
 
-def _to_observations(images_uint8, image_size):
-  """uint8 [N, 64, 64] in {0, 1} -> float32 [N, S, S, 1] in {-1, 1}."""
-  small = render.resize_binary(images_uint8, image_size)
-  return (small.astype(np.float32) * 2.0 - 1.0)[..., None]
+def _to_observations(images_uint8):
+  """uint8 [N, S, S] in {0, 1} -> float32 [N, S, S, 1] in {-1, 1}."""
+  return (images_uint8.astype(np.float32) * 2.0 - 1.0)[..., None]
 
 
 class GroundTruthData:
@@ -163,12 +163,20 @@ class GroundTruthData:
   factor_names = render.FACTOR_NAMES
   factor_sizes = render.FACTOR_SIZES
   num_factors = len(render.FACTOR_SIZES)
+  # Observations are a function of the factors (one image per combination) and draw nothing:
+  # metrics may batch their draws, and a CodeCache may key codes by observation_index.
+  deterministic_observations = True
 
   def __init__(self, source, image_size=64):
     self._source = source
     self._image_size = image_size
     self.observation_shape = (image_size, image_size, 1)
     self.source = source.description
+    self.num_observations = int(source.num_images)
+
+  def observation_index(self, factors):
+    """Row of each factor combination int [N, 5] in the source: int64 [N] in [0, num_observations)."""
+    return np.asarray(self._source.positions_of(factors), dtype=np.int64)
 
   def sample_factors(self, num, random_state):
     """Uniform factor class indices: int64 [num, 5]."""
@@ -181,8 +189,8 @@ class GroundTruthData:
     random_state is unused: every factor combination has exactly one image.
     """
     del random_state
-    images = self._source.images_at(self._source.positions_of(factors))
-    return _to_observations(images, self._image_size)
+    images = self._source.images_at(self._source.positions_of(factors), self._image_size)
+    return _to_observations(images)
 
   def sample(self, num, random_state):
     """(factors int64 [num, 5], observations float32 [num, S, S, 1])."""
@@ -211,7 +219,7 @@ def build(cfg, sharding):
   b = sharding.batch_size
 
   def render_batch(positions):
-    return _to_observations(source.images_at(positions), size)
+    return _to_observations(source.images_at(positions, size))
 
   def to_images(stream_positions):
     epoch = stream_positions // n

@@ -68,7 +68,14 @@ def _inside_hull_of_disc_and_point(u, v, centre, radius, tip):
   return in_disc | in_cone
 
 
-def render_shapes(shapes, scales, angles, cx, cy):
+def _pixel_centres(image_size):
+  """Canvas coordinates of the pixels kept at `image_size` (every (64 // S)-th row / column)."""
+  if image_size not in (CANVAS, CANVAS // 2):
+    raise ValueError(f"dSprites supports image_size 32 or 64, got {image_size}.")
+  return _CENTRES[::CANVAS // image_size]
+
+
+def render_shapes(shapes, scales, angles, cx, cy, image_size=CANVAS):
   """Renders sprites from continuous parameters on the 64x64 canvas.
 
   Args:
@@ -76,10 +83,13 @@ def render_shapes(shapes, scales, angles, cx, cy):
     scales: float [N], the scale s (1 = full size).
     angles: float [N], rotation in radians, counter-clockwise as displayed.
     cx, cy: float [N], the centre in pixels (column, row); pixel (i, j) covers [j, j+1) x [i, i+1).
+    image_size: 64, or 32 for only the pixels that `resize_binary(., 32)` keeps (bit-identical
+      to rendering at 64 and resizing, at a quarter of the cost).
 
   Returns:
-    uint8 [N, 64, 64] in {0, 1}.
+    uint8 [N, S, S] in {0, 1}.
   """
+  centres = _pixel_centres(image_size)
   shapes = np.asarray(shapes, dtype=np.int64).reshape(-1)
   n = shapes.shape[0]
   scales = np.broadcast_to(np.asarray(scales, np.float64), (n,))
@@ -87,14 +97,14 @@ def render_shapes(shapes, scales, angles, cx, cy):
   angles = np.mod(np.broadcast_to(np.asarray(angles, np.float64), (n,)), 2.0 * np.pi)
   cx = np.broadcast_to(np.asarray(cx, np.float64), (n,))
   cy = np.broadcast_to(np.asarray(cy, np.float64), (n,))
-  out = np.zeros((n, CANVAS, CANVAS), dtype=np.uint8)
+  out = np.zeros((n, image_size, image_size), dtype=np.uint8)
   for shape in range(len(SHAPE_NAMES)):
     sel = np.flatnonzero(shapes == shape)
     if sel.size == 0:
       continue
     cos, sin = np.cos(angles[sel])[:, None, None], np.sin(angles[sel])[:, None, None]
-    dx = _CENTRES[None, None, :] - cx[sel][:, None, None]
-    dy = _CENTRES[None, :, None] - cy[sel][:, None, None]
+    dx = centres[None, None, :] - cx[sel][:, None, None]
+    dy = centres[None, :, None] - cy[sel][:, None, None]
     # Shape coordinates, divided by the scale so that each shape is tested at unit size.
     inv_s = (1.0 / scales[sel])[:, None, None]
     u = (cos * dx - sin * dy) * inv_s
@@ -112,15 +122,16 @@ def render_shapes(shapes, scales, angles, cx, cy):
   return out
 
 
-def render_dsprites(factor_classes):
+def render_dsprites(factor_classes, image_size=CANVAS):
   """Renders dSprites images from factor class indices.
 
   Args:
     factor_classes: int [N, 5] (shape, scale, orientation, posX, posY) class indices in
       [0, FACTOR_SIZES).
+    image_size: 64, or 32 (equal to `resize_binary(render_dsprites(f), 32)`, 4x cheaper).
 
   Returns:
-    uint8 [N, 64, 64] in {0, 1}; the same indices always give the same pixels.
+    uint8 [N, S, S] in {0, 1}; the same indices always give the same pixels.
   """
   f = np.asarray(factor_classes, dtype=np.int64).reshape(-1, len(FACTOR_SIZES))
   if f.size and (np.any(f < 0) or np.any(f >= np.asarray(FACTOR_SIZES))):
@@ -130,7 +141,8 @@ def render_dsprites(factor_classes):
       scales=SCALE_VALUES[f[:, 1]],
       angles=ORIENTATION_VALUES[f[:, 2]],
       cx=16.0 + 32.0 * POSITION_VALUES[f[:, 3]],
-      cy=16.0 + 32.0 * POSITION_VALUES[f[:, 4]])
+      cy=16.0 + 32.0 * POSITION_VALUES[f[:, 4]],
+      image_size=image_size)
 
 
 def resize_binary(images, image_size):
@@ -139,8 +151,5 @@ def resize_binary(images, image_size):
   S = 32 keeps every second row and column (x[:, ::2, ::2]), which is what the reference's
   nearest-neighbour downsampling by 0.5 does.
   """
-  if image_size == CANVAS:
-    return images
-  if image_size == CANVAS // 2:
-    return images[:, ::2, ::2]
-  raise ValueError(f"dSprites supports image_size 32 or 64, got {image_size}.")
+  _pixel_centres(image_size)
+  return images[:, ::CANVAS // image_size, ::CANVAS // image_size]

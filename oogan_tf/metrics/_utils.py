@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -97,8 +97,12 @@ def represent(representation_fn: RepresentationFn, observations: np.ndarray,
   Raises:
     ValueError: if the output is not a finite `[N, D]` array.
   """
-  codes = np.asarray(representation_fn(observations))
-  n = observations.shape[0]
+  return check_codes(representation_fn(observations), observations.shape[0], num_codes)
+
+
+def check_codes(codes: Any, n: int, num_codes: Optional[int] = None) -> np.ndarray:
+  """Validates a representation's output for `n` observations; returns float64 `[n, D]`."""
+  codes = np.asarray(codes)
   if codes.ndim != 2 or codes.shape[0] != n:
     raise ValueError(
         f"representation_fn must return an array of shape [N, D] = [{n}, D] for {n} "
@@ -113,6 +117,56 @@ def represent(representation_fn: RepresentationFn, observations: np.ndarray,
   if not np.all(np.isfinite(codes)):
     raise ValueError("representation_fn returned non-finite values (NaN or inf).")
   return codes
+
+
+# Images rendered and represented per call when a metric defers its draws (see `deferrable`):
+# large enough that per-call overhead vanishes, small enough to bound memory (32 MB at 32 px).
+DEFERRED_IMAGES = 8192
+
+
+def deferrable(ground_truth: Any) -> bool:
+  """Whether a metric may draw many factor batches first and represent them together.
+
+  True when `ground_truth.deterministic_observations` is set: its observations are a function
+  of the factors alone (sampling them draws nothing from the random state) and `sample(n, rs)`
+  draws exactly what `sample_factors(n, rs)` draws.  Deferring then leaves every random draw,
+  every image and so every score unchanged, and only batches the rendering and encoding.
+  """
+  return bool(getattr(ground_truth, "deterministic_observations", False))
+
+
+def represent_factors(ground_truth: Any, representation_fn: RepresentationFn,
+                      factors: np.ndarray, random_state: np.random.RandomState,
+                      num_codes: Optional[int] = None) -> np.ndarray:
+  """Codes float64 `[N, D]` of the observations of `factors` (int64 `[N, F]`).
+
+  A representation with `codes_of_factors` (a `CodeCache`) looks the codes up by factors and
+  encodes only images it has not seen; any other is called on the rendered observations.
+  """
+  if callable(getattr(representation_fn, "codes_of_factors", None)):
+    return check_codes(representation_fn.codes_of_factors(factors), len(factors), num_codes)
+  obs = ground_truth.sample_observations_from_factors(factors, random_state)
+  return represent(representation_fn, np.asarray(obs), num_codes)
+
+
+def represent_factor_batches(ground_truth: Any, representation_fn: RepresentationFn,
+                             batches: Sequence[np.ndarray], random_state: np.random.RandomState,
+                             num_codes: Optional[int] = None) -> List[np.ndarray]:
+  """`represent_factors` of each factor batch: a list of float64 `[n_i, D]`.
+
+  One call for all batches when `ground_truth` is deferrable, else one call per batch (the
+  order of calls and draws of dlib's loops).
+  """
+  if not deferrable(ground_truth):
+    codes = []
+    for factors in batches:
+      codes.append(represent_factors(ground_truth, representation_fn, factors, random_state,
+                                     num_codes))
+      num_codes = codes[-1].shape[1]
+    return codes
+  codes = represent_factors(ground_truth, representation_fn, np.concatenate(batches, axis=0),
+                            random_state, num_codes)
+  return np.split(codes, np.cumsum([len(b) for b in batches])[:-1])
 
 
 def obtain_representation(observations: np.ndarray, representation_fn: RepresentationFn,
@@ -153,18 +207,30 @@ def generate_batch_factor_code(ground_truth: Any, representation_fn: Representat
   codes, factors = [], []
   width = None
   done = 0
+  # Deferred: the draws of many batches (in dlib's order), then one representation call.
+  batches_per_call = max(1, DEFERRED_IMAGES // batch_size) if deferrable(ground_truth) else 1
   while done < num_points:
-    n = min(num_points - done, batch_size)
-    f, obs = ground_truth.sample(n, random_state)
-    f = np.asarray(f)
-    if f.ndim != 2 or f.shape[0] != n:
-      raise ValueError(
-          f"ground_truth.sample({n}) returned factors of shape {f.shape}, expected [{n}, F].")
-    c = represent(representation_fn, np.asarray(obs), width)
+    pending = []
+    while done < num_points and len(pending) < batches_per_call:
+      n = min(num_points - done, batch_size)
+      if batches_per_call > 1:
+        f = np.asarray(ground_truth.sample_factors(n, random_state))
+      else:
+        f, obs = ground_truth.sample(n, random_state)
+        f = np.asarray(f)
+      if f.ndim != 2 or f.shape[0] != n:
+        raise ValueError(
+            f"ground_truth.sample({n}) returned factors of shape {f.shape}, expected [{n}, F].")
+      pending.append(f.astype(np.int64))
+      done += n
+    if batches_per_call > 1:
+      c = represent_factors(ground_truth, representation_fn, np.concatenate(pending), random_state,
+                            width)
+    else:
+      c = represent(representation_fn, np.asarray(obs), width)
     width = c.shape[1]
     codes.append(c)
-    factors.append(f.astype(np.int64))
-    done += n
+    factors.extend(pending)
     if progress is not None:
       progress(stage, done, num_points)
   return np.concatenate(codes, axis=0).T, np.concatenate(factors, axis=0).T

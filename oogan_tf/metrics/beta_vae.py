@@ -27,23 +27,32 @@ BOOTSTRAP = 1000  # replicates used by evaluate_representation; cheap (a mean pe
 
 
 def _points(ground_truth, representation_fn, batch_size, num_points, random_state, progress, stage):
+  """Features float64 [num_points, D] (mean |r1 - r2| of a pair batch) and labels int64 [num_points].
+
+  With a deferrable ground truth the pair batches of many points are drawn first (in dlib's
+  order) and represented in one call; draws and scores are those of one call per batch.
+  """
   features, labels = [], []
   width = None
   num_factors = ground_truth.num_factors
-  for i in range(num_points):
-    k = random_state.randint(num_factors)
-    f1 = np.array(ground_truth.sample_factors(batch_size, random_state), copy=True)
-    f2 = np.array(ground_truth.sample_factors(batch_size, random_state), copy=True)
-    f2[:, k] = f1[:, k]
-    x1 = ground_truth.sample_observations_from_factors(f1, random_state)
-    x2 = ground_truth.sample_observations_from_factors(f2, random_state)
-    r1 = _utils.represent(representation_fn, np.asarray(x1), width)
-    width = r1.shape[1]
-    r2 = _utils.represent(representation_fn, np.asarray(x2), width)
-    features.append(np.mean(np.abs(r1 - r2), axis=0))
-    labels.append(k)
-    if progress is not None and ((i + 1) % 50 == 0 or i + 1 == num_points):
-      progress(stage, i + 1, num_points)
+  points_per_call = (max(1, _utils.DEFERRED_IMAGES // (2 * batch_size))
+                     if _utils.deferrable(ground_truth) else 1)
+  for start in range(0, num_points, points_per_call):
+    batches = []
+    for _ in range(start, min(start + points_per_call, num_points)):
+      k = random_state.randint(num_factors)
+      f1 = np.array(ground_truth.sample_factors(batch_size, random_state), copy=True)
+      f2 = np.array(ground_truth.sample_factors(batch_size, random_state), copy=True)
+      f2[:, k] = f1[:, k]
+      batches += [f1, f2]
+      labels.append(k)
+    codes = _utils.represent_factor_batches(ground_truth, representation_fn, batches,
+                                            random_state, width)
+    width = codes[0].shape[1]
+    for r1, r2 in zip(codes[0::2], codes[1::2]):
+      features.append(np.mean(np.abs(r1 - r2), axis=0))
+    if progress is not None:
+      progress(stage, len(labels), num_points)
   return np.stack(features), np.array(labels, dtype=np.int64)
 
 

@@ -42,32 +42,39 @@ DEFAULTS = {
 }
 
 
-def _vote(ground_truth, representation_fn, factor_index, batch_size, random_state,
-          global_variances, active_dims, num_codes):
-  factors = np.array(ground_truth.sample_factors(batch_size, random_state), copy=True)
-  factors[:, factor_index] = factors[0, factor_index]
-  obs = ground_truth.sample_observations_from_factors(factors, random_state)
-  codes = _utils.represent(representation_fn, np.asarray(obs), num_codes)
+def _vote_dim(codes, global_variances, active_dims):
+  """The active dim with the lowest variance ratio among one vote's codes float64 [batch, D]."""
   local_variances = np.var(codes, axis=0, ddof=1)
   return int(np.argmin(local_variances[active_dims] / global_variances[active_dims]))
 
 
 def _votes(ground_truth, representation_fn, batch_size, num_votes, random_state,
            global_variances, active_dims, round_robin, progress, stage):
-  """Per-vote records: (fixed factor k int64 [num_votes], argmin active dim d int64 [num_votes])."""
+  """Per-vote records: (fixed factor k int64 [num_votes], argmin active dim d int64 [num_votes]).
+
+  With a deferrable ground truth the factors of many votes are drawn first (in dlib's order)
+  and represented in one call; the votes, draws and scores are those of one call per vote.
+  """
   num_factors = ground_truth.num_factors
+  num_codes = global_variances.shape[0]
+  votes_per_call = (max(1, _utils.DEFERRED_IMAGES // batch_size)
+                    if _utils.deferrable(ground_truth) else 1)
   factor = np.zeros(num_votes, dtype=np.int64)
   dim = np.zeros(num_votes, dtype=np.int64)
-  for i in range(num_votes):
-    if round_robin:
-      k = i % num_factors
-    else:
-      k = random_state.randint(num_factors)
-    factor[i] = k
-    dim[i] = _vote(ground_truth, representation_fn, k, batch_size, random_state,
-                   global_variances, active_dims, global_variances.shape[0])
-    if progress is not None and ((i + 1) % 50 == 0 or i + 1 == num_votes):
-      progress(stage, i + 1, num_votes)
+  for start in range(0, num_votes, votes_per_call):
+    batches = []
+    for i in range(start, min(start + votes_per_call, num_votes)):
+      k = i % num_factors if round_robin else random_state.randint(num_factors)
+      factors = np.array(ground_truth.sample_factors(batch_size, random_state), copy=True)
+      factors[:, k] = factors[0, k]
+      factor[i] = k
+      batches.append(factors)
+    codes = _utils.represent_factor_batches(ground_truth, representation_fn, batches,
+                                            random_state, num_codes)
+    for i, vote_codes in enumerate(codes, start):
+      dim[i] = _vote_dim(vote_codes, global_variances, active_dims)
+    if progress is not None:
+      progress(stage, start + len(batches), num_votes)
   return factor, dim
 
 
@@ -137,8 +144,15 @@ def compute_factor_vae(ground_truth: Any, representation_fn: _utils.Representati
   bootstrap_rs = _utils.bootstrap_random_state(random_state)
 
   # Global variances (dlib: sample_observations then represent in chunks of batch_size).
-  _, obs = ground_truth.sample(num_variance_estimate, random_state)
-  codes = _utils.obtain_representation(np.asarray(obs), representation_fn, batch_size)
+  if _utils.deferrable(ground_truth):
+    factors = ground_truth.sample_factors(num_variance_estimate, random_state)
+    step = _utils.DEFERRED_IMAGES
+    codes = np.concatenate([
+        _utils.represent_factors(ground_truth, representation_fn, factors[i:i + step],
+                                 random_state) for i in range(0, len(factors), step)])
+  else:
+    _, obs = ground_truth.sample(num_variance_estimate, random_state)
+    codes = _utils.obtain_representation(np.asarray(obs), representation_fn, batch_size)
   if protocol == "dlib":
     global_variances = np.var(codes, axis=0, ddof=1)
   else:

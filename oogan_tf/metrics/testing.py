@@ -28,6 +28,14 @@ class EncodedFactorsGroundTruth:
       raise ValueError("factor_names and factor_sizes must have the same length.")
     self.num_factors = len(sizes)
     self.observation_shape = (1, len(sizes), 1)
+    self.num_observations = int(np.prod(sizes))
+
+  # Observations are a function of the factors: metrics may batch their draws (CodeCache too).
+  deterministic_observations = True
+
+  def observation_index(self, factors: np.ndarray) -> np.ndarray:
+    """Row-major index of each factor combination int [N, F]: int64 [N]."""
+    return np.ravel_multi_index(np.asarray(factors, np.int64).T, self.factor_sizes).astype(np.int64)
 
   def sample_factors(self, num: int, random_state: np.random.RandomState) -> np.ndarray:
     return np.stack([random_state.randint(s, size=num) for s in self.factor_sizes],
