@@ -88,10 +88,10 @@ def untrained_export(cfg: TrainConfig, seed: int, export_dir: str) -> str:
   """
   import keras  # pylint: disable=g-import-not-at-top
   from oogan_tf import export_lib  # pylint: disable=g-import-not-at-top
-  from oogan_tf.models import copy_non_trainable  # pylint: disable=g-import-not-at-top
+  from oogan_tf.models import build_networks, copy_non_trainable  # pylint: disable=g-import-not-at-top
   cfg = dataclasses.replace(cfg, seed=int(seed))
   keras.utils.set_random_seed(cfg.seed)
-  generator, ema, discriminator = export_lib.build_networks(cfg)
+  generator, ema, discriminator = build_networks(cfg.model)
   for target, source in zip(ema.variables, generator.variables):
     target.assign(source)
   copy_non_trainable(generator, ema)

@@ -5,16 +5,17 @@ from __future__ import annotations
 import contextlib
 import importlib.abc
 import importlib.util
-import json
 import os
 import re
 import sys
 import tempfile
-from typing import Callable, NoReturn
+from typing import Callable, NoReturn, Sequence
 
 from absl import app
 from absl import flags
 from absl import logging
+
+from oogan_tf import export_format
 
 USAGE_ERROR = 2
 
@@ -105,19 +106,63 @@ def check_ranges(values, ranges: dict[str, tuple[float, float]]) -> None:
       fail(f"--{name}={value} is not allowed; it must be in [{low}, {high}]")
 
 
+class DataSourceFlags:
+  """--dataset, --data_dir, --image_size and --channels of the data tools (preview, benchmark).
+
+  Args: purpose: completes "Dataset to ..." in --dataset's help; datasets: the built-in names.
+  """
+
+  def __init__(self, purpose: str, datasets: Sequence[str]):
+    self.dataset = flags.DEFINE_string(
+        "dataset", "dsprites", f"Dataset to {purpose}: {', '.join(datasets)}, or "
+        "tfds:<name>[:split] (prepared by tensorflow_datasets in --data_dir).")
+    self.data_dir = flags.DEFINE_string("data_dir", None, "Directory with the dataset's files.")
+    self.image_size = flags.DEFINE_integer("image_size", 64, "Side S of the [S, S, C] images.")
+    self.channels = flags.DEFINE_integer("channels", 1, "1 (greyscale) or 3 (RGB).")
+
+  def open(self, batch_size: int, seed: int = 0):
+    """(description of the source, tf.data.Dataset of float32 [batch_size, S, S, C] batches in
+    [-1, 1]) of the flags' dataset, or fail() with the data error's one line."""
+    from oogan_tf import data  # pylint: disable=g-import-not-at-top
+    cfg = data.DataConfig(name=self.dataset.value, data_dir=self.data_dir.value,
+                          image_size=self.image_size.value, channels=self.channels.value,
+                          batch_size=batch_size, seed=seed)
+    try:
+      return data.describe_source(cfg), data.build_dataset(cfg)
+    except data.DatasetError as e:
+      fail(str(e))
+
+
+class ExportImageFlags:
+  """--export_dir, --seed, --upscale and --output of the tools that draw images from an export.
+
+  Args: seed_help: what --seed fixes; output: --output's default file name.
+  """
+
+  def __init__(self, seed_help: str, output: str):
+    self.export_dir = flags.DEFINE_string(
+        "export_dir", None, "Export directory (python -m oogan_tf.export); required.")
+    self.seed = flags.DEFINE_integer("seed", 0, seed_help)
+    self.upscale = flags.DEFINE_integer(
+        "upscale", 1, "Nearest-neighbour upscaling factor of each image (1-16), e.g. 4 for "
+        "readable 32 px images.")
+    self.output = flags.DEFINE_string("output", output, "PNG file to write.")
+
+  def start(self, argv: Sequence[str], ranges: dict[str, tuple[float, float]]) -> dict:
+    """Checks argv (no positional arguments), the flags in `ranges` and --upscale; returns the
+    export's metadata. Each problem is fail()."""
+    if len(argv) > 1:
+      fail(f"unexpected arguments {argv[1:]}")
+    check_ranges(flags.FLAGS, dict(ranges, upscale=(1, 16)))
+    return export_metadata(self.export_dir.value)
+
+
 def export_metadata(export_dir: str | None) -> dict:
-  """The metadata of the export at --export_dir (assets/oogan_metadata.json), or fail()."""
-  if not export_dir:
-    fail("--export_dir is required: a directory written by python -m oogan_tf.export")
-  path = os.path.join(export_dir, "assets", "oogan_metadata.json")
-  if not os.path.isfile(path):
-    fail(f"--export_dir={export_dir} is not an oogan_tf export (no assets/oogan_metadata.json); "
-         "pass a directory written by python -m oogan_tf.export")
+  """The metadata of the export at --export_dir (export_format.read_metadata), or fail()."""
   try:
-    with open(path) as f:
-      return json.load(f)
-  except (OSError, ValueError) as e:
-    fail(f"--export_dir={export_dir}: {path} cannot be read ({e})")
+    return export_format.read_metadata(export_dir)
+  except export_format.NotAnExportError as e:
+    fail(str(e))
 
 
 def run(main: Callable, usage: str) -> None:
@@ -127,7 +172,10 @@ def run(main: Callable, usage: str) -> None:
   --verbosity is given (e.g. --verbosity=0 for INFO)."""
   from oogan_tf import config_flags  # pylint: disable=g-import-not-at-top
   if config_flags.help_requested(sys.argv):
-    own = tuple(dict.fromkeys(f.name for f in flags.FLAGS.get_key_flags_for_module("__main__")))
+    # The program's own flags: those it defined, and the shared groups of this module it uses.
+    own = tuple(dict.fromkeys(
+        f.name for module in ("__main__", __name__)
+        for f in flags.FLAGS.get_key_flags_for_module(module)))
     print(config_flags.help_text(flags.FLAGS, usage, {"this command": own}))
     sys.exit(0)
 

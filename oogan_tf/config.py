@@ -156,6 +156,7 @@ class TrainConfig:
       value = getattr(self, name)
       if not 0 <= value <= MAX_SEED:
         raise ValueError(f"--{name}={value} is not allowed; it must be in [0, {MAX_SEED}]")
+    self.data_config()  # DataConfig validates the dataset fields (DatasetError, a ValueError)
 
   def _check_eval_metrics(self) -> None:
     # Deferred: the metrics registry imports scikit-learn, which only evaluation needs.

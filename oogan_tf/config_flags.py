@@ -3,10 +3,14 @@
 `define_config_flags()` defines one flag per TrainConfig / ModelConfig field (defaults from the
 dataclasses); `config_from_flags(FLAGS)` turns the parsed values into a validated TrainConfig.
 An entry point that gives a name another meaning (evaluate's --seed is the metric seed) passes it
-in `skip` and defines its own.
+in `skip` and defines its own with `define_if_absent`, so that train and evaluate can share one
+process. `config_from_args([...])` parses argument lists (flagfiles included) on a private
+FlagValues: the tools that build configs (tools/reproduce.py) use it.
 """
 
 from __future__ import annotations
+
+from typing import Sequence
 
 from absl import flags
 
@@ -61,8 +65,19 @@ def help_text(f, usage: str, extra_groups: dict[str, tuple[str, ...]] | None = N
   return "\n".join(lines)
 
 
-def define_config_flags(skip: tuple[str, ...] = ()) -> None:
-  """Defines the configuration flags on absl's global FlagValues, except the names in skip."""
+def define_if_absent(definer, name: str, *args, flag_values: flags.FlagValues = flags.FLAGS
+                     ) -> None:
+  """definer(name, *args) unless flag_values has `name` already: train and evaluate share --seed,
+  --model_dir and --data_dir, so both can be imported into one process (the first definition's
+  help text is the one shown)."""
+  if name not in flag_values:
+    definer(name, *args, flag_values=flag_values)
+
+
+def define_config_flags(skip: tuple[str, ...] = (),
+                        flag_values: flags.FlagValues = flags.FLAGS) -> None:
+  """Defines the configuration flags on flag_values (absl's global FlagValues by default),
+  except the names in skip and those defined already (define_if_absent)."""
   d, m = TrainConfig(), ModelConfig()
   integer, floating, boolean, string, enum = (flags.DEFINE_integer, flags.DEFINE_float,
                                               flags.DEFINE_bool, flags.DEFINE_string,
@@ -144,7 +159,7 @@ def define_config_flags(skip: tuple[str, ...] = ()) -> None:
   ]
   for definer, name, *args in table:
     if name not in skip:
-      definer(name, *args)
+      define_if_absent(definer, name, *args, flag_values=flag_values)
 
 _MODEL_FIELDS = ("image_size", "channels", "c_dim", "z_dim", "g_type", "q_type",
                  "probabilistic_q", "learned_constant", "spectral_norm", "upsample", "g_output",
@@ -188,3 +203,19 @@ def config_from_flags(f, preset: dict[str, str] | None = None, **overrides) -> T
 
   model = ModelConfig(**{k: value(k) for k in _MODEL_FIELDS})
   return TrainConfig(model=model, **{k: value(k) for k in _TRAIN_FIELDS})
+
+
+def config_from_args(args: Sequence[str], **overrides) -> TrainConfig:
+  """The TrainConfig of command-line arguments (`--flagfile=F`, nested flagfiles included, and
+  `--name=value`; later ones win), parsed by absl exactly as `python -m oogan_tf.train` parses
+  them, on a private FlagValues (the global flags are untouched).
+
+  Raises: ValueError naming the bad flag (unknown names and unparsable values included).
+  """
+  flag_values = flags.FlagValues()
+  define_config_flags(flag_values=flag_values)
+  try:
+    flag_values(["config", *args])
+  except flags.Error as e:
+    raise ValueError(str(e).removeprefix("ERROR:: ")) from None
+  return config_from_flags(flag_values, **overrides)

@@ -69,3 +69,14 @@ def cpu_bf16_warning(precision: str, cpuinfo_path: str = "/proc/cpuinfo") -> str
   return ("--precision=mixed_bfloat16 on a CPU without bfloat16 units (no avx512_bf16 or amx_bf16 "
           f"in {cpuinfo_path}) runs emulated and is several times slower than "
           "--precision=float32; use float32 here")
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+  """True on the one worker that writes the run directory (always true outside multi-worker)."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not resolver.task_type:
+    return True
+  if resolver.task_type == "chief":
+    return True
+  has_chief = "chief" in resolver.cluster_spec().as_dict()
+  return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief

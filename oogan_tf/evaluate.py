@@ -25,6 +25,7 @@ from absl import flags
 from oogan_tf import cli
 from oogan_tf import config_flags
 from oogan_tf import evaluate_lib
+from oogan_tf import export_format
 from oogan_tf import export_lib
 from oogan_tf import run_dir
 from oogan_tf.data.config import DatasetError
@@ -34,7 +35,8 @@ from oogan_tf.metrics import (FIDELITY_METRICS, METRIC_NAMES, PROTOCOLS, Incepti
 DEFAULT_METRICS = "factor_vae,beta_vae,mig,dci,sap,modularity,ortho"
 
 flags.DEFINE_string("export_dir", None, "Export directory (python -m oogan_tf.export).")
-flags.DEFINE_string("model_dir", None, "Run directory: evaluate its newest checkpoint (EMA G).")
+config_flags.define_if_absent(flags.DEFINE_string, "model_dir", None,
+                              "Run directory: evaluate its newest checkpoint (EMA G).")
 flags.DEFINE_string("checkpoint", None, "With --model_dir: this checkpoint instead of the newest.")
 flags.DEFINE_string("metrics", DEFAULT_METRICS, "Comma-separated metrics, from: "
                     f"{','.join(METRIC_NAMES)}.")
@@ -43,7 +45,7 @@ flags.DEFINE_enum("protocol", "dlib", PROTOCOLS, "FactorVAE protocol: dlib (dise
 flags.DEFINE_float("sizes_scale", 1.0, "Multiplies every metric's sample counts (quick runs).")
 flags.DEFINE_string("sizes", None, "JSON per-metric sample sizes applied after --sizes_scale, e.g. "
                     "'{\"factor_vae\": {\"num_train\": 800}, \"mig\": {\"num_train\": 4000}}'.")
-flags.DEFINE_integer("seed", 0, "Seed of every metric.")
+config_flags.define_if_absent(flags.DEFINE_integer, "seed", 0, "Seed of every metric.")
 flags.DEFINE_integer("num_seeds", 1, "Run every representation metric with this many seeds "
                      "(--seed, --seed+1, ...); report the mean and the standard error over them.")
 flags.DEFINE_integer("encode_batch_size", 512, "Images per encode call.")
@@ -52,7 +54,8 @@ flags.DEFINE_enum("baseline", None, ["untrained", "oracle", "noise"], "Score a r
 flags.DEFINE_integer("baseline_inits", 5, "--baseline=untrained: random initialisations "
                      "(seeds 0 .. N-1).")
 
-flags.DEFINE_string("data_dir", None, "Dataset directory (default: the training config's).")
+config_flags.define_if_absent(flags.DEFINE_string, "data_dir", None,
+                              "Dataset directory (default: the training config's).")
 flags.DEFINE_string("vgg_weights", None, "Local VGG16 (include_top=False) weights file; needed "
                     "by perceptual_diversity.")
 flags.DEFINE_integer("pd_trials", None, "perceptual_diversity trials (default 1000 x "
@@ -107,7 +110,7 @@ def _sizes() -> dict:
 
 
 def _evaluate(export_dir: str, output: str):
-  evaluate_lib.read_metadata(export_dir)
+  export_format.read_metadata(export_dir)
   sizes = _sizes()
   pd = {k: v for k, v in (("trials", FLAGS.pd_trials), ("batch_size", FLAGS.pd_batch_size))
         if v is not None}
@@ -125,7 +128,7 @@ def _evaluate(export_dir: str, output: str):
 def _baseline_config():
   if FLAGS.export_dir:
     from oogan_tf.config import TrainConfig  # pylint: disable=g-import-not-at-top
-    return TrainConfig.from_dict(evaluate_lib.read_metadata(FLAGS.export_dir)["config"])
+    return TrainConfig.from_dict(export_format.read_metadata(FLAGS.export_dir)["config"])
   try:
     return config_flags.config_from_flags(FLAGS, seed=0, model_dir=None,
                                           data_dir=FLAGS.data_dir)
@@ -171,13 +174,13 @@ def main(argv):
         export_dir = export_lib.export_from_checkpoint(
             FLAGS.model_dir, FLAGS.checkpoint, os.path.join(tmp, "export"),
             _given("standing_stats_batches"), _given("encoder_recalibration_batches"))
-        iteration = evaluate_lib.read_metadata(export_dir)["iteration"]
+        iteration = export_format.read_metadata(export_dir)["iteration"]
         output = FLAGS.output or os.path.join(FLAGS.model_dir, "eval",
                                               f"eval_{iteration}.json")
         evaluate_lib.check_output(output, FLAGS.overwrite)
         os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
         result = _evaluate(export_dir, output)
-  except (evaluate_lib.EvaluationError, FileNotFoundError, FileExistsError, DatasetError,
+  except (evaluate_lib.EvaluationError, export_format.NotAnExportError, FileNotFoundError, FileExistsError, DatasetError,
           InceptionWeightsError, run_dir.RunDirectoryError) as e:
     cli.fail(f"{e}")
   print(evaluate_lib.format_table(result))

@@ -22,7 +22,6 @@ TensorBoard under `eval/<metric>/<key>`.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import json
 import math
@@ -35,12 +34,12 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from oogan_tf import export_format
 from oogan_tf import metrics as metrics_lib
 from oogan_tf.metrics import code_cache
 from oogan_tf.metrics import fidelity as fidelity_lib
 
 FORMAT = "oogan_tf.eval/1"
-METADATA_ASSET = os.path.join("assets", "oogan_metadata.json")
 # Datasets whose loader provides ground-truth factors (GroundTruthData); a tfds: one may name a
 # split (tfds:dsprites:train).
 GROUND_TRUTH_DATASETS = ("dsprites", "tfds:dsprites", "tfds:shapes3d", "tfds:smallnorb")
@@ -89,18 +88,6 @@ def parse_metrics(metrics: Any) -> List[str]:
     raise EvaluationError(f"--metrics={','.join(names)}: unknown metric(s) {', '.join(unknown)}; "
                           f"valid metrics: {', '.join(metrics_lib.METRIC_NAMES)}")
   return names
-
-
-def read_metadata(export_dir: str) -> Dict[str, Any]:
-  if not export_dir or not os.path.isdir(export_dir):
-    raise EvaluationError(f"--export_dir={export_dir!r} does not exist or is not a directory; "
-                          "pass the directory written by python -m oogan_tf.export")
-  path = os.path.join(export_dir, METADATA_ASSET)
-  if not os.path.isfile(path):
-    raise EvaluationError(f"--export_dir={export_dir!r} is not an oogan_tf export: it has no "
-                          f"{METADATA_ASSET}")
-  with open(path) as f:
-    return json.load(f)
 
 
 def package_versions() -> Dict[str, str]:
@@ -241,37 +228,35 @@ def make_generator(loaded: Any, channels: int) -> Callable[[np.ndarray, np.ndarr
 # ----------------------------------------------------------------------------- data
 
 
-def _data_config(metadata: Mapping[str, Any], data_dir: Optional[str]):
+def _data_config(metadata: Mapping[str, Any], data_dir: Optional[str], **fields):
+  """The DataConfig of the export's training images (data_dir and `fields` override);
+  EvaluationError naming --data_dir when it is not valid."""
   from oogan_tf import data as data_lib  # pylint: disable=g-import-not-at-top
   cfg = metadata.get("config", {})
-  return data_lib, data_lib.DataConfig(
-      name=cfg.get("dataset", "dsprites"),
-      data_dir=data_dir if data_dir is not None else cfg.get("data_dir"),
-      image_size=int(metadata["image_size"]), channels=int(metadata["channels"]))
+  data_dir = data_dir if data_dir is not None else cfg.get("data_dir")
+  try:
+    return data_lib.DataConfig(name=cfg.get("dataset", "dsprites"), data_dir=data_dir,
+                               image_size=int(metadata["image_size"]),
+                               channels=int(metadata["channels"]), **fields)
+  except ValueError as e:  # DatasetError names the field and value
+    raise EvaluationError(f"--data_dir={data_dir!r}: {e}") from e
 
 
 def load_ground_truth(metadata: Mapping[str, Any], data_dir: Optional[str]):
-  """(ground_truth, source description or None) for the export's training dataset."""
-  from oogan_tf.data import config as data_config  # pylint: disable=g-import-not-at-top
+  """(ground_truth, source description) for the export's training dataset."""
+  from oogan_tf import data as data_lib  # pylint: disable=g-import-not-at-top
   dataset = metadata.get("config", {}).get("dataset", "dsprites")
-  if not data_config.has_ground_truth(dataset):
+  if not data_lib.has_ground_truth(dataset):
     raise EvaluationError(
         f"the export was trained on dataset={dataset!r}, which has no ground-truth factors "
         f"(only {', '.join(GROUND_TRUTH_DATASETS)} have); metrics that need them "
         f"({', '.join(m for m in metrics_lib.REPRESENTATION_METRICS)}) cannot run. Use "
         "--metrics=ortho,perceptual_diversity")
-  data_lib, dcfg = _data_config(metadata, data_dir)
+  dcfg = _data_config(metadata, data_dir)
   try:
-    ground_truth = data_lib.get_ground_truth(dcfg)
+    return data_lib.get_ground_truth(dcfg), str(data_lib.describe_source(dcfg))
   except ValueError as e:  # DatasetError names the field and value
     raise EvaluationError(f"--data_dir={dcfg.data_dir!r}: {e}") from e
-  describe = getattr(data_lib, "describe_source", None)
-  source = None
-  if callable(describe):
-    source = str(describe(dcfg))
-  elif getattr(ground_truth, "source", None) is not None:
-    source = str(ground_truth.source)
-  return ground_truth, source
 
 
 # ----------------------------------------------------------------------------- main entry
@@ -295,8 +280,8 @@ def _fidelity_params(sizes_scale: float, sizes: Mapping[str, Mapping[str, Any]]
 def _real_batches(metadata: Mapping[str, Any], data_dir: Optional[str], batch_size: int,
                   seed: int):
   """(numpy iterator of real images float32 [b, S, S, ch] in [-1, 1], source description)."""
-  data_lib, dcfg = _data_config(metadata, data_dir)
-  dcfg = dataclasses.replace(dcfg, batch_size=batch_size, seed=seed, random_flip=False)
+  from oogan_tf import data as data_lib  # pylint: disable=g-import-not-at-top
+  dcfg = _data_config(metadata, data_dir, batch_size=batch_size, seed=seed, random_flip=False)
   try:
     source = data_lib.describe_source(dcfg)
     dataset = data_lib.build_dataset(dcfg)
@@ -375,7 +360,10 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
   """
   t0 = time.time()
   names = parse_metrics(metrics)
-  metadata = read_metadata(export_dir)
+  try:
+    metadata = export_format.read_metadata(export_dir)
+  except export_format.NotAnExportError as e:
+    raise EvaluationError(str(e)) from None
   if protocol not in metrics_lib.PROTOCOLS:
     raise EvaluationError(f"--protocol={protocol!r} is invalid; valid: "
                           f"{', '.join(metrics_lib.PROTOCOLS)}")

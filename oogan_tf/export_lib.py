@@ -9,8 +9,8 @@ Signatures (every input a TensorSpec with a free batch dimension where it has on
     the seed)
   encode: images float32 [B, H, W, ch] in [0, 1] -> c_mean [B, C] (+ c_log_sigma for a
     probabilistic Q)
-`assets/oogan_metadata.json` carries image size, channels, c_dim, z_dim, the code range and the
-training config.
+Beside the graph, the metadata asset of oogan_tf.export_format (image size, channels, c_dim, z_dim,
+the code range and the training config).
 
 BatchNorm at serving uses inference (running) statistics, so one image does not depend on the
 others in its batch. `export_calibrated` first gives the EMA generator standing statistics of its
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import shutil
 import tempfile
@@ -32,12 +31,11 @@ from absl import logging
 import tensorflow as tf
 
 from oogan_tf import calibration
+from oogan_tf import export_format
 from oogan_tf import run_dir
 from oogan_tf.config import TrainConfig
-from oogan_tf.models import Discriminator, Generator, copy_non_trainable, split_q
-
-CODE_RANGE = (0.0, 1.0)  # training draws c in [0, 1]
-
+from oogan_tf.models import (Discriminator, Generator, build_networks, checkpoint_of,
+                             copy_non_trainable, split_q)
 
 class ExportExistsError(FileExistsError):
   """The export directory exists already; exports are never overwritten. `.path` is it."""
@@ -103,7 +101,7 @@ class OOGANExport(tf.Module):
   def _codes_from_seed(self, seed, num):
     # Stateless draws: the output depends only on (seed, num).
     key = tf.stack([seed, tf.constant(0, tf.int64)])
-    c = tf.random.stateless_uniform(tf.stack([num, self._c_dim]), key, *CODE_RANGE)
+    c = tf.random.stateless_uniform(tf.stack([num, self._c_dim]), key, *export_format.CODE_RANGE)
     z = tf.random.stateless_normal(tf.stack([num, self._z_dim]), key + [0, 1])
     return c, z
 
@@ -120,11 +118,8 @@ class OOGANExport(tf.Module):
               tf.debugging.assert_less(dim, self._c_dim, message=dim_message)]
     seed, dim, steps, low, high = (self._after(checks, t) for t in (seed, dim, steps, low, high))
     c, z = self._codes_from_seed(seed, tf.constant(1))
-    values = tf.linspace(low, high, steps)
-    c = tf.tile(c, [steps, 1])
-    column = tf.one_hot(dim, self._c_dim)[None, :]
-    c = c * (1.0 - column) + values[:, None] * column
-    return {"images": self._generate(c, tf.tile(z, [steps, 1]))}
+    c, z = export_format.traversal_inputs(c, z, dim, tf.linspace(low, high, steps))
+    return {"images": self._generate(c, z)}
 
   def _encode(self, images):
     _, q = self.discriminator(images * 2.0 - 1.0, training=False)
@@ -133,15 +128,6 @@ class OOGANExport(tf.Module):
     if log_sigma is not None:
       out["c_log_sigma"] = log_sigma
     return out
-
-
-def metadata_for(cfg: TrainConfig, iteration: int, bn_statistics: dict | None = None) -> dict:
-  m = cfg.model
-  return {"format": "oogan_tf.export/1", "iteration": iteration, "image_size": m.image_size,
-          "channels": m.channels, "c_dim": m.c_dim, "z_dim": m.z_dim,
-          "code_range": list(CODE_RANGE), "probabilistic_q": m.probabilistic_q,
-          "output_range": [0.0, 1.0], "config": cfg.to_dict(),
-          "bn_statistics": bn_statistics or calibration.describe(0, 0, cfg.batch_size)}
 
 
 def write_export(generator: Generator, discriminator: Discriminator, cfg: TrainConfig,
@@ -164,9 +150,9 @@ def write_export(generator: Generator, discriminator: Discriminator, cfg: TrainC
   os.makedirs(parent, exist_ok=True)
   tmp = tempfile.mkdtemp(prefix=".export-tmp-", dir=parent)
   try:
-    meta_path = os.path.join(tmp, "oogan_metadata.json")
-    with open(meta_path, "w") as f:
-      json.dump(metadata_for(cfg, iteration, bn_statistics), f, indent=2, sort_keys=True)
+    meta_path = os.path.join(tmp, export_format.METADATA_NAME)
+    export_format.write_metadata(meta_path, export_format.metadata_for(
+        cfg, iteration, bn_statistics or calibration.describe(0, 0, cfg.batch_size)))
     module = OOGANExport(generator, discriminator, cfg, meta_path)
     saved = os.path.join(tmp, "saved_model")
     tf.saved_model.save(module, saved, signatures={
@@ -207,13 +193,6 @@ def export_calibrated(ema_generator: Generator, discriminator: Discriminator, cf
                         calibration.describe(standing, n, cfg.batch_size))
 
 
-def build_networks(cfg: TrainConfig) -> tuple[Generator, Generator, Discriminator]:
-  """(generator, ema_generator, discriminator) of cfg's architecture, freshly initialised."""
-  return (Generator(cfg.model, name="generator").build_for(),
-          Generator(cfg.model, name="ema_generator").build_for(),
-          Discriminator(cfg.model, name="discriminator").build_for())
-
-
 def restore_for_serving(model_dir: str, checkpoint: str | None = None
                         ) -> tuple[TrainConfig, Generator, Discriminator, int]:
   """Restores (config, EMA generator with the live G's buffers, D, iteration) from a run.
@@ -223,23 +202,18 @@ def restore_for_serving(model_dir: str, checkpoint: str | None = None
   Raises: FileNotFoundError if model_dir is not a run or holds no checkpoint;
     run_dir.CheckpointError if it holds checkpoints but none reads.
   """
-  config_path = os.path.join(model_dir, "config.json")
-  if not os.path.exists(config_path):
-    raise FileNotFoundError(f"--model_dir={model_dir} has no config.json: not an oogan_tf run")
-  with open(config_path) as f:
-    cfg = TrainConfig.from_dict(json.load(f))
+  cfg = run_dir.read_config(model_dir)
   if not checkpoint:
     checkpoint, skipped = run_dir.find_newest_intact(os.path.join(model_dir, "ckpt"))
     for prefix, why in skipped:
       logging.warning("skipped %s: %s", prefix, why)
   if not checkpoint:
     raise FileNotFoundError(f"no checkpoint in {model_dir}/ckpt; train first or pass --checkpoint")
-  generator, ema, discriminator = build_networks(cfg)
+  networks = build_networks(cfg.model)
   step = tf.Variable(0, dtype=tf.int64)
-  tf.train.Checkpoint(step=step, generator=generator, ema_generator=ema,
-                      discriminator=discriminator).restore(checkpoint).expect_partial()
-  copy_non_trainable(generator, ema)
-  return cfg, ema, discriminator, int(step)
+  checkpoint_of(step, networks).restore(checkpoint).expect_partial()
+  copy_non_trainable(networks.generator, networks.ema_generator)
+  return cfg, networks.ema_generator, networks.discriminator, int(step)
 
 
 def export_from_checkpoint(model_dir: str, checkpoint: str | None = None,
@@ -254,7 +228,7 @@ def export_from_checkpoint(model_dir: str, checkpoint: str | None = None,
   """
   inside = export_dir is None or os.path.abspath(export_dir).startswith(
       os.path.abspath(model_dir) + os.sep)
-  if not os.path.exists(os.path.join(model_dir, "config.json")):
+  if not os.path.exists(os.path.join(model_dir, run_dir.CONFIG_FILE)):
     inside = False  # restore_for_serving refuses it before anything is written
   with run_dir.RunLock(model_dir, "export") if inside else contextlib.nullcontext():
     if inside:

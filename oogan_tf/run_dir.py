@@ -1,4 +1,7 @@
-"""What keeps a run directory safe: its lock, checkpoint selection and stale temporaries.
+"""The run directory: its config, its lock, checkpoint selection, stale temporaries, stop signals.
+
+  prepare / read_config   creates a run directory or checks that its config.json allows resuming
+  StopRequest             SIGTERM / Ctrl-C become a flag the training loop checks between loops
 
   RunLock                 one writer per run directory (`<model_dir>/run.lock`: pid, host, purpose)
   find_newest_intact      the newest checkpoint in ckpt/ that reads completely, and what was skipped
@@ -20,11 +23,16 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
+import sys
 import time
 
 import tensorflow as tf
 
+from oogan_tf.config import TrainConfig
+
+CONFIG_FILE = "config.json"  # the resolved TrainConfig, written on the first start
 LOCK_FILE = "run.lock"
 STATE_FILE = "checkpoint"  # tf.train.CheckpointManager's list of checkpoints
 _CKPT_FILE = re.compile(r"^(?P<prefix>ckpt-(?P<step>\d+))\.(?:index|data-\d+-of-\d+)$")
@@ -268,3 +276,88 @@ def remove_stale_temporaries(model_dir: str) -> list[str]:
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
   return removed
+
+
+def read_config(model_dir: str) -> TrainConfig:
+  """The TrainConfig saved in `model_dir`/config.json.
+
+  Raises: FileNotFoundError (naming --model_dir) if model_dir has no config.json.
+  """
+  path = os.path.join(model_dir, CONFIG_FILE)
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"--model_dir={model_dir} has no {CONFIG_FILE}: not an oogan_tf run")
+  with open(path) as f:
+    return TrainConfig.from_dict(json.load(f))
+
+
+def refuse_foreign_directory(model_dir: str) -> None:
+  """Raises RunDirectoryError if model_dir holds files but no config.json (a directory that is
+  not an oogan_tf run is never written into)."""
+  # A lock file alone is what a start killed before writing config.json leaves behind.
+  if (os.path.isdir(model_dir) and not os.path.exists(os.path.join(model_dir, "config.json"))
+      and set(os.listdir(model_dir)) - {LOCK_FILE}):
+    raise RunDirectoryError(
+        f"--model_dir={model_dir} is not empty and has no config.json, so it is not an "
+        "oogan_tf run directory; refusing to write into it. Use a new or empty directory.")
+
+
+def prepare(cfg: TrainConfig, command_line: str | None = None) -> None:
+  """Creates model_dir, or checks that its config.json allows resuming with `cfg`.
+
+  Raises:
+    RunDirectoryError: model-defining fields differ from the saved config, or model_dir holds
+      files but no config.json (it is not an oogan_tf run directory; nothing is overwritten).
+  """
+  model_dir = cfg.model_dir
+  path = os.path.join(model_dir, CONFIG_FILE)
+  if os.path.exists(path):
+    saved = read_config(model_dir)
+    changed = saved.differences(cfg)
+    if changed:
+      details = "; ".join(f"{k}: saved {_get(saved, k)!r}, now {_get(cfg, k)!r}" for k in changed)
+      raise RunDirectoryError(
+          f"--model_dir={model_dir} holds a run with a different configuration ({details}). "
+          "Resume with the saved values or use a new --model_dir.")
+  else:
+    refuse_foreign_directory(model_dir)
+    os.makedirs(model_dir, exist_ok=True)
+    write_text_atomically(path, cfg.to_json())
+  for sub in ("ckpt", "train", "samples"):
+    os.makedirs(os.path.join(model_dir, sub), exist_ok=True)
+  with open(os.path.join(model_dir, "command.txt"), "a") as f:
+    f.write((command_line or " ".join(sys.argv)) + "\n")
+
+
+def _get(cfg: TrainConfig, dotted: str):
+  value = cfg.to_dict()
+  for part in dotted.split("."):
+    value = value.get(part) if isinstance(value, dict) else None
+  return value
+
+
+class StopRequest:
+  """Turns SIGTERM / the first Ctrl-C into a flag checked between loops (a second Ctrl-C aborts)."""
+
+  def __init__(self):
+    self.requested = False
+    self._previous = {}
+
+  def __enter__(self):
+    for sig in (signal.SIGTERM, signal.SIGINT):
+      try:
+        self._previous[sig] = signal.signal(sig, self._handle)
+      except ValueError:  # not the main thread: signals stay with the caller
+        pass
+    return self
+
+  def _handle(self, signum, frame):
+    if self.requested and signum == signal.SIGINT:
+      raise KeyboardInterrupt
+    self.requested = True
+    print(f"train | received signal {signum}: saving a checkpoint and stopping after this loop",
+          flush=True)
+
+  def __exit__(self, *exc):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+    return False

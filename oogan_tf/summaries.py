@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
+from oogan_tf import export_format
 from oogan_tf import visualize
 
 NUM_SAMPLES = 64
@@ -22,9 +23,6 @@ TRAVERSAL_ROWS = 8
 # Rows per code on the labelled sheet (the first bases of the TRAVERSAL_ROWS).
 SHEET_ROWS_PER_CODE = 2
 TRAVERSAL_STEPS = 10
-# The reference's traversal (generate.py): base codes U(0.2, 0.6), the swept dimension 0 -> 1.
-TRAVERSAL_BASE_RANGE = (0.2, 0.6)
-TRAVERSAL_RANGE = (0.0, 1.0)
 
 
 # TensorBoard shows these beside each scalar; a key ending in "/" describes a family of tags.
@@ -107,9 +105,10 @@ class SampleWriter:
     self.c_dim = c_dim
     self.sample_c = rs.uniform(0, 1, (NUM_SAMPLES, c_dim)).astype(np.float32)
     self.sample_z = rs.normal(size=(NUM_SAMPLES, z_dim)).astype(np.float32)
-    self.base_c = rs.uniform(*TRAVERSAL_BASE_RANGE, (TRAVERSAL_ROWS, c_dim)).astype(np.float32)
+    self.base_c = rs.uniform(*export_format.TRAVERSAL_BASE_RANGE,
+                             (TRAVERSAL_ROWS, c_dim)).astype(np.float32)
     self.base_z = rs.normal(size=(TRAVERSAL_ROWS, z_dim)).astype(np.float32)
-    self.values = np.linspace(*TRAVERSAL_RANGE, TRAVERSAL_STEPS).astype(np.float32)
+    self.values = np.linspace(*export_format.TRAVERSAL_SWEEP, TRAVERSAL_STEPS).astype(np.float32)
 
   def grids(self, generator, training: bool) -> dict[str, np.ndarray]:
     """uint8 images: 'samples/fixed' (8 x 8 grid) and 'traversal', a labelled sheet with
@@ -120,7 +119,8 @@ class SampleWriter:
     bases = min(SHEET_ROWS_PER_CODE, TRAVERSAL_ROWS)
     rows, labels = [], []
     for d in range(self.c_dim):
-      c, z = visualize.traversal_inputs(self.base_c[:bases], self.base_z[:bases], d, self.values)
+      c, z = export_format.traversal_inputs(self.base_c[:bases], self.base_z[:bases], d,
+                                            self.values)
       x = visualize.to_uint8(generator((c, z), training=training).numpy())
       rows.extend(x.reshape(bases, TRAVERSAL_STEPS, *x.shape[1:]))
       labels.extend(f"c{d:02d} z{b + 1}" for b in range(bases))

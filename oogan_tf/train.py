@@ -26,9 +26,9 @@ FLAGS = flags.FLAGS
 
 def dry_run(cfg: TrainConfig) -> None:
   """Prints the resolved config and the trainable parameter counts of every part."""
-  from oogan_tf.trainer import Trainer  # pylint: disable=g-import-not-at-top
+  from oogan_tf.trainer import new_trainer  # pylint: disable=g-import-not-at-top
   print(cfg.to_json())
-  for name, count in Trainer(cfg).parameter_counts().items():
+  for name, count in new_trainer(cfg).parameter_counts().items():
     print(f"params/{name}: {count:,}")
 
 
@@ -44,11 +44,6 @@ def main(argv):
     print(f"config: --dataset={FLAGS.dataset} brings flags/{preset[0]}.flags for "
           f"{', '.join(f'{k}={preset[1][k]}' for k in filled) or 'nothing (all given)'}; "
           "flags given win", flush=True)
-  from oogan_tf import data as data_lib  # pylint: disable=g-import-not-at-top
-  try:
-    data_lib.validate(cfg.data_config())
-  except ValueError as e:  # data_lib.DatasetError is one
-    cli.fail(f"{e}")
   if FLAGS.dry_run:
     dry_run(cfg)
     return
@@ -58,10 +53,11 @@ def main(argv):
   if os.path.exists(cfg.model_dir) and not os.path.isdir(cfg.model_dir):
     cli.fail(f"--model_dir={cfg.model_dir} is a file; give a directory (new, or a run to resume)")
   from oogan_tf import train_lib  # pylint: disable=g-import-not-at-top
+  from oogan_tf.data import DatasetError  # pylint: disable=g-import-not-at-top
   from oogan_tf.metrics import InceptionWeightsError  # pylint: disable=g-import-not-at-top
   try:
     train_lib.train(cfg, command_line=" ".join(sys.argv))
-  except (train_lib.RunDirectoryError, train_lib.StrategyError, data_lib.DatasetError,
+  except (train_lib.RunDirectoryError, train_lib.StrategyError, DatasetError,
           InceptionWeightsError) as e:
     cli.fail(f"{e}")
 

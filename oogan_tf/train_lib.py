@@ -1,4 +1,4 @@
-"""Runs training in a run directory: resume, checkpoints, TensorBoard, samples, progress, signals.
+"""Runs training in a run directory: resume, checkpoints, TensorBoard, samples, progress.
 
 Run directory (`model_dir`):
   config.json      the resolved TrainConfig (written on the first start; checked on resume)
@@ -19,11 +19,8 @@ stops the run before anything is saved.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
-import signal
-import sys
 import tempfile
 import time
 
@@ -37,93 +34,10 @@ from oogan_tf import metrics as metrics_lib
 from oogan_tf import run_dir
 from oogan_tf import summaries
 from oogan_tf.config import TrainConfig
-from oogan_tf.distribute import StrategyError, cpu_bf16_warning, get_strategy
+from oogan_tf.distribute import StrategyError, cpu_bf16_warning, get_strategy, is_chief
 from oogan_tf.run_dir import RunDirectoryError
 from oogan_tf.run_log import Progress, RunLog
-from oogan_tf.trainer import NonFiniteLossError, Trainer
-
-
-def _refuse_foreign_directory(model_dir: str) -> None:
-  # A lock file alone is what a start killed before writing config.json leaves behind.
-  if (os.path.isdir(model_dir) and not os.path.exists(os.path.join(model_dir, "config.json"))
-      and set(os.listdir(model_dir)) - {run_dir.LOCK_FILE}):
-    raise RunDirectoryError(
-        f"--model_dir={model_dir} is not empty and has no config.json, so it is not an "
-        "oogan_tf run directory; refusing to write into it. Use a new or empty directory.")
-
-
-def prepare_run_directory(cfg: TrainConfig, command_line: str | None = None) -> None:
-  """Creates model_dir, or checks that its config.json allows resuming with `cfg`.
-
-  Raises:
-    RunDirectoryError: model-defining fields differ from the saved config, or model_dir holds
-      files but no config.json (it is not an oogan_tf run directory; nothing is overwritten).
-  """
-  model_dir = cfg.model_dir
-  path = os.path.join(model_dir, "config.json")
-  if os.path.exists(path):
-    with open(path) as f:
-      saved = TrainConfig.from_dict(json.load(f))
-    changed = saved.differences(cfg)
-    if changed:
-      details = "; ".join(f"{k}: saved {_get(saved, k)!r}, now {_get(cfg, k)!r}" for k in changed)
-      raise RunDirectoryError(
-          f"--model_dir={model_dir} holds a run with a different configuration ({details}). "
-          "Resume with the saved values or use a new --model_dir.")
-  else:
-    _refuse_foreign_directory(model_dir)
-    os.makedirs(model_dir, exist_ok=True)
-    run_dir.write_text_atomically(path, cfg.to_json())
-  for sub in ("ckpt", "train", "samples"):
-    os.makedirs(os.path.join(model_dir, sub), exist_ok=True)
-  with open(os.path.join(model_dir, "command.txt"), "a") as f:
-    f.write((command_line or " ".join(sys.argv)) + "\n")
-
-
-def _get(cfg: TrainConfig, dotted: str):
-  value = cfg.to_dict()
-  for part in dotted.split("."):
-    value = value.get(part) if isinstance(value, dict) else None
-  return value
-
-
-class _StopRequest:
-  """Turns SIGTERM / the first Ctrl-C into a flag checked between loops (a second Ctrl-C aborts)."""
-
-  def __init__(self):
-    self.requested = False
-    self._previous = {}
-
-  def __enter__(self):
-    for sig in (signal.SIGTERM, signal.SIGINT):
-      try:
-        self._previous[sig] = signal.signal(sig, self._handle)
-      except ValueError:  # not the main thread: signals stay with the caller
-        pass
-    return self
-
-  def _handle(self, signum, frame):
-    if self.requested and signum == signal.SIGINT:
-      raise KeyboardInterrupt
-    self.requested = True
-    print(f"train | received signal {signum}: saving a checkpoint and stopping after this loop",
-          flush=True)
-
-  def __exit__(self, *exc):
-    for sig, handler in self._previous.items():
-      signal.signal(sig, handler)
-    return False
-
-
-def is_chief(strategy: tf.distribute.Strategy) -> bool:
-  """True on the one worker that writes the run directory (always true outside multi-worker)."""
-  resolver = getattr(strategy, "cluster_resolver", None)
-  if resolver is None or not resolver.task_type:
-    return True
-  if resolver.task_type == "chief":
-    return True
-  has_chief = "chief" in resolver.cluster_spec().as_dict()
-  return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+from oogan_tf.trainer import NonFiniteLossError, Trainer, new_trainer
 
 
 def _fidelity_features(cfg: TrainConfig):
@@ -161,14 +75,14 @@ def train(cfg: TrainConfig, command_line: str | None = None) -> dict:
     raise StrategyError(str(e)) from e
   chief = is_chief(strategy)
   if chief:
-    _refuse_foreign_directory(cfg.model_dir)
+    run_dir.refuse_foreign_directory(cfg.model_dir)
   lock = run_dir.RunLock(cfg.model_dir, "train") if chief else contextlib.nullcontext()
   with lock:
     notes = []
     if chief:
       if lock.took_over:
         notes.append(f"train | took over the stale lock of {lock.took_over}")
-      prepare_run_directory(cfg, command_line)
+      run_dir.prepare(cfg, command_line)
       notes += [f"train | removed {p} (left by a killed run)"
                 for p in run_dir.remove_stale_temporaries(cfg.model_dir)]
     return _train(cfg, strategy, chief, data_description, notes, feature_fn)
@@ -198,9 +112,68 @@ def _restore(ckpt: tf.train.Checkpoint, ckpt_dir: str, chief: bool) -> tuple[str
   return latest, warnings
 
 
+def crossed(prev: int, step: int, every: int) -> bool:
+  """Whether the iterations (prev, step] contain a multiple of `every` (every <= 0: never)."""
+  return every > 0 and step // every > prev // every
+
+
+def _log_start(log: RunLog, cfg: TrainConfig, trainer: Trainer, strategy: tf.distribute.Strategy,
+               lines: list[str], restore_msg: str) -> str:
+  """Logs the start of a run (config, parameter counts, devices, data = lines[0], then the notes
+  and warnings in lines[1:], then how it started); returns the one-line config summary."""
+  m = cfg.model
+  config_line = (f"config: dataset={cfg.dataset} {m.image_size}x{m.image_size}x{m.channels}, "
+                 f"G={m.g_type} Q={m.q_type} c_dim={m.c_dim} z_dim={m.z_dim} ngf={m.ngf} "
+                 f"ndf={m.ndf}, batch {cfg.batch_size}, {cfg.train_steps:,} iterations, lr "
+                 f"{cfg.learning_rate:g}, gp {cfg.gp_weight:g}, codes {cfg.code_schedule}, "
+                 f"{cfg.precision}, seed {cfg.seed}")
+  log.event(f"train | {config_line} (every value: "
+            f"{os.path.join(cfg.model_dir, 'config.json')})")
+  log.event("train | trainable parameters: " + ", ".join(
+      f"{k}={v:,}" for k, v in trainer.parameter_counts().items()))
+  log.event(f"train | strategy={type(strategy).__name__} replicas={strategy.num_replicas_in_sync} "
+            f"precision={cfg.precision} jit_compile={cfg.jit_compile} devices="
+            f"{[d.name for d in tf.config.list_logical_devices()]}")
+  bf16_warning = cpu_bf16_warning(cfg.precision)
+  if bf16_warning:
+    log.event(f"train | warning: {bf16_warning}")
+  log.event(f"train | data: {lines[0]}")
+  for line in lines[1:]:
+    log.event(line)
+  log.event(f"train | {restore_msg}")
+  return config_line
+
+
+def _evaluate_in_training(trainer: Trainer, cfg: TrainConfig, step: int, chief: bool, feature_fn,
+                          log: RunLog) -> None:
+  """--eval_every_steps: exports the EMA model to a temporary directory, scores it (gan_papers
+  protocol at --eval_sizes_scale), writes eval/ scalars and the effect matrix (chief), logs it."""
+  trainer.sync_ema_buffers()
+  with tempfile.TemporaryDirectory(prefix="oogan_tf_eval_") as tmp:
+    path = export_lib.export_calibrated(trainer.ema_generator, trainer.discriminator, cfg,
+                                        step, os.path.join(tmp, "export"))
+    result = evaluate_lib.evaluate_export(path, cfg.eval_metrics, seed=cfg.seed,
+                                          protocol="gan_papers",
+                                          sizes_scale=cfg.eval_sizes_scale,
+                                          feature_fn=feature_fn)
+  if chief:
+    evaluate_lib.write_summaries(result, os.path.join(cfg.model_dir, "eval"), step)
+    factors = result["results"].get("generator_factors")
+    if factors:
+      from oogan_tf.metrics import generator_factors  # pylint: disable=g-import-not-at-top
+      generator_factors.save_effect_heatmap(
+          factors, os.path.join(cfg.model_dir, "eval", f"effect_matrix_step{step:07d}.png"),
+          title=f"iteration {step}")
+  scores = evaluate_lib.score_summaries(result)
+  log.stats({"step": step, "eval": scores})
+  log.event(f"eval | step {step} | " + " ".join(
+      f"{k}={v['value']:.4f}" + (f"±{v['se']:.4f}" if v["se"] is not None else "")
+      for k, v in sorted(scores.items()) if evaluate_lib.score_direction(k)))
+
+
 def _train(cfg: TrainConfig, strategy: tf.distribute.Strategy, chief: bool,
            data_description: str, notes: list[str], feature_fn) -> dict:
-  trainer = Trainer(cfg, strategy)
+  trainer = new_trainer(cfg, strategy)
   ckpt = trainer.checkpoint()
   ckpt_dir = os.path.join(cfg.model_dir, "ckpt")
   # Every worker runs the same saving, sampling and export code (variables may be read
@@ -221,26 +194,8 @@ def _train(cfg: TrainConfig, strategy: tf.distribute.Strategy, chief: bool,
   start = trainer.iteration
 
   log = RunLog(cfg.model_dir if chief else None)
-  m = cfg.model
-  config_line = (f"config: dataset={cfg.dataset} {m.image_size}x{m.image_size}x{m.channels}, "
-                 f"G={m.g_type} Q={m.q_type} c_dim={m.c_dim} z_dim={m.z_dim} ngf={m.ngf} "
-                 f"ndf={m.ndf}, batch {cfg.batch_size}, {cfg.train_steps:,} iterations, lr "
-                 f"{cfg.learning_rate:g}, gp {cfg.gp_weight:g}, codes {cfg.code_schedule}, "
-                 f"{cfg.precision}, seed {cfg.seed}")
-  log.event(f"train | {config_line} (every value: "
-            f"{os.path.join(cfg.model_dir, 'config.json')})")
-  log.event("train | trainable parameters: " + ", ".join(
-      f"{k}={v:,}" for k, v in trainer.parameter_counts().items()))
-  log.event(f"train | strategy={type(strategy).__name__} replicas={strategy.num_replicas_in_sync} "
-            f"precision={cfg.precision} jit_compile={cfg.jit_compile} devices="
-            f"{[d.name for d in tf.config.list_logical_devices()]}")
-  bf16_warning = cpu_bf16_warning(cfg.precision)
-  if bf16_warning:
-    log.event(f"train | warning: {bf16_warning}")
-  log.event(f"train | data: {data_description}")
-  for line in notes + warnings:
-    log.event(line)
-  log.event(f"train | {restore_msg}")
+  config_line = _log_start(log, cfg, trainer, strategy, [data_description, *notes, *warnings],
+                           restore_msg)
 
   dcfg = cfg.data_config()
   dataset = strategy.distribute_datasets_from_function(
@@ -262,28 +217,11 @@ def _train(cfg: TrainConfig, strategy: tf.distribute.Strategy, chief: bool,
       manager.save(checkpoint_number=step)
 
   def evaluate(step: int) -> None:
-    trainer.sync_ema_buffers()
-    with tempfile.TemporaryDirectory(prefix="oogan_tf_eval_") as tmp:
-      path = export_lib.export_calibrated(trainer.ema_generator, trainer.discriminator, cfg,
-                                          step, os.path.join(tmp, "export"))
-      result = evaluate_lib.evaluate_export(path, cfg.eval_metrics, seed=cfg.seed,
-                                            protocol="gan_papers",
-                                            sizes_scale=cfg.eval_sizes_scale,
-                                            feature_fn=feature_fn)
-    if chief:
-      evaluate_lib.write_summaries(result, os.path.join(cfg.model_dir, "eval"), step)
-      factors = result["results"].get("generator_factors")
-      if factors:
-        from oogan_tf.metrics import generator_factors  # pylint: disable=g-import-not-at-top
-        generator_factors.save_effect_heatmap(
-            factors, os.path.join(cfg.model_dir, "eval", f"effect_matrix_step{step:07d}.png"),
-            title=f"iteration {step}")
-    scores = evaluate_lib.score_summaries(result)
-    log.stats({"step": step, "eval": scores})
-    log.event(f"eval | step {step} | " + " ".join(
-        f"{k}={v['value']:.4f}" + (f"±{v['se']:.4f}" if v["se"] is not None else "")
-        for k, v in sorted(scores.items()) if evaluate_lib.score_direction(k)))
+    _evaluate_in_training(trainer, cfg, step, chief, feature_fn, log)
 
+  # Orbit-style train actions: each runs after a loop that crossed a multiple of its interval.
+  actions = ((cfg.sample_every_steps, write_samples), (cfg.checkpoint_every_steps, save),
+             (cfg.eval_every_steps, evaluate))
   metrics: dict = {}
   step = start
   if step == 0 and cfg.train_steps > 0:
@@ -293,7 +231,7 @@ def _train(cfg: TrainConfig, strategy: tf.distribute.Strategy, chief: bool,
       summaries.write_reals(reals[:summaries.NUM_SAMPLES].numpy(), writer, samples_dir)
     write_samples(0)
   progress = Progress(cfg.batch_size)
-  with _StopRequest() as stop:
+  with run_dir.StopRequest() as stop:
     while step < cfg.train_steps and not stop.requested:
       n = min(cfg.steps_per_loop, cfg.train_steps - step)
       t0 = time.perf_counter()
@@ -322,12 +260,9 @@ def _train(cfg: TrainConfig, strategy: tf.distribute.Strategy, chief: bool,
                 f"D(G(z))={metrics['d/score_fake']:.3f}")
       log.stats({"step": step, "kimg": step * cfg.batch_size / 1000, "loop_seconds": elapsed,
                  "steps_per_sec": steps_per_sec, **metrics})
-      if step // cfg.sample_every_steps > prev // cfg.sample_every_steps:
-        write_samples(step)
-      if step // cfg.checkpoint_every_steps > prev // cfg.checkpoint_every_steps:
-        save(step)
-      if cfg.eval_every_steps and step // cfg.eval_every_steps > prev // cfg.eval_every_steps:
-        evaluate(step)
+      for every, action in actions:
+        if crossed(prev, step, every):
+          action(step)
   if step > start or not manager.latest_checkpoint:
     if step % cfg.sample_every_steps:
       write_samples(step)

@@ -32,8 +32,9 @@ import tensorflow as tf
 from oogan_tf import codes as codes_lib
 from oogan_tf import losses
 from oogan_tf.config import TrainConfig
-from oogan_tf.models import (Discriminator, Generator, OrthogonalRegularizer, copy_non_trainable,
-                             count_params, split_q)
+from oogan_tf.models import (OrthogonalRegularizer, build_networks, checkpoint_of,
+                             copy_non_trainable, count_params, split_q)
+from oogan_tf.models.orthogonal import make_adam
 
 LOSS_KEYS = ("loss/d_total", "loss/d_hinge", "loss/gradient_penalty", "loss/g_adv", "loss/info",
              "loss/info_reconstruction", "loss/info_onehot", "d/score_real", "d/score_fake",
@@ -45,8 +46,7 @@ class NonFiniteLossError(RuntimeError):
 
 
 def _adam(cfg: TrainConfig) -> keras.optimizers.Optimizer:
-  opt = keras.optimizers.Adam(learning_rate=cfg.learning_rate, beta_1=cfg.beta_1,
-                              beta_2=cfg.beta_2, epsilon=cfg.epsilon)
+  opt = make_adam(cfg.learning_rate, cfg.beta_1, cfg.beta_2, cfg.epsilon)
   if cfg.precision == "mixed_float16":
     # float16 gradients underflow without loss scaling; the wrapper unscales and skips
     # non-finite steps.
@@ -60,11 +60,20 @@ def _synchronize_batch_norm(model: keras.Model) -> None:
       layer.synchronized = True
 
 
+def set_keras_globals(cfg: TrainConfig) -> None:
+  """Sets the process-wide state a run's networks are built under: Keras' mixed-precision policy
+  (cfg.precision) and every seed (keras.utils.set_random_seed(cfg.seed): Python, numpy, TF).
+  Entry points call it once before constructing a Trainer."""
+  keras.mixed_precision.set_global_policy(cfg.precision)
+  keras.utils.set_random_seed(cfg.seed)
+
+
 class Trainer:
   """Networks, optimisers, EMA, RNG and step counter of one run, and the compiled train loop.
 
   Build it inside nothing: it enters `strategy.scope()` itself. All variables (including optimiser
-  slots) exist after construction, so a checkpoint can be restored into it directly.
+  slots) exist after construction, so a checkpoint can be restored into it directly. The Keras
+  policy must already be cfg.precision (set_keras_globals; ValueError otherwise).
   """
 
   def __init__(self, cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None):
@@ -72,12 +81,13 @@ class Trainer:
     self.strategy = strategy or tf.distribute.get_strategy()
     cfg.check_replicas(self.strategy.num_replicas_in_sync)
     self.per_replica_batch = cfg.batch_size // self.strategy.num_replicas_in_sync
-    keras.mixed_precision.set_global_policy(cfg.precision)
-    keras.utils.set_random_seed(cfg.seed)
+    policy = keras.mixed_precision.global_policy().name
+    if policy != cfg.precision:
+      raise ValueError(f"the Keras policy is {policy!r} but the config's precision is "
+                       f"{cfg.precision!r}; call trainer.set_keras_globals(cfg) first")
     with self.strategy.scope():
-      self.generator = Generator(cfg.model, name="generator").build_for()
-      self.ema_generator = Generator(cfg.model, name="ema_generator").build_for()
-      self.discriminator = Discriminator(cfg.model, name="discriminator").build_for()
+      self.networks = build_networks(cfg.model)
+      self.generator, self.ema_generator, self.discriminator = self.networks
       for ema, var in zip(self.ema_generator.variables, self.generator.variables):
         ema.assign(var)
       d = self.discriminator
@@ -109,10 +119,8 @@ class Trainer:
 
     (Random draws are keyed by the iteration, so there is no RNG state to save.)
     """
-    return tf.train.Checkpoint(
-        step=self.step, generator=self.generator, ema_generator=self.ema_generator,
-        discriminator=self.discriminator, opt_d=self.opt_d, opt_g=self.opt_g,
-        opt_info=self.opt_info,
+    return checkpoint_of(
+        self.step, self.networks, opt_d=self.opt_d, opt_g=self.opt_g, opt_info=self.opt_info,
         ortho_optimizers={name: opt for name, opt in zip(self.ortho.names, self.ortho.optimizers)})
 
   @property
@@ -260,3 +268,9 @@ class Trainer:
     return {name: float(opt.dynamic_scale) for name, opt in
             (("d", self.opt_d), ("g", self.opt_g), ("info", self.opt_info))
             if isinstance(opt, keras.optimizers.LossScaleOptimizer)}
+
+
+def new_trainer(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -> Trainer:
+  """What an entry point does to start a run's state: set_keras_globals(cfg), then Trainer."""
+  set_keras_globals(cfg)
+  return Trainer(cfg, strategy)

@@ -46,19 +46,6 @@ def save_grid_png(images: np.ndarray, ncols: int, path: str,
   save_png(make_grid(to_uint8(images, value_range), ncols), path)
 
 
-def traversal_inputs(base_c: np.ndarray, z: np.ndarray, dim: int,
-                     values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-  """Inputs for one traversal grid: row r keeps (base_c[r], z[r]); column k sets c[dim] = values[k].
-
-  Args: base_c float [R, C]; z float [R, Z]; dim in [0, C); values float [K].
-  Returns: c float32 [R*K, C], z float32 [R*K, Z], row-major (rows of K).
-  """
-  k = len(values)
-  c = np.repeat(np.asarray(base_c, np.float32), k, axis=0)
-  c[:, dim] = np.tile(np.asarray(values, np.float32), len(base_c))
-  return c, np.repeat(np.asarray(z, np.float32), k, axis=0)
-
-
 def labelled_sheet(images: np.ndarray, row_labels: list[str], column_labels: list[str],
                    min_cell: int = 48) -> np.ndarray:
   """One labelled grid: row r, column k shows images[r, k]; labels on the left and on top.

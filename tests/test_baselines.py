@@ -12,7 +12,7 @@ import pytest
 from oogan_tf import baselines, evaluate_lib
 from oogan_tf.config import TrainConfig
 from oogan_tf.data import dsprites
-from oogan_tf.models import ModelConfig
+from oogan_tf.models import ModelConfig, build_networks
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = ModelConfig(image_size=32, channels=1, c_dim=3, z_dim=4, ngf=4, ndf=4)
@@ -113,7 +113,7 @@ def test_export_readout_has_standard_errors_for_every_score(tmp_path, ground_tru
   cfg = TrainConfig(model=SMOKE, batch_size=16, standing_stats_batches=2,
                     encoder_recalibration_batches=2)
   keras.utils.set_random_seed(0)
-  g, ema, d = export_lib.build_networks(cfg)
+  g, ema, d = build_networks(cfg.model)
   copy_non_trainable(g, ema)
   export_dir = export_lib.export_calibrated(ema, d, cfg, 0, str(tmp_path / "e"))
   result = evaluate_lib.evaluate_export(export_dir, "generator_factors,factor_vae,mig",

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from oogan_tf import calibration, export_lib
 from oogan_tf.config import TrainConfig
-from oogan_tf.models import Generator, ModelConfig, copy_non_trainable
+from oogan_tf.models import Generator, ModelConfig, build_networks, copy_non_trainable
 from oogan_tf.models.batch_norm import BatchNorm
 
 TINY = ModelConfig(image_size=32, channels=1, c_dim=3, z_dim=4, ngf=4, ndf=4)
@@ -65,7 +65,7 @@ def test_standing_statistics_reproduce_the_live_generators_training_mode_outputs
 def test_recalibrated_discriminator_restores_the_training_state():
   cfg = _cfg()
   keras.utils.set_random_seed(1)
-  _, _, d = export_lib.build_networks(cfg)
+  _, _, d = build_networks(cfg.model)
   saved = [v.numpy() for v in d.non_trainable_variables]
   layers = calibration.batch_norm_layers(d)
   assert layers
@@ -80,7 +80,7 @@ def test_recalibrated_discriminator_restores_the_training_state():
 def test_export_records_its_batchnorm_statistics(tmp_path):
   cfg = _cfg(standing_stats_batches=2, encoder_recalibration_batches=0)
   keras.utils.set_random_seed(2)
-  g, ema, d = export_lib.build_networks(cfg)
+  g, ema, d = build_networks(cfg.model)
   copy_non_trainable(g, ema)
   path = export_lib.export_calibrated(ema, d, cfg, 0, str(tmp_path / "e"))
   with open(os.path.join(path, "assets", "oogan_metadata.json")) as f:

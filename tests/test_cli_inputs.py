@@ -235,3 +235,21 @@ def test_early_tensorflow_log_lines_below_the_level_are_dropped():
   assert not cli._keep_early_line(notice, 2) and not cli._keep_early_line(info, 2)
   assert cli._keep_early_line(error, 2) and cli._keep_early_line("Traceback (most recent", 2)
   assert cli._keep_early_line(info, 0) and cli._keep_early_line(notice, 0)
+
+
+def test_config_from_args_parses_nested_flagfiles_like_train(tmp_path):
+  outer = tmp_path / "outer.flags"
+  outer.write_text("--flagfile=flags/dsprites_cpu.flags\n--c_dim=5\n")
+  cfg = config_flags.config_from_args([f"--flagfile={outer}", "--orthogonal_reg=false"])
+  assert (cfg.model.ngf, cfg.model.c_dim, cfg.orthogonal_reg) == (16, 5, False)
+  with pytest.raises(ValueError, match="not_a_field"):
+    config_flags.config_from_args(["--not_a_field=1"])
+  with pytest.raises(ValueError, match="c_dim"):
+    config_flags.config_from_args(["--c_dim=x"])
+  assert "c_dim" in flags.FLAGS and flags.FLAGS["c_dim"].value == 6  # globals untouched
+
+
+def test_train_and_evaluate_share_one_process():
+  from oogan_tf import evaluate  # pylint: disable=import-outside-toplevel,unused-import
+  for name in ("seed", "model_dir", "data_dir", "export_dir", "c_dim"):
+    assert name in flags.FLAGS

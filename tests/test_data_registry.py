@@ -61,9 +61,9 @@ def test_registry_names():
     (dict(cache=""), "cache=''"),
 ])
 def test_invalid_config_raises(changes, field):
-  cfg = dataclasses.replace(data.DataConfig(), **changes)
+  # Validated at construction, so an invalid config never reaches build_dataset.
   with pytest.raises(data.DatasetError, match="expected|registered") as err:
-    data.build_dataset(cfg)
+    data.build_dataset(dataclasses.replace(data.DataConfig(), **changes))
   assert field in str(err.value)
   assert isinstance(err.value, ValueError)
 

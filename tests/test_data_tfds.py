@@ -183,13 +183,13 @@ def test_metrics_run_on_shapes3d_ground_truth(tmp_path):
 
 def test_trainer_steps_on_the_mock_pipeline(tmp_path):
   from oogan_tf.models.model_config import ModelConfig  # pylint: disable=import-outside-toplevel
-  from oogan_tf.trainer import Trainer  # pylint: disable=import-outside-toplevel
+  from oogan_tf.trainer import new_trainer  # pylint: disable=import-outside-toplevel
   model = ModelConfig(image_size=32, channels=1, c_dim=3, z_dim=4, ngf=4, ndf=4)
   cfg = TrainConfig(model=model, dataset="tfds:mnist", data_dir=str(tmp_path), batch_size=4,
                     train_steps=2, steps_per_loop=2, export_at_end=False)
   with _mocked(8):
     it = iter(data.build_dataset(cfg.data_config()))
-    trainer = Trainer(cfg)
+    trainer = new_trainer(cfg)
     losses = trainer.train_loop(it, tf.constant(2, tf.int64))
   assert int(trainer.step.numpy()) == 2
   assert all(np.isfinite(float(v)) for v in losses.values())

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from oogan_tf.config import TrainConfig
 from oogan_tf.models import ModelConfig
-from oogan_tf.trainer import Trainer
+from oogan_tf.trainer import new_trainer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CFG = TrainConfig(model=ModelConfig(image_size=32, channels=1, c_dim=3, z_dim=4, ngf=4, ndf=4),
@@ -33,10 +33,10 @@ def _mirrored():
 
 
 def test_mirrored_two_replicas_match_one_device():
-  single = Trainer(CFG)
+  single = new_trainer(CFG)
   out_single = single.train_loop(iter(_global_batches()), tf.constant(3, tf.int64))
   strategy = _mirrored()
-  mirrored = Trainer(CFG, strategy)
+  mirrored = new_trainer(CFG, strategy)
   assert strategy.num_replicas_in_sync == 2 and mirrored.per_replica_batch == 4
   dist = iter(strategy.experimental_distribute_dataset(_global_batches()))
   out_mirrored = mirrored.train_loop(dist, tf.constant(3, tf.int64))
@@ -55,7 +55,7 @@ def test_mirrored_two_replicas_match_one_device():
   # A checkpoint written under 2 replicas restores into a single-device trainer.
   path = mirrored.checkpoint().save(os.path.join(os.environ.get("TMPDIR", "/tmp"),
                                                  f"oogan_mirrored_{os.getpid()}", "ckpt"))
-  restored = Trainer(CFG)
+  restored = new_trainer(CFG)
   restored.checkpoint().restore(path).assert_existing_objects_matched()
   assert int(restored.step) == 3
   for a, b in zip(restored.discriminator.trainable_variables,

@@ -6,7 +6,7 @@ import tensorflow as tf
 from oogan_tf.config import TrainConfig
 from oogan_tf.models import Discriminator, Generator, ModelConfig
 from oogan_tf.models import layers
-from oogan_tf.trainer import Trainer
+from oogan_tf.trainer import new_trainer
 
 
 def test_table_3_parameter_shapes():
@@ -44,7 +44,7 @@ def test_sigmoid_output_is_two_sigmoid_minus_one():
 def test_paper_q_trains_one_iteration_and_is_regularised():
   model = ModelConfig(image_size=32, c_dim=3, z_dim=4, ngf=4, ndf=4, q_type="paper",
                       spectral_norm="all", upsample="bilinear", g_output="sigmoid")
-  trainer = Trainer(TrainConfig(model=model, batch_size=8, gp_weight=0.0, train_steps=1))
+  trainer = new_trainer(TrainConfig(model=model, batch_size=8, gp_weight=0.0, train_steps=1))
   before = [l.orthogonal_rows().numpy() for l in trainer.ortho.layers]
   real = tf.random.stateless_uniform((8, 32, 32, 1), (3, 4), -1.0, 1.0)
   out = trainer.replica_step(real)

@@ -11,14 +11,14 @@ import tensorflow as tf
 
 from oogan_tf.config import TrainConfig
 from oogan_tf.models import ModelConfig
-from oogan_tf.trainer import Trainer
+from oogan_tf.trainer import new_trainer
 
 TINY = ModelConfig(image_size=32, channels=1, c_dim=3, z_dim=4, ngf=4, ndf=4)
 
 
 def _trainer(**kw):
   cfg = TrainConfig(model=TINY, batch_size=8, train_steps=1, **kw)
-  return Trainer(cfg)
+  return new_trainer(cfg)
 
 
 def _record(trainer):

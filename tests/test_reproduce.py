@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+from oogan_tf import presets
+
 _PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools",
                      "reproduce.py")
 _spec = importlib.util.spec_from_file_location("reproduce", _PATH)
@@ -35,18 +37,19 @@ def _argv(workdir, *extra):
 
 
 def test_read_flagfile_and_variant_configs():
-  flags = reproduce.read_flagfile(reproduce.preset_path("dsprites_cpu"))
+  preset = reproduce.preset_path("dsprites_cpu")
+  flags = presets.read_flagfile(preset)
   assert flags["ngf"] == "16"
-  oogan = reproduce.make_config(flags, reproduce.VARIANTS["oogan"], train_steps=600)
-  infogan = reproduce.make_config(flags, reproduce.VARIANTS["infogan"], train_steps=600)
+  oogan = reproduce.make_config(preset, reproduce.VARIANTS["oogan"], train_steps=600)
+  infogan = reproduce.make_config(preset, reproduce.VARIANTS["infogan"], train_steps=600)
   assert (oogan.model.ngf, oogan.batch_size, oogan.train_steps) == (16, 32, 600)
   assert (oogan.model.g_type, oogan.code_schedule, oogan.orthogonal_reg) == (
       "oogan", "reference", True)
   assert (infogan.model.g_type, infogan.model.q_type, infogan.code_schedule,
           infogan.orthogonal_reg) == ("infogan", "infogan", "uniform", False)
-  assert reproduce.make_config(flags, reproduce.VARIANTS["no_ortho"]).orthogonal_reg is False
+  assert reproduce.make_config(preset, reproduce.VARIANTS["no_ortho"]).orthogonal_reg is False
   with pytest.raises(ValueError):
-    reproduce.make_config(flags, {"not_a_field": 1})
+    reproduce.make_config(preset, {"not_a_field": 1})
   assert reproduce.eval_steps(600, 2) == [300, 600]
   assert reproduce.mean_std([1.0, 3.0]) == (2.0, pytest.approx(2 ** 0.5))
 

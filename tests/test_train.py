@@ -18,7 +18,7 @@ from absl.testing import flagsaver
 from oogan_tf import losses, train_lib
 from oogan_tf.config import TrainConfig
 from oogan_tf.models import ModelConfig
-from oogan_tf.trainer import NonFiniteLossError, Trainer
+from oogan_tf.trainer import NonFiniteLossError, new_trainer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ModelConfig(image_size=32, channels=1, c_dim=3, z_dim=4, ngf=4, ndf=4)
@@ -143,7 +143,7 @@ def _changed(before, variables):
 
 def test_each_step_updates_only_its_variables():
   cfg = tiny_config(None, orthogonal_reg=False)
-  trainer = Trainer(cfg)
+  trainer = new_trainer(cfg)
   d = trainer.discriminator
   parts = {"g": trainer.generator.trainable_variables, "trunk": d.trunk.trainable_variables,
            "rf": d.real_fake_head.trainable_variables, "q": d.q_head.trainable_variables}
@@ -170,7 +170,7 @@ def test_each_step_updates_only_its_variables():
 
 
 def test_orthogonal_steps_run_five_times_per_iteration():
-  trainer = Trainer(tiny_config(None))
+  trainer = new_trainer(tiny_config(None))
   real = iter(tf.data.Dataset.from_tensors(tf.zeros((8, 32, 32, 1))).repeat())
   trainer.train_loop(real, tf.constant(3, tf.int64))
   assert [int(opt.iterations) for opt in trainer.ortho.optimizers] == [15, 15]
@@ -184,7 +184,7 @@ def test_non_finite_loss_stops_without_saving(tmp_path, monkeypatch):
 
 
 def test_mixed_bfloat16_gives_finite_float32_losses():
-  trainer = Trainer(tiny_config(None, precision="mixed_bfloat16"))
+  trainer = new_trainer(tiny_config(None, precision="mixed_bfloat16"))
   try:
     real = iter(tf.data.Dataset.from_tensors(tf.zeros((8, 32, 32, 1))).repeat())
     out = trainer.train_loop(real, tf.constant(1, tf.int64))
@@ -266,11 +266,11 @@ def test_eval_every_steps_needs_ground_truth():
 
 def test_checkpoint_restores_every_variable(tmp_path):
   """Every variable (incl. BN statistics, SN vectors, EMA, all optimiser slots) round-trips."""
-  source = Trainer(tiny_config(None))
+  source = new_trainer(tiny_config(None))
   real = iter(tf.data.Dataset.from_tensors(tf.random.uniform((8, 32, 32, 1), -1, 1)).repeat())
   source.train_loop(real, tf.constant(2, tf.int64))
   path = source.checkpoint().save(str(tmp_path / "ckpt"))
-  target = Trainer(tiny_config(None, seed=1))
+  target = new_trainer(tiny_config(None, seed=1))
   target.checkpoint().restore(path).assert_consumed()
   pairs = []
   for a, b in ((source.generator, target.generator), (source.ema_generator, target.ema_generator),
@@ -285,7 +285,7 @@ def test_checkpoint_restores_every_variable(tmp_path):
 
 
 def test_jit_compile_step_gives_finite_losses():
-  trainer = Trainer(tiny_config(None, jit_compile=True))
+  trainer = new_trainer(tiny_config(None, jit_compile=True))
   real = iter(tf.data.Dataset.from_tensors(tf.zeros((8, 32, 32, 1))).repeat())
   out = trainer.train_loop(real, tf.constant(1, tf.int64))
   assert all(np.isfinite(v.numpy()) for v in out.values())
@@ -335,3 +335,31 @@ def test_eval_metrics_are_checked_with_the_dataset():
   with pytest.raises(ValueError, match="needs ground-truth factors for mig"):
     tiny_config(None, dataset="fake", eval_every_steps=5, eval_metrics="fid,mig")
   assert tiny_config(None, dataset="fake", eval_every_steps=5, eval_metrics="fid,kid,ortho")
+
+
+def test_actions_run_when_a_loop_crosses_their_interval():
+  assert train_lib.crossed(0, 25, 25) and train_lib.crossed(20, 30, 25)
+  assert not train_lib.crossed(25, 49, 25) and not train_lib.crossed(0, 24, 25)
+  assert train_lib.crossed(0, 100, 30)  # several multiples in one loop: one call
+  assert not train_lib.crossed(0, 100, 0)  # 0 = never
+
+
+def test_config_fields_are_validated_at_construction():
+  from oogan_tf import data  # pylint: disable=import-outside-toplevel
+  with pytest.raises(data.DatasetError, match="unknown dataset name='imagenet'"):
+    TrainConfig(dataset="imagenet")
+  with pytest.raises(data.DatasetError, match="image_size=128"):
+    TrainConfig(model=ModelConfig(image_size=128))  # dSprites is 32 or 64 px
+  with pytest.raises(data.DatasetError, match="batch_size=0"):
+    data.DataConfig(batch_size=0)
+
+
+def test_trainer_refuses_a_keras_policy_other_than_the_configs():
+  import keras  # pylint: disable=import-outside-toplevel
+  from oogan_tf.trainer import Trainer  # pylint: disable=import-outside-toplevel
+  keras.mixed_precision.set_global_policy("mixed_bfloat16")
+  try:
+    with pytest.raises(ValueError, match="call trainer.set_keras_globals"):
+      Trainer(tiny_config(None))
+  finally:
+    keras.mixed_precision.set_global_policy("float32")

@@ -25,7 +25,7 @@ import tensorflow as tf
 from oogan_tf import cli
 from oogan_tf import config_flags
 from oogan_tf import data as data_lib
-from oogan_tf.trainer import Trainer
+from oogan_tf.trainer import Trainer, new_trainer
 
 config_flags.define_config_flags()
 _ITERATIONS = flags.DEFINE_integer("iterations", 20, "Timed iterations (after warm-up).")
@@ -79,11 +79,13 @@ def pipeline_images_per_sec(cfg, batches: int) -> float:
 
 def main(argv):
   del argv
-  cfg = config_flags.config_from_flags(flags.FLAGS)
+  try:
+    cfg = config_flags.config_from_flags(flags.FLAGS)  # validates model, training and data fields
+  except ValueError as e:
+    cli.fail(str(e))
   if _ITERATIONS.value < 1 or _LOOP.value < 1:
     cli.fail("--iterations and --bench_steps_per_loop must be >= 1")
-  data_lib.validate(cfg.data_config())
-  trainer = Trainer(cfg)
+  trainer = new_trainer(cfg)
   dataset = trainer.strategy.distribute_datasets_from_function(
       lambda ctx: data_lib.build_dataset(cfg.data_config(), ctx))
   iterator = iter(dataset)

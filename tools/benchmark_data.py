@@ -13,12 +13,7 @@ from absl import app, flags
 
 from oogan_tf import cli, data
 
-_DATASET = flags.DEFINE_string(
-    "dataset", "dsprites", f"Dataset to measure: {', '.join(data.DATASETS)}, or "
-    "tfds:<name>[:split] (prepared by tensorflow_datasets in --data_dir).")
-_DATA_DIR = flags.DEFINE_string("data_dir", None, "Directory with the dataset's files.")
-_IMAGE_SIZE = flags.DEFINE_integer("image_size", 64, "Side S of the [S, S, C] images.")
-_CHANNELS = flags.DEFINE_integer("channels", 1, "1 (greyscale) or 3 (RGB).")
+_SOURCE = cli.DataSourceFlags("measure", data.DATASETS)
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Global batch size.")
 _WARMUP = flags.DEFINE_integer("warmup_batches", 20, "Untimed batches first.")
 _NUM_BATCHES = flags.DEFINE_integer("num_batches", 300, "Timed batches.")
@@ -26,14 +21,8 @@ _NUM_BATCHES = flags.DEFINE_integer("num_batches", 300, "Timed batches.")
 
 def main(argv):
   del argv
-  cfg = data.DataConfig(name=_DATASET.value, data_dir=_DATA_DIR.value,
-                        image_size=_IMAGE_SIZE.value, channels=_CHANNELS.value,
-                        batch_size=_BATCH_SIZE.value)
-  try:
-    source = data.describe_source(cfg)
-    iterator = iter(data.build_dataset(cfg))
-  except data.DatasetError as e:
-    cli.fail(str(e))
+  source, dataset = _SOURCE.open(_BATCH_SIZE.value)
+  iterator = iter(dataset)
   for _ in range(_WARMUP.value):
     next(iterator)
   start = time.perf_counter()
@@ -43,10 +32,11 @@ def main(argv):
   seconds = time.perf_counter() - start
   print(json.dumps({
       "source": source,
-      "batch_size": cfg.batch_size, "image_size": cfg.image_size, "channels": cfg.channels,
+      "batch_size": _BATCH_SIZE.value, "image_size": _SOURCE.image_size.value,
+      "channels": _SOURCE.channels.value,
       "timed_batches": _NUM_BATCHES.value, "seconds": round(seconds, 3),
       "batches_per_s": round(_NUM_BATCHES.value / seconds, 1),
-      "images_per_s": round(_NUM_BATCHES.value * cfg.batch_size / seconds, 1),
+      "images_per_s": round(_NUM_BATCHES.value * _BATCH_SIZE.value / seconds, 1),
       "machine": platform.processor() or platform.machine(),
   }))
 

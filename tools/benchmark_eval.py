@@ -33,11 +33,11 @@ import os
 import platform
 import time
 
-from absl import app
 from absl import flags
 import numpy as np
 
 from oogan_tf import cli
+from oogan_tf import export_format
 
 FULL_PROTOCOL = ("factor_vae", "mig", "dci", "sap", "beta_vae", "modularity")
 
@@ -67,7 +67,7 @@ def benchmark(export_dir: str, metrics: list[str], *, protocol: str, sizes_scale
   from oogan_tf import evaluate_lib  # pylint: disable=g-import-not-at-top
   from oogan_tf.metrics import evaluation  # pylint: disable=g-import-not-at-top
 
-  metadata = evaluate_lib.read_metadata(export_dir)
+  metadata = export_format.read_metadata(export_dir)
   ground_truth, source = evaluate_lib.load_ground_truth(metadata, data_dir)
   loaded = tf.saved_model.load(export_dir)
   representation_fn, _ = evaluate_lib.make_encoder(loaded, metadata, encode_batch_size)
@@ -168,7 +168,7 @@ def main(argv):
       result = benchmark(_EXPORT_DIR.value, metrics, protocol=_PROTOCOL.value,
                          sizes_scale=scale, encode_batch_size=_BATCH.value,
                          num_images=_NUM_IMAGES.value, data_dir=_DATA_DIR.value)
-  except evaluate_lib.EvaluationError as e:
+  except (evaluate_lib.EvaluationError, export_format.NotAnExportError) as e:
     cli.fail(str(e))
   line = json.dumps(result)
   print(line)

@@ -27,7 +27,7 @@ from tensorflow.tsl.profiler.protobuf import xplane_pb2
 from oogan_tf import cli
 from oogan_tf import config_flags
 from oogan_tf import data as data_lib
-from oogan_tf.trainer import Trainer
+from oogan_tf.trainer import new_trainer
 
 config_flags.define_config_flags()
 _ITERATIONS = flags.DEFINE_integer("iterations", 3, "Profiled iterations (after warm-up).")
@@ -100,9 +100,11 @@ def main(argv):
     cli.fail(f"--logdir={_LOGDIR.value} is not empty; give a new directory")
   if _ITERATIONS.value < 1:
     cli.fail(f"--iterations={_ITERATIONS.value}; must be >= 1")
-  cfg = config_flags.config_from_flags(flags.FLAGS)
-  data_lib.validate(cfg.data_config())
-  trainer = Trainer(cfg)
+  try:
+    cfg = config_flags.config_from_flags(flags.FLAGS)  # validates model, training and data fields
+  except ValueError as e:
+    cli.fail(str(e))
+  trainer = new_trainer(cfg)
   iterator = iter(trainer.strategy.distribute_datasets_from_function(
       lambda ctx: data_lib.build_dataset(cfg.data_config(), ctx)))
   one = tf.constant(1, tf.int64)

@@ -50,9 +50,9 @@ if REPO not in sys.path:
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # pylint: disable=wrong-import-position
+from oogan_tf import config_flags
 from oogan_tf import presets
 from oogan_tf.config import TrainConfig
-from oogan_tf.models.model_config import ModelConfig
 
 VARIANTS = {
     "oogan": {},
@@ -98,10 +98,6 @@ PUBLISHED = {
     ("infogan", "ortho/mean_abs_cos_offdiag"): "0.21 (Table 2, InfoGAN)",
 }
 
-_MODEL_FIELDS = {f.name for f in dataclasses.fields(ModelConfig)}
-_TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)} - {"model"}
-
-
 class StoppedError(RuntimeError):
   """Training stopped early on a signal (train_lib saved a checkpoint); re-run to resume."""
 
@@ -113,37 +109,16 @@ def _log(message: str) -> None:
 # ----------------------------------------------------------------------------- configuration
 
 
-read_flagfile = presets.read_flagfile
 preset_path = presets.preset_path
 
 
-def _coerce(name: str, value, default):
-  """Converts a flag value to the type of the dataclass field's default."""
-  if not isinstance(value, str):
-    return value
-  if isinstance(default, bool):
-    if value.lower() not in ("true", "false", "1", "0"):
-      raise ValueError(f"--{name}={value!r} is not a bool; use true or false")
-    return value.lower() in ("true", "1")
-  if isinstance(default, int):
-    return int(value)
-  if isinstance(default, float):
-    return float(value)
-  return value
-
-
-def make_config(flags: dict, overrides: dict, **extra) -> TrainConfig:
-  """A TrainConfig from preset flags, then variant overrides, then `extra` (all by field name)."""
-  merged = {**flags, **overrides, **extra}
-  unknown = set(merged) - _MODEL_FIELDS - _TRAIN_FIELDS
-  if unknown:
-    raise ValueError(f"unknown config fields {sorted(unknown)}")
-  model_defaults, train_defaults = ModelConfig(), TrainConfig()
-  model = {k: _coerce(k, v, getattr(model_defaults, k)) for k, v in merged.items()
-           if k in _MODEL_FIELDS}
-  train = {k: _coerce(k, v, getattr(train_defaults, k)) for k, v in merged.items()
-           if k in _TRAIN_FIELDS}
-  return TrainConfig(model=ModelConfig(**model), **train)
+def make_config(preset: str, overrides: dict, **extra) -> TrainConfig:
+  """The TrainConfig of the flagfile `preset`, then the variant's `overrides`, then `extra` (all
+  by field name), parsed as `python -m oogan_tf.train --flagfile=preset --k=v ...` parses them.
+  Raises ValueError naming a bad or unknown field."""
+  merged = {**overrides, **extra}
+  return config_flags.config_from_args([f"--flagfile={preset}",
+                                        *(f"--{k}={v}" for k, v in merged.items())])
 
 
 def eval_steps(train_steps: int, num_evals: int) -> list[int]:
@@ -535,10 +510,10 @@ def time_iterations(cfg: TrainConfig, iterations: int = 3) -> tuple[float, float
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from oogan_tf import data as data_lib  # pylint: disable=g-import-not-at-top
   from oogan_tf.distribute import get_strategy  # pylint: disable=g-import-not-at-top
-  from oogan_tf.trainer import Trainer  # pylint: disable=g-import-not-at-top
+  from oogan_tf.trainer import new_trainer  # pylint: disable=g-import-not-at-top
   t0 = time.perf_counter()
   strategy = get_strategy("default", 0)
-  trainer = Trainer(cfg, strategy)
+  trainer = new_trainer(cfg, strategy)
   dcfg = cfg.data_config()
   iterator = iter(strategy.distribute_datasets_from_function(
       lambda ctx: data_lib.build_dataset(dcfg, ctx, start_batch=0)))
@@ -629,19 +604,20 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
   args = parse_args(argv)
-  flags = read_flagfile(preset_path(args.preset))
+  preset = preset_path(args.preset)
+  preset_cfg = make_config(preset, {})
   if args.train_steps is None:
-    args.train_steps = int(flags.get("train_steps", TrainConfig().train_steps))
+    args.train_steps = preset_cfg.train_steps
   if args.train_steps < 1:
     raise ValueError(f"--train_steps={args.train_steps} must be >= 1")
   # Checkpoints are written every eval_steps[0] iterations, at loop boundaries only.
-  interval, per_loop = args.train_steps // args.num_evals, int(flags.get("steps_per_loop", 25))
+  interval, per_loop = args.train_steps // args.num_evals, preset_cfg.steps_per_loop
   if args.train_steps % args.num_evals or interval % per_loop:
     raise ValueError(f"--train_steps={args.train_steps} must split into --num_evals="
                      f"{args.num_evals} equal parts that are multiples of the preset's "
                      f"steps_per_loop={per_loop}")
   runs = plan_runs(args)
-  configs = {v: make_config(flags, VARIANTS[v], train_steps=args.train_steps)
+  configs = {v: make_config(preset, VARIANTS[v], train_steps=args.train_steps)
              for v in args.variants}
   if args.dry_run:
     print_plan(args, runs, configs)

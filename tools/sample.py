@@ -7,30 +7,22 @@ from absl import flags
 
 from oogan_tf import cli
 
-flags.DEFINE_string("export_dir", None, "Export directory (python -m oogan_tf.export); required.")
-flags.DEFINE_integer("num", 64, "Number of samples (1-10000).")
-flags.DEFINE_integer("seed", 0, "Seed of the samples' codes and noise (sample_from_seed).")
-flags.DEFINE_integer("ncols", 8, "Images per row of the grid (1-1000).")
-flags.DEFINE_integer("upscale", 1, "Nearest-neighbour upscaling factor of each image (1-16), "
-                     "e.g. 4 for readable 32 px samples.")
-flags.DEFINE_string("output", "grid.png", "PNG file to write.")
-
-FLAGS = flags.FLAGS
+_IMAGE = cli.ExportImageFlags("Seed of the samples' codes and noise (sample_from_seed).",
+                            output="grid.png")
+_NUM = flags.DEFINE_integer("num", 64, "Number of samples (1-10000).")
+_NCOLS = flags.DEFINE_integer("ncols", 8, "Images per row of the grid (1-1000).")
 
 
 def main(argv):
-  if len(argv) > 1:
-    cli.fail(f"unexpected arguments {argv[1:]}")
-  cli.check_ranges(FLAGS, {"num": (1, 10_000), "ncols": (1, 1000), "upscale": (1, 16)})
-  cli.export_metadata(FLAGS.export_dir)
+  _IMAGE.start(argv, {"num": (1, 10_000), "ncols": (1, 1000)})
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from oogan_tf import visualize  # pylint: disable=g-import-not-at-top
-  model = tf.saved_model.load(FLAGS.export_dir)
-  out = model.signatures["sample_from_seed"](seed=tf.constant(FLAGS.seed, tf.int64),
-                                             num=tf.constant(FLAGS.num, tf.int32))
-  images = visualize.upscale(out["images"].numpy(), FLAGS.upscale)
-  visualize.save_grid_png(images, FLAGS.ncols, FLAGS.output)
-  print(f"wrote {FLAGS.output} ({FLAGS.num} samples, seed {FLAGS.seed})")
+  model = tf.saved_model.load(_IMAGE.export_dir.value)
+  out = model.signatures["sample_from_seed"](seed=tf.constant(_IMAGE.seed.value, tf.int64),
+                                             num=tf.constant(_NUM.value, tf.int32))
+  images = visualize.upscale(out["images"].numpy(), _IMAGE.upscale.value)
+  visualize.save_grid_png(images, _NCOLS.value, _IMAGE.output.value)
+  print(f"wrote {_IMAGE.output.value} ({_NUM.value} samples, seed {_IMAGE.seed.value})")
 
 
 if __name__ == "__main__":

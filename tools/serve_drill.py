@@ -18,7 +18,6 @@ import subprocess
 import sys
 import time
 
-from absl import app
 from absl import flags
 
 from oogan_tf import cli

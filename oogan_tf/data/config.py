@@ -2,6 +2,9 @@
 import dataclasses
 import re
 
+# One definition of the image shapes, the model's: data serves what the networks can take.
+from oogan_tf.models.model_config import CHANNELS, IMAGE_SIZES
+
 DATASETS = ("dsprites", "chairs", "celeba", "image_folder", "mnist", "fake")
 # `--dataset=tfds:<name>[:split]`: a dataset prepared by tensorflow_datasets in --data_dir.
 TFDS_PREFIX = "tfds:"
@@ -13,8 +16,6 @@ TFDS_GROUND_TRUTH = ("dsprites", "shapes3d", "smallnorb")
 _TFDS_NAME = re.compile(r"[a-z][a-z0-9_]*(/[A-Za-z0-9_.-]+)?")
 # A tfds split, slices included ("train", "test[:10%]", "train+test").
 _TFDS_SPLIT = re.compile(r"[A-Za-z0-9_+%:\[\]-]+")
-IMAGE_SIZES = (32, 64, 128, 256)
-CHANNELS = (1, 3)
 
 
 class DatasetError(ValueError):
@@ -50,6 +51,9 @@ class DataConfig:
   shuffle_buffer: int = 10_000
   cache: str = "none"
   random_flip: bool = True
+
+  def __post_init__(self):
+    validate(self)
 
 
 def _fail(cfg, field, value, expected):

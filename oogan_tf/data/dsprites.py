@@ -15,6 +15,7 @@ from absl import logging
 
 from oogan_tf.data import dsprites_render as render
 from oogan_tf.data.config import DatasetError
+from oogan_tf.data.ground_truth import GroundTruthBase
 
 NPZ_FILENAME = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
 _PUBLISHED_AT = ("https://github.com/google-deepmind/dsprites-dataset (file " + NPZ_FILENAME + ")")
@@ -149,7 +150,7 @@ def _to_observations(images_uint8):
   return (images_uint8.astype(np.float32) * 2.0 - 1.0)[..., None]
 
 
-class GroundTruthData:
+class GroundTruthData(GroundTruthBase):
   """dSprites with its 5 factors, in the disentanglement_lib protocol (factor class indices).
 
   Attributes:
@@ -178,11 +179,6 @@ class GroundTruthData:
     """Row of each factor combination int [N, 5] in the source: int64 [N] in [0, num_observations)."""
     return np.asarray(self._source.positions_of(factors), dtype=np.int64)
 
-  def sample_factors(self, num, random_state):
-    """Uniform factor class indices: int64 [num, 5]."""
-    return np.stack([random_state.randint(size, size=num) for size in self.factor_sizes],
-                    axis=1).astype(np.int64)
-
   def sample_observations_from_factors(self, factors, random_state):
     """Images of the given factor classes int [num, 5]: float32 [num, S, S, 1] in {-1, 1}.
 
@@ -191,11 +187,6 @@ class GroundTruthData:
     del random_state
     images = self._source.images_at(self._source.positions_of(factors), self._image_size)
     return _to_observations(images)
-
-  def sample(self, num, random_state):
-    """(factors int64 [num, 5], observations float32 [num, S, S, 1])."""
-    factors = self.sample_factors(num, random_state)
-    return factors, self.sample_observations_from_factors(factors, random_state)
 
 
 def ground_truth(cfg):

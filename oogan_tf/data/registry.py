@@ -3,7 +3,7 @@ import dataclasses
 from typing import Callable
 
 from oogan_tf.data import dsprites, fake, image_folder, mnist, pipeline, tfds_data
-from oogan_tf.data.config import DATASETS, DatasetError, has_ground_truth, is_tfds, validate
+from oogan_tf.data.config import DATASETS, DatasetError, has_ground_truth, is_tfds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +32,7 @@ def build_dataset(cfg, input_context=None, start_batch=0):
   """The training pipeline of cfg.
 
   Args:
-    cfg: a DataConfig; validated first (DatasetError naming the field, value and allowed values).
+    cfg: a DataConfig (validated when it was constructed).
     input_context: an optional tf.distribute.InputContext; when given, the pipeline batches the
       per-replica share of cfg.batch_size and reads only its shard of the data.
     start_batch: the training step a run resumes at (global batches already consumed). dsprites,
@@ -44,13 +44,11 @@ def build_dataset(cfg, input_context=None, start_batch=0):
     An infinite tf.data.Dataset (reshuffled every epoch) of float32 [b, S, S, C] images in
     [-1, 1], b the per-replica batch (static: drop_remainder), prefetched with AUTOTUNE.
   """
-  validate(cfg)
   return _entry(cfg.name).build(cfg, pipeline.sharding_for(cfg, input_context, start_batch))
 
 
 def describe_source(cfg):
   """One line saying where cfg's images come from, e.g. for the trainer's log."""
-  validate(cfg)
   return _entry(cfg.name).describe(cfg)
 
 
@@ -60,7 +58,6 @@ def get_ground_truth(cfg):
   dsprites (rendered or the npz), or tfds:dsprites, tfds:shapes3d, tfds:smallnorb read from a
   prepared tfds data_dir. Raises DatasetError for other datasets: they have no factors.
   """
-  validate(cfg)
   if not has_ground_truth(cfg.name):
     raise DatasetError(f"dataset '{cfg.name}' has no ground-truth factors; the disentanglement "
                        "metrics need --dataset=dsprites or tfds:dsprites, tfds:shapes3d, "

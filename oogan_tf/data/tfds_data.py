@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from oogan_tf.data import pipeline
 from oogan_tf.data.config import DatasetError, TFDS_GROUND_TRUTH, parse_tfds
+from oogan_tf.data.ground_truth import GroundTruthBase
 
 # Per ground-truth dataset: (tfds label feature, factor name) in disentanglement_lib's factor
 # order, and the largest pixel value tfds stores (its dsprites keeps the source file's {0, 1}).
@@ -150,7 +151,7 @@ def build(cfg, sharding):
   return pipeline.batch_and_prefetch(ds, sharding.batch_size)
 
 
-class GroundTruthData:
+class GroundTruthData(GroundTruthBase):
   """Images and factor classes of a tfds split held in memory, in the disentanglement_lib API.
 
   Factor classes are int64 ranks of the label values present (see the module docstring). When
@@ -196,8 +197,7 @@ class GroundTruthData:
   def sample_factors(self, num, random_state):
     """Factor classes int64 [num, F]."""
     if self.full_grid:
-      return np.stack([random_state.randint(size, size=num) for size in self.factor_sizes],
-                      axis=1).astype(np.int64)
+      return super().sample_factors(num, random_state)
     return self._classes[random_state.randint(self.num_images, size=num)]
 
   def _rows_of(self, factors, random_state):
@@ -227,11 +227,6 @@ class GroundTruthData:
     """Images of the factor classes int [num, F]: float32 [num, S, S, C] in [-1, 1]."""
     images = self._images[self._rows_of(factors, random_state)]
     return to_observations(images, self._image_size, self._channels, self._pixel_max).numpy()
-
-  def sample(self, num, random_state):
-    """(factors int64 [num, F], observations float32 [num, S, S, C] in [-1, 1])."""
-    factors = self.sample_factors(num, random_state)
-    return factors, self.sample_observations_from_factors(factors, random_state)
 
 
 @functools.lru_cache(maxsize=1)

@@ -82,6 +82,12 @@ def check_representation_fn(representation_fn: Any) -> None:
         f"[-1, 1] to float32 codes [N, D], got {type(representation_fn).__name__}.")
 
 
+def check_inputs(ground_truth: Any, representation_fn: Any, min_factors: int = 1) -> None:
+  """check_ground_truth, then check_representation_fn: what every Q-side metric checks first."""
+  check_ground_truth(ground_truth, min_factors)
+  check_representation_fn(representation_fn)
+
+
 def represent(representation_fn: RepresentationFn, observations: np.ndarray,
               num_codes: Optional[int] = None) -> np.ndarray:
   """Calls `representation_fn` once and validates its output.
@@ -430,6 +436,12 @@ def check_bootstrap(value: Any) -> int:
     raise ValueError("bootstrap must be 0 (off) or >= 2 replicates (a standard deviation "
                      "needs two), got 1.")
   return value
+
+
+def bootstrap_setup(bootstrap: Any, random_state: np.random.RandomState
+                    ) -> tuple[int, np.random.RandomState]:
+  """(check_bootstrap(bootstrap), bootstrap_random_state(random_state))."""
+  return check_bootstrap(bootstrap), bootstrap_random_state(random_state)
 
 
 def bootstrap_random_state(random_state: np.random.RandomState) -> np.random.RandomState:

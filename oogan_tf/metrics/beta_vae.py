@@ -78,14 +78,12 @@ def compute_beta_vae(ground_truth: Any, representation_fn: _utils.Representation
     If the training points hold a single label the classifier predicts that label.  With
     bootstrap > 0 also `train_accuracy_se`, `eval_accuracy_se` (floats) and `se_method`.
   """
-  _utils.check_ground_truth(ground_truth, min_factors=2)
-  _utils.check_representation_fn(representation_fn)
+  _utils.check_inputs(ground_truth, representation_fn, min_factors=2)
   _utils.check_random_state(random_state)
   batch_size = _utils.check_int("batch_size", batch_size, 1)
   num_train = _utils.check_int("num_train", num_train, 2)
   num_eval = _utils.check_int("num_eval", num_eval, 1)
-  bootstrap = _utils.check_bootstrap(bootstrap)
-  bootstrap_rs = _utils.bootstrap_random_state(random_state)
+  bootstrap, bootstrap_rs = _utils.bootstrap_setup(bootstrap, random_state)
 
   x_train, y_train = _points(ground_truth, representation_fn, batch_size, num_train,
                              random_state, progress, "beta_vae/train")

@@ -257,8 +257,7 @@ def evaluate_representation(ground_truth: Any, representation_fn: _utils.Represe
   if ground_truth is None:
     raise ValueError(f"metrics {names} need ground-truth factors; the dataset has none "
                      "(use a GroundTruthData such as dSprites).")
-  _utils.check_ground_truth(ground_truth)
-  _utils.check_representation_fn(representation_fn)
+  _utils.check_inputs(ground_truth, representation_fn)
   if "tc" in names and gaussian_fn is None:
     raise ValueError("metric 'tc' needs gaussian_fn(observations) -> (mu, log_sigma).")
 

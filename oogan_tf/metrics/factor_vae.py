@@ -123,8 +123,7 @@ def compute_factor_vae(ground_truth: Any, representation_fn: _utils.Representati
   """
   if protocol not in PROTOCOLS:
     raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}.")
-  _utils.check_ground_truth(ground_truth)
-  _utils.check_representation_fn(representation_fn)
+  _utils.check_inputs(ground_truth, representation_fn)
   _utils.check_random_state(random_state)
   d = DEFAULTS[protocol]
   batch_size = _utils.check_int(
@@ -140,8 +139,7 @@ def compute_factor_vae(ground_truth: Any, representation_fn: _utils.Representati
       d["num_variance_estimate"] if num_variance_estimate is None else num_variance_estimate, 2)
   prune_threshold = _utils.check_float(
       "prune_threshold", d["prune_threshold"] if prune_threshold is None else prune_threshold, 0.0)
-  bootstrap = _utils.check_bootstrap(bootstrap)
-  bootstrap_rs = _utils.bootstrap_random_state(random_state)
+  bootstrap, bootstrap_rs = _utils.bootstrap_setup(bootstrap, random_state)
 
   # Global variances (dlib: sample_observations then represent in chunks of batch_size).
   if _utils.deferrable(ground_truth):

@@ -63,11 +63,9 @@ def compute_mig(ground_truth: Any, representation_fn: _utils.RepresentationFn,
     {"discrete_mig": float in [0, 1]}; with bootstrap > 0 also "discrete_mig_se" (float)
     and "se_method" (str).
   """
-  _utils.check_ground_truth(ground_truth)
-  _utils.check_representation_fn(representation_fn)
+  _utils.check_inputs(ground_truth, representation_fn)
   num_train = _utils.check_int("num_train", num_train, 2)
-  bootstrap = _utils.check_bootstrap(bootstrap)
-  bootstrap_rs = _utils.bootstrap_random_state(random_state)
+  bootstrap, bootstrap_rs = _utils.bootstrap_setup(bootstrap, random_state)
   codes, factors = _utils.generate_batch_factor_code(
       ground_truth, representation_fn, num_train, random_state, batch_size, progress, "mig")
   scores = mig_from_codes(codes, factors, num_bins)

@@ -155,10 +155,8 @@ def compute_modularity_explicitness(ground_truth: Any, representation_fn: _utils
     dict of floats in [0, 1]: `modularity_score`, `explicitness_score_train`,
     `explicitness_score_test`; with bootstrap > 0 also `k + "_se"` for each and `se_method`.
   """
-  _utils.check_ground_truth(ground_truth, min_factors=2)
-  _utils.check_representation_fn(representation_fn)
-  bootstrap = _utils.check_bootstrap(bootstrap)
-  bootstrap_rs = _utils.bootstrap_random_state(random_state)
+  _utils.check_inputs(ground_truth, representation_fn, min_factors=2)
+  bootstrap, bootstrap_rs = _utils.bootstrap_setup(bootstrap, random_state)
   codes, factors, codes_t, factors_t = _utils.train_test_codes(
       ground_truth, representation_fn, num_train, num_test, random_state, batch_size, progress,
       "modularity")

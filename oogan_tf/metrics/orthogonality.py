@@ -24,7 +24,6 @@ from typing import Any, Dict, Mapping, Sequence, Union
 import numpy as np
 
 LAYOUTS = ("auto", "spatial_first", "spatial_last", "rows")
-_KEYS = ("mean_abs_cos_offdiag", "mean_sq_cos_offdiag", "mean_abs_cos_all", "mean_sq_cos_all")
 
 
 def kernel_rows(kernel: np.ndarray, layout: str = "auto", name: str = "kernel") -> np.ndarray:

@@ -88,12 +88,10 @@ def compute_sap(ground_truth: Any, representation_fn: _utils.RepresentationFn,
     {"SAP_score": float in [0, 1], "continuous_factors": 0.0 or 1.0}; with bootstrap > 0
     also "SAP_score_se" (float) and "se_method" (str).
   """
-  _utils.check_ground_truth(ground_truth)
-  _utils.check_representation_fn(representation_fn)
+  _utils.check_inputs(ground_truth, representation_fn)
   if not isinstance(continuous_factors, (bool, np.bool_)):
     raise ValueError(f"continuous_factors must be True or False, got {continuous_factors!r}.")
-  bootstrap = _utils.check_bootstrap(bootstrap)
-  bootstrap_rs = _utils.bootstrap_random_state(random_state)
+  bootstrap, bootstrap_rs = _utils.bootstrap_setup(bootstrap, random_state)
   codes, factors, codes_t, factors_t = _utils.train_test_codes(
       ground_truth, representation_fn, num_train, num_test, random_state, batch_size, progress,
       "sap")

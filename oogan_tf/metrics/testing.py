@@ -11,8 +11,10 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+from oogan_tf.data.ground_truth import GroundTruthBase
 
-class EncodedFactorsGroundTruth:
+
+class EncodedFactorsGroundTruth(GroundTruthBase):
   """Fake GroundTruthData whose observations encode the factor values directly."""
 
   def __init__(self, factor_sizes: Sequence[int] = (3, 4, 5, 6),
@@ -37,10 +39,6 @@ class EncodedFactorsGroundTruth:
     """Row-major index of each factor combination int [N, F]: int64 [N]."""
     return np.ravel_multi_index(np.asarray(factors, np.int64).T, self.factor_sizes).astype(np.int64)
 
-  def sample_factors(self, num: int, random_state: np.random.RandomState) -> np.ndarray:
-    return np.stack([random_state.randint(s, size=num) for s in self.factor_sizes],
-                    axis=1).astype(np.int64)
-
   def sample_observations_from_factors(self, factors: np.ndarray,
                                        random_state: np.random.RandomState) -> np.ndarray:
     del random_state  # deterministic rendering
@@ -48,10 +46,6 @@ class EncodedFactorsGroundTruth:
     denom = np.maximum(np.asarray(self.factor_sizes, np.float32) - 1.0, 1.0)
     x = 2.0 * f / denom - 1.0
     return x.reshape(f.shape[0], 1, self.num_factors, 1).astype(np.float32)
-
-  def sample(self, num: int, random_state: np.random.RandomState):
-    f = self.sample_factors(num, random_state)
-    return f, self.sample_observations_from_factors(f, random_state)
 
 
 def identity_representation(observations: np.ndarray) -> np.ndarray:

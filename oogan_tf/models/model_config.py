@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 
-IMAGE_SIZES = (32, 64, 128, 256)
+IMAGE_SIZES = (32, 64, 128, 256)  # the sizes with a width table below (and data can serve)
+CHANNELS = (1, 3)
 G_TYPES = ("oogan", "infogan")
 Q_TYPES = ("oogan", "infogan", "paper")
 G_OUTPUTS = ("tanh", "sigmoid")
@@ -69,7 +70,7 @@ class ModelConfig:
 
   def __post_init__(self):
     _choice("image_size", self.image_size, IMAGE_SIZES)
-    _choice("channels", self.channels, (1, 3))
+    _choice("channels", self.channels, CHANNELS)
     _choice("g_type", self.g_type, G_TYPES)
     _choice("q_type", self.q_type, Q_TYPES)
     _choice("spectral_norm", self.spectral_norm, SPECTRAL_NORM)

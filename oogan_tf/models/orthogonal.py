@@ -20,8 +20,12 @@ CONV_LR = 1e-5
 READOUT_LR = 1e-4
 
 
-def _adam(learning_rate: float) -> keras.optimizers.Adam:
-  return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=0.5, beta_2=0.99, epsilon=1e-8)
+def make_adam(learning_rate: float, beta_1: float = 0.5, beta_2: float = 0.99,
+              epsilon: float = 1e-8) -> keras.optimizers.Adam:
+  """The project's Adam (the reference's defaults: betas (0.5, 0.99), eps 1e-8, no decay); the
+  trainer's three optimisers and the private orthogonal ones all come from here."""
+  return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2,
+                               epsilon=epsilon)
 
 
 def _regularised_variable(layer: keras.layers.Layer) -> tf.Variable:
@@ -50,7 +54,7 @@ class OrthogonalRegularizer:
     self.enabled = bool(enabled)
     self.variables = [_regularised_variable(layer) for layer in self.layers]
     self.optimizers = [
-        _adam(readout_lr if isinstance(layer, oogan_layers.SpatialReadout) else conv_lr)
+        make_adam(readout_lr if isinstance(layer, oogan_layers.SpatialReadout) else conv_lr)
         for layer in self.layers
     ]
     for opt, var in zip(self.optimizers, self.variables):

@@ -8,7 +8,6 @@ and returns numpy outputs. Every user error is a `RequestError` carrying the HTT
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import threading
 
@@ -17,12 +16,13 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
+from oogan_tf import export_format
+
 MAX_BATCH = 256  # cap on a batch dimension, `num` and `steps`: one request stays ~1 s of CPU
 # Cap on the image values (images x H x W x channels) of one request. Answering costs ~160 bytes
 # of Python memory per value (JSON text, lists of floats), so 2**20 values is ~170 MB at most; a
 # 32x32x1 export keeps MAX_BATCH, a 64x64x3 one gets 85 images, a 256x256x3 one 5.
 DEFAULT_MAX_REQUEST_VALUES = 2**20
-METADATA_ASSET = os.path.join("assets", "oogan_metadata.json")
 
 _INT_RANGES = {tf.int32: (-2**31, 2**31 - 1), tf.int64: (-2**63, 2**63 - 1)}
 
@@ -71,7 +71,7 @@ class ServedModel:
   """One loaded export plus what the REST layer needs to describe and call it.
 
   Attributes:
-    metadata: dict, the export's `assets/oogan_metadata.json` (image_size, channels, c_dim, z_dim,
+    metadata: dict, the export's metadata (oogan_tf.export_format: image_size, channels, c_dim, z_dim,
       code_range, iteration, ...).
     version: int, the model version reported over REST (the export's training iteration).
     input_specs: {signature: {input name: tf.TensorSpec}}.
@@ -91,13 +91,10 @@ class ServedModel:
     if max_request_values < 1:
       raise ValueError(f"--max_request_values={max_request_values} is not allowed; it must be "
                        ">= 1")
-    meta_path = os.path.join(export_dir, METADATA_ASSET)
-    pb_path = os.path.join(export_dir, "saved_model.pb")
-    if not (os.path.exists(pb_path) and os.path.exists(meta_path)):
-      raise FileNotFoundError(f"{export_dir} is not an oogan_tf export (needs saved_model.pb and "
-                              f"{METADATA_ASSET}); create one with python -m oogan_tf.export")
-    with open(meta_path) as f:
-      self.metadata = json.load(f)
+    try:
+      self.metadata = export_format.read_metadata(export_dir)
+    except export_format.NotAnExportError as e:
+      raise FileNotFoundError(str(e)) from None
     self.version = int(self.metadata.get("iteration", 1))
     self._loaded = tf.saved_model.load(export_dir)
     self._signatures = dict(self._loaded.signatures)
@@ -113,7 +110,8 @@ class ServedModel:
     # instead of the graph's assertion text.
     self._scalar_bounds = {"num": (1, self.max_batch), "steps": (2, max(2, self.max_batch)),
                            "dim": (0, c_dim - 1)}
-    self._signature_def_json = self._read_signature_defs(pb_path)
+    self._signature_def_json = self._read_signature_defs(
+        os.path.join(export_dir, "saved_model.pb"))
 
   @staticmethod
   def _read_signature_defs(pb_path: str) -> dict:

@@ -1,0 +1,95 @@
+"""The export format: what an oogan_tf SavedModel directory holds besides its graph, and what a
+traversal is. Everything that writes or reads an export (export_lib, evaluate, the CLIs, the
+server, the tools) and everything that draws a traversal (training summaries, the `traverse`
+signature) takes these definitions from here.
+
+An export directory is a SavedModel plus `assets/oogan_metadata.json`, a JSON object with
+`format` (FORMAT), `iteration`, `image_size`, `channels`, `c_dim`, `z_dim`, `code_range` (the
+range training draws c from, CODE_RANGE), `probabilistic_q`, `output_range` ([0, 1]: the images'
+value range), `config` (the TrainConfig as a dict) and `bn_statistics` (what the export's
+BatchNorm statistics are; oogan_tf.calibration.describe).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+FORMAT = "oogan_tf.export/1"
+METADATA_NAME = "oogan_metadata.json"
+METADATA_ASSET = os.path.join("assets", METADATA_NAME)
+CODE_RANGE = (0.0, 1.0)  # training draws each code U(0, 1) in the uniform regime
+OUTPUT_RANGE = (0.0, 1.0)
+# The reference's traversal sheets (generate.py) hold the other codes at U(0.2, 0.6) and sweep
+# the chosen one over [0, 1]; the training summaries draw their sheets that way.
+TRAVERSAL_BASE_RANGE = (0.2, 0.6)
+TRAVERSAL_SWEEP = (0.0, 1.0)
+
+
+class NotAnExportError(ValueError):
+  """export_dir is missing, is not an oogan_tf export, or its metadata cannot be read; the
+  message names --export_dir and its value."""
+
+
+def metadata_for(cfg, iteration: int, bn_statistics: dict) -> dict[str, Any]:
+  """The metadata object of an export of `cfg` (a TrainConfig) at `iteration`."""
+  m = cfg.model
+  return {"format": FORMAT, "iteration": int(iteration), "image_size": m.image_size,
+          "channels": m.channels, "c_dim": m.c_dim, "z_dim": m.z_dim,
+          "code_range": list(CODE_RANGE), "probabilistic_q": m.probabilistic_q,
+          "output_range": list(OUTPUT_RANGE), "config": cfg.to_dict(),
+          "bn_statistics": bn_statistics}
+
+
+def write_metadata(path: str, metadata: dict[str, Any]) -> None:
+  """Writes `metadata` as the JSON file `path` (the caller places it under assets/)."""
+  with open(path, "w") as f:
+    json.dump(metadata, f, indent=2, sort_keys=True)
+
+
+def read_metadata(export_dir: str | None) -> dict[str, Any]:
+  """The metadata of the export at `export_dir`.
+
+  Raises: NotAnExportError (one line naming --export_dir) when export_dir is empty or not a
+    directory, has no SavedModel or no metadata asset, or the metadata is not a JSON object.
+  """
+  if not export_dir:
+    raise NotAnExportError("--export_dir is required: a directory written by "
+                           "python -m oogan_tf.export")
+  if not os.path.isdir(export_dir):
+    raise NotAnExportError(f"--export_dir={export_dir} does not exist or is not a directory; "
+                           "pass a directory written by python -m oogan_tf.export")
+  path = os.path.join(export_dir, METADATA_ASSET)
+  if not (os.path.isfile(path) and os.path.isfile(os.path.join(export_dir, "saved_model.pb"))):
+    raise NotAnExportError(f"--export_dir={export_dir} is not an oogan_tf export (it needs "
+                           f"saved_model.pb and {METADATA_ASSET}); pass a directory written by "
+                           "python -m oogan_tf.export")
+  try:
+    with open(path) as f:
+      metadata = json.load(f)
+  except (OSError, ValueError) as e:
+    raise NotAnExportError(f"--export_dir={export_dir}: {path} cannot be read ({e})") from None
+  if not isinstance(metadata, dict):
+    raise NotAnExportError(f"--export_dir={export_dir}: {path} is not a JSON object")
+  return metadata
+
+
+def traversal_inputs(base_c, z, dim, values):
+  """The generator inputs of a traversal: row r keeps (base_c[r], z[r]) and sweeps code `dim`.
+
+  Works eagerly (numpy or tensor inputs) and inside tf.function (the export's `traverse`).
+  Args: base_c float [R, C]; z float [R, Z]; dim int in [0, C); values float [K].
+  Returns: tf.Tensor c float32 [R*K, C], z float32 [R*K, Z], row-major (row r is outputs r*K .. r*K+K-1;
+    column k has c[dim] = values[k], the other codes and z those of row r).
+  """
+  # Imported here: the CLIs read metadata before TensorFlow loads (cli.py quiets its start-up).
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  base_c = tf.convert_to_tensor(base_c, tf.float32)
+  values = tf.convert_to_tensor(values, tf.float32)
+  k = tf.size(values)
+  c = tf.repeat(base_c, k, axis=0)
+  column = tf.one_hot(dim, tf.shape(base_c)[1], dtype=tf.float32)[None, :]
+  swept = tf.tile(values, [tf.shape(base_c)[0]])[:, None]
+  z = tf.repeat(tf.convert_to_tensor(z, tf.float32), k, axis=0)
+  return c * (1.0 - column) + swept * column, z

@@ -1,0 +1,41 @@
+"""The three networks of a run and the checkpoint layout that holds them.
+
+The trainer, the exporter (restore_for_serving), the baselines and evaluation build networks
+here, so a checkpoint written by one is read by the others with the same object names:
+`step`, `generator`, `ema_generator`, `discriminator`, and, in training checkpoints only, the
+optimisers `opt_d`, `opt_g`, `opt_info` and `ortho_optimizers` (a dict by orthogonal layer name).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import tensorflow as tf
+
+from oogan_tf.models.discriminator import Discriminator
+from oogan_tf.models.generator import Generator
+from oogan_tf.models.model_config import ModelConfig
+
+
+class Networks(NamedTuple):
+  """generator: the trained G; ema_generator: its parameter EMA (what is exported);
+  discriminator: D with its real/fake and Q heads."""
+  generator: Generator
+  ema_generator: Generator
+  discriminator: Discriminator
+
+
+def build_networks(cfg: ModelConfig) -> Networks:
+  """Freshly initialised networks of cfg's architecture, with all variables created (so a
+  checkpoint can be restored into them at once). Build inside a strategy scope to distribute."""
+  return Networks(Generator(cfg, name="generator").build_for(),
+                  Generator(cfg, name="ema_generator").build_for(),
+                  Discriminator(cfg, name="discriminator").build_for())
+
+
+def checkpoint_of(step: tf.Variable, networks: Networks, **optimizers) -> tf.train.Checkpoint:
+  """The run's checkpoint object: `step` (int64 iteration), the networks and, for training, the
+  optimisers by name (opt_d, opt_g, opt_info, ortho_optimizers)."""
+  return tf.train.Checkpoint(step=step, generator=networks.generator,
+                             ema_generator=networks.ema_generator,
+                             discriminator=networks.discriminator, **optimizers)
