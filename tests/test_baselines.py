@@ -12,10 +12,11 @@ import pytest
 from oogan_tf import baselines, evaluate_lib
 from oogan_tf.config import TrainConfig
 from oogan_tf.data import dsprites
-from oogan_tf.models import ModelConfig, build_networks
+from oogan_tf.models import build_networks
+from tiny import TINY_MODEL
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SMOKE = ModelConfig(image_size=32, channels=1, c_dim=3, z_dim=4, ngf=4, ndf=4)
+SMOKE = TINY_MODEL
 SIZES = {"factor_vae": {"num_train": 200, "num_variance_estimate": 2000},
          "mig": {"num_train": 1000},
          "generator_factors": {"num_samples": 64, "num_bases": 6, "sweep_steps": 4, "num_z": 2,

@@ -9,10 +9,11 @@ import tensorflow as tf
 
 from oogan_tf import calibration, export_lib
 from oogan_tf.config import TrainConfig
-from oogan_tf.models import Generator, ModelConfig, build_networks, copy_non_trainable
+from oogan_tf.models import Generator, build_networks, copy_non_trainable
 from oogan_tf.models.batch_norm import BatchNorm
+from tiny import TINY_MODEL
 
-TINY = ModelConfig(image_size=32, channels=1, c_dim=3, z_dim=4, ngf=4, ndf=4)
+TINY = TINY_MODEL
 
 
 def _cfg(**kw):

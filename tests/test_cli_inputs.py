@@ -253,3 +253,10 @@ def test_train_and_evaluate_share_one_process():
   from oogan_tf import evaluate  # pylint: disable=import-outside-toplevel,unused-import
   for name in ("seed", "model_dir", "data_dir", "export_dir", "c_dim"):
     assert name in flags.FLAGS
+
+
+def test_the_tests_tiny_model_is_the_smoke_preset():
+  from tiny import SMOKE, TINY_MODEL  # pylint: disable=import-outside-toplevel
+  assert (TINY_MODEL.image_size, TINY_MODEL.channels, TINY_MODEL.c_dim, TINY_MODEL.z_dim,
+          TINY_MODEL.ngf, TINY_MODEL.ndf) == (32, 1, 3, 4, 4, 4)
+  assert (SMOKE.train_steps, SMOKE.batch_size, SMOKE.standing_stats_batches) == (4, 8, 2)

@@ -12,12 +12,11 @@ import pytest
 import tensorflow as tf
 
 from oogan_tf.config import TrainConfig
-from oogan_tf.models import ModelConfig
 from oogan_tf.trainer import new_trainer
+from tiny import TINY_MODEL
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CFG = TrainConfig(model=ModelConfig(image_size=32, channels=1, c_dim=3, z_dim=4, ngf=4, ndf=4),
-                  batch_size=8, instance_noise_steps=2, export_at_end=False)
+CFG = TrainConfig(model=TINY_MODEL, batch_size=8, instance_noise_steps=2, export_at_end=False)
 
 
 def _global_batches():

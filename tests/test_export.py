@@ -12,7 +12,7 @@ from PIL import Image
 
 from oogan_tf import calibration, export_lib, train_lib
 from oogan_tf.config import TrainConfig
-from oogan_tf.models import ModelConfig
+from tiny import FAST_CALIBRATION, TINY_MODEL
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
@@ -22,9 +22,9 @@ ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
 def run(tmp_path_factory):
   """A 2-iteration tiny run and its export (via the library, from the newest checkpoint)."""
   root = tmp_path_factory.mktemp("export")
-  cfg = TrainConfig(model=ModelConfig(image_size=32, channels=1, c_dim=3, z_dim=4, ngf=4, ndf=4),
-                    batch_size=8, train_steps=2, steps_per_loop=2, sample_every_steps=2,
-                    checkpoint_every_steps=2, export_at_end=False, model_dir=str(root / "run"))
+  cfg = TrainConfig(model=TINY_MODEL, batch_size=8, train_steps=2, steps_per_loop=2, sample_every_steps=2,
+                    checkpoint_every_steps=2, export_at_end=False, model_dir=str(root / "run"),
+                    **FAST_CALIBRATION)
   train_lib.train(cfg)
   export_dir = export_lib.export_from_checkpoint(cfg.model_dir)
   return cfg, export_dir, tf.saved_model.load(export_dir)

@@ -10,10 +10,10 @@ import pytest
 import tensorflow as tf
 
 from oogan_tf.config import TrainConfig
-from oogan_tf.models import ModelConfig
 from oogan_tf.trainer import new_trainer
+from tiny import TINY_MODEL
 
-TINY = ModelConfig(image_size=32, channels=1, c_dim=3, z_dim=4, ngf=4, ndf=4)
+TINY = TINY_MODEL
 
 
 def _trainer(**kw):

@@ -23,15 +23,15 @@ import tensorflow as tf
 from oogan_tf import export_lib
 from oogan_tf import serving
 from oogan_tf.config import TrainConfig
-from oogan_tf.models import Discriminator, Generator, ModelConfig
+from oogan_tf.models import Discriminator, Generator
+from tiny import TINY_MODEL
 
 MAX_BODY_BYTES = 200_000  # > one 32x32x1 image as JSON (~20 KB), small enough to test 413
 ATOL = 1e-5  # JSON carries float32 values exactly; this only absorbs op-order differences
 
 
 def make_export(path) -> str:
-  cfg = TrainConfig(model=ModelConfig(image_size=32, channels=1, c_dim=3, z_dim=4, ngf=4, ndf=4),
-                    batch_size=8)
+  cfg = TrainConfig(model=TINY_MODEL, batch_size=8)
   generator = Generator(cfg.model).build_for()
   discriminator = Discriminator(cfg.model).build_for()
   return export_lib.write_export(generator, discriminator, cfg, 0, str(path))

@@ -14,7 +14,8 @@ import pytest
 from oogan_tf import export_lib
 from oogan_tf import serving
 from oogan_tf.config import TrainConfig
-from oogan_tf.models import Discriminator, Generator, ModelConfig
+from oogan_tf.models import Discriminator, Generator
+from tiny import TINY_MODEL
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -33,8 +34,7 @@ TIMEOUT_S = 30
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
-  cfg = TrainConfig(model=ModelConfig(image_size=32, channels=1, c_dim=3, z_dim=4, ngf=4, ndf=4),
-                    batch_size=8)
+  cfg = TrainConfig(model=TINY_MODEL, batch_size=8)
   export_dir = export_lib.write_export(
       Generator(cfg.model).build_for(), Discriminator(cfg.model).build_for(), cfg, 0,
       str(tmp_path_factory.mktemp("browser") / "export"))

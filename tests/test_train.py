@@ -19,15 +19,17 @@ from oogan_tf import losses, train_lib
 from oogan_tf.config import TrainConfig
 from oogan_tf.models import ModelConfig
 from oogan_tf.trainer import NonFiniteLossError, new_trainer
+from tiny import FAST_CALIBRATION, TINY_MODEL
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = ModelConfig(image_size=32, channels=1, c_dim=3, z_dim=4, ngf=4, ndf=4)
+TINY = TINY_MODEL
 
 
 def tiny_config(model_dir, **kw):
   base = dict(model=TINY, dataset="dsprites", batch_size=8, train_steps=4, steps_per_loop=2,
               sample_every_steps=2, checkpoint_every_steps=2, instance_noise_steps=2,
-              export_at_end=False, model_dir=str(model_dir) if model_dir else None)
+              export_at_end=False, model_dir=str(model_dir) if model_dir else None,
+              **FAST_CALIBRATION)
   base.update(kw)
   return TrainConfig(**base)
 

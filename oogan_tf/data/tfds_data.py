@@ -137,6 +137,12 @@ def build(cfg, sharding):
   buffer = min(cfg.shuffle_buffer, count)
 
   def epoch(e):
+    # The op seed below is a tensor. tf's get_seed compares (global seed, op seed) with (0, 0),
+    # which raises for a tensor when the global seed is 0 (keras.utils.set_random_seed(0), as a
+    # --seed=0 run sets before it builds its data), and otherwise mixes the global seed into
+    # the order. Without a seed on this function's graph the order is a function of
+    # (cfg.seed, epoch) alone.
+    tf.compat.v1.get_default_graph().seed = None
     seed = tf.random.stateless_uniform([], seed=tf.stack([tf.constant(cfg.seed, tf.int64), e]),
                                        minval=None, maxval=None, dtype=tf.int64)
     return encoded.shuffle(buffer, seed=seed)
