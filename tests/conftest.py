@@ -13,3 +13,20 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-posi
 _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+
+
+import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position,wrong-import-order
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+  """A finished run of the smoke preset (4 iterations, checkpoints at 2 and 4, no export),
+  trained once per session in this process exactly as `python -m oogan_tf.train
+  --flagfile=flags/smoke.flags --export_at_end=false` trains it. Read-only: copy it first."""
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  from oogan_tf import train_lib  # pylint: disable=g-import-not-at-top
+  from tiny import SMOKE  # pylint: disable=g-import-not-at-top
+  model_dir = tmp_path_factory.mktemp("smoke") / "run"
+  train_lib.train(dataclasses.replace(SMOKE, model_dir=str(model_dir), export_at_end=False),
+                  command_line="python -m oogan_tf.train --flagfile=flags/smoke.flags")
+  return model_dir
