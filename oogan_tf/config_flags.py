@@ -16,6 +16,7 @@ from absl import flags
 
 from oogan_tf.codes import SCHEDULES
 from oogan_tf.config import PRECISIONS, STRATEGIES, TrainConfig
+from oogan_tf.data.config import DATASETS
 from oogan_tf.models.model_config import (G_OUTPUTS, G_TYPES, Q_TYPES, SPECTRAL_NORM, UPSAMPLE,
                                           ModelConfig)
 
@@ -105,8 +106,8 @@ def define_config_flags(skip: tuple[str, ...] = (),
       (integer, "ndf", m.ndf, "D base width (64 in the paper)."),
       # Data.
       (string, "dataset", d.dataset,
-       "Dataset: dsprites, chairs, celeba, image_folder, mnist, fake, or tfds:<name>[:split] "
-       "(prepared by tensorflow_datasets in --data_dir; never downloaded)."),
+       f"Dataset: {', '.join(DATASETS)}, or tfds:<name>[:split] (prepared by "
+       "tensorflow_datasets in --data_dir; never downloaded)."),
       (string, "data_dir", None, "Directory with the dataset files (see README)."),
       (string, "cache", d.cache, "none, memory, or a file prefix for an on-disk cache."),
       (integer, "batch_size", d.batch_size, "Global batch size."),

@@ -171,6 +171,37 @@ def _evaluate_in_training(trainer: Trainer, cfg: TrainConfig, step: int, chief: 
       for k, v in sorted(scores.items()) if evaluate_lib.score_direction(k)))
 
 
+def _finite_metrics(out: dict, step: int, n: int, newest: str | None) -> dict[str, float]:
+  """The loop's metrics as floats; NonFiniteLossError (nothing is saved) if one is NaN or inf."""
+  metrics = {k: float(v) for k, v in out.items()}
+  bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+  if bad:
+    raise NonFiniteLossError(
+        f"non-finite values {', '.join(f'{k}={metrics[k]}' for k in bad)} in iterations "
+        f"{step}..{step + n - 1}; this state was not saved (newest checkpoint: "
+        f"{newest or 'none'}). Lower --learning_rate, use --precision=float32, or resume from "
+        "the newest checkpoint.")
+  return metrics
+
+
+def _report_loop(cfg: TrainConfig, trainer: Trainer, writer, log: RunLog, progress_line: str,
+                 metrics: dict[str, float], step: int, n: int, elapsed: float) -> None:
+  """One loop of n iterations ending at `step`: TensorBoard scalars, the progress line, stats."""
+  steps_per_sec = n / elapsed
+  with writer.as_default():
+    summaries.write_scalars(
+        {**metrics, "opt/learning_rate": cfg.learning_rate,
+         **{f"opt/loss_scale_{k}": v for k, v in trainer.loss_scales().items()},
+         "perf/steps_per_sec": steps_per_sec,
+         "perf/images_per_sec": steps_per_sec * cfg.batch_size}, step)
+  log.event(f"train | {progress_line} | "
+            f"d={metrics['loss/d_total']:.4f} g={metrics['loss/g_adv']:.4f} "
+            f"info={metrics['loss/info']:.4f} D(x)={metrics['d/score_real']:.3f} "
+            f"D(G(z))={metrics['d/score_fake']:.3f}")
+  log.stats({"step": step, "kimg": step * cfg.batch_size / 1000, "loop_seconds": elapsed,
+             "steps_per_sec": steps_per_sec, **metrics})
+
+
 def _train(cfg: TrainConfig, strategy: tf.distribute.Strategy, chief: bool,
            data_description: str, notes: list[str], feature_fn) -> dict:
   trainer = new_trainer(cfg, strategy)
@@ -236,30 +267,12 @@ def _train(cfg: TrainConfig, strategy: tf.distribute.Strategy, chief: bool,
       n = min(cfg.steps_per_loop, cfg.train_steps - step)
       t0 = time.perf_counter()
       out = trainer.train_loop(iterator, tf.constant(n, tf.int64))
-      metrics = {k: float(v) for k, v in out.items()}
+      metrics = _finite_metrics(out, step, n, manager.latest_checkpoint)
       elapsed = time.perf_counter() - t0
-      bad = [k for k, v in metrics.items() if not math.isfinite(v)]
-      if bad:
-        raise NonFiniteLossError(
-            f"non-finite values {', '.join(f'{k}={metrics[k]}' for k in bad)} in iterations "
-            f"{step}..{step + n - 1}; this state was not saved (newest checkpoint: "
-            f"{manager.latest_checkpoint or 'none'}). Lower --learning_rate, use "
-            "--precision=float32, or resume from the newest checkpoint.")
       prev, step = step, trainer.iteration
-      steps_per_sec = n / elapsed
-      with writer.as_default():
-        summaries.write_scalars(
-            {**metrics, "opt/learning_rate": cfg.learning_rate,
-             **{f"opt/loss_scale_{k}": v for k, v in trainer.loss_scales().items()},
-             "perf/steps_per_sec": steps_per_sec,
-             "perf/images_per_sec": steps_per_sec * cfg.batch_size}, step)
       progress.update(n, elapsed)
-      log.event(f"train | {progress.line(step, cfg.train_steps)} | "
-                f"d={metrics['loss/d_total']:.4f} g={metrics['loss/g_adv']:.4f} "
-                f"info={metrics['loss/info']:.4f} D(x)={metrics['d/score_real']:.3f} "
-                f"D(G(z))={metrics['d/score_fake']:.3f}")
-      log.stats({"step": step, "kimg": step * cfg.batch_size / 1000, "loop_seconds": elapsed,
-                 "steps_per_sec": steps_per_sec, **metrics})
+      _report_loop(cfg, trainer, writer, log, progress.line(step, cfg.train_steps), metrics,
+                   step, n, elapsed)
       for every, action in actions:
         if crossed(prev, step, every):
           action(step)

@@ -47,7 +47,8 @@ def test_every_registry_entry_builds(name, tmp_path):
 
 
 def test_registry_names():
-  assert data.DATASETS == ("dsprites", "chairs", "celeba", "image_folder", "mnist", "fake")
+  assert data.DATASETS == ("dsprites", "chairs", "celeba", "image_folder", "mnist", "digits",
+                           "fake")
 
 
 @pytest.mark.parametrize("changes, field", [

@@ -17,6 +17,7 @@ import pytest
 
 from oogan_tf import evaluate_lib, export_format, export_lib
 from oogan_tf.config import TrainConfig
+from oogan_tf.data.ground_truth import GroundTruthBase
 from oogan_tf.models import Discriminator, Generator, ModelConfig
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -26,17 +27,13 @@ TINY = {"mig": {"num_train": 64}, "tc": {"num_samples": 64, "mss_batch_size": 32
                        "batch_size": 8}}
 
 
-class BlockGroundTruth:
+class BlockGroundTruth(GroundTruthBase):
   """Fake GroundTruthData: factor k paints row band k of a 32x32 image with its value."""
 
   factor_sizes = (3, 4, 5)
   factor_names = ("a", "b", "c")
   num_factors = 3
   observation_shape = (SIZE, SIZE, 1)
-
-  def sample_factors(self, num, random_state):
-    return np.stack([random_state.randint(s, size=num) for s in self.factor_sizes],
-                    axis=1).astype(np.int64)
 
   def sample_observations_from_factors(self, factors, random_state):
     del random_state
@@ -47,10 +44,6 @@ class BlockGroundTruth:
     for k in range(self.num_factors):
       x[:, k * band:(k + 1) * band, :, 0] = values[:, k, None, None]
     return x
-
-  def sample(self, num, random_state):
-    f = self.sample_factors(num, random_state)
-    return f, self.sample_observations_from_factors(f, random_state)
 
 
 def _export(path, **model_kwargs):

@@ -5,7 +5,7 @@ import re
 # One definition of the image shapes, the model's: data serves what the networks can take.
 from oogan_tf.models.model_config import CHANNELS, IMAGE_SIZES
 
-DATASETS = ("dsprites", "chairs", "celeba", "image_folder", "mnist", "fake")
+DATASETS = ("dsprites", "chairs", "celeba", "image_folder", "mnist", "digits", "fake")
 # `--dataset=tfds:<name>[:split]`: a dataset prepared by tensorflow_datasets in --data_dir.
 TFDS_PREFIX = "tfds:"
 TFDS_DEFAULT_SPLIT = "train"

@@ -84,10 +84,5 @@ def build(cfg, sharding):
     count = 60_000
   else:
     raise _error(cfg.data_dir, f"has neither {NPZ_FILENAME} nor a prepared tfds 'mnist'")
-  ds = ds.shard(sharding.num_pipelines, sharding.pipeline_id)
-  ds = ds.shuffle(count, seed=pipeline.resume_seed(cfg, sharding),
-                  reshuffle_each_iteration=True).repeat()
-  ds = ds.batch(sharding.batch_size, drop_remainder=True)
-  ds = ds.map(lambda b: _to_size(b, cfg.image_size, cfg.channels),
-              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  return ds.prefetch(tf.data.AUTOTUNE)
+  return pipeline.in_memory_epochs(ds, count, cfg, sharding,
+                                   lambda b: _to_size(b, cfg.image_size, cfg.channels))

@@ -57,6 +57,17 @@ def resume_seed(cfg, sharding):
   return int(np.random.SeedSequence([cfg.seed, sharding.start_batch]).generate_state(1)[0])
 
 
+def in_memory_epochs(ds, count, cfg, sharding, to_observations):
+  """The training stream of an in-memory dataset of `count` examples: this pipeline's shard,
+  reshuffled every epoch (seeded by resume_seed), batched with drop_remainder, mapped by
+  `to_observations(batch)` to float32 [b, S, S, C] in [-1, 1], prefetched."""
+  ds = ds.shard(sharding.num_pipelines, sharding.pipeline_id)
+  ds = ds.shuffle(count, seed=resume_seed(cfg, sharding), reshuffle_each_iteration=True).repeat()
+  ds = ds.batch(sharding.batch_size, drop_remainder=True)
+  ds = ds.map(to_observations, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  return ds.prefetch(tf.data.AUTOTUNE)
+
+
 def batch_and_prefetch(ds, batch_size):
   """Batches with drop_remainder (static batch dimension) and prefetches with AUTOTUNE."""
   return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

@@ -2,7 +2,7 @@
 import dataclasses
 from typing import Callable
 
-from oogan_tf.data import dsprites, fake, image_folder, mnist, pipeline, tfds_data
+from oogan_tf.data import digits, dsprites, fake, image_folder, mnist, pipeline, tfds_data
 from oogan_tf.data.config import DATASETS, DatasetError, has_ground_truth, is_tfds
 
 
@@ -18,6 +18,7 @@ _REGISTRY = {
     "celeba": _Entry(image_folder.build, image_folder.describe),
     "image_folder": _Entry(image_folder.build, image_folder.describe),
     "mnist": _Entry(mnist.build, mnist.describe),
+    "digits": _Entry(digits.build, digits.describe),
     "fake": _Entry(fake.build, fake.describe),
 }
 assert tuple(_REGISTRY) == DATASETS
