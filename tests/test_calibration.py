@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -91,3 +93,22 @@ def test_export_records_its_batchnorm_statistics(tmp_path):
   loaded = tf.saved_model.load(path)
   out = loaded.signatures["sample"](c=tf.zeros((2, 3)), z=tf.zeros((2, 4)))["images"]
   assert out.shape == (2, 32, 32, 1)
+
+
+def test_bn_serving_check_tool_prints_one_json_line(smoke_run):
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+  run = subprocess.run([sys.executable, "tools/bn_serving_check.py", f"--model_dir={smoke_run}",
+                        "--num=16", "--batch=8", "--standing_batches=2"],
+                       cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+  assert run.returncode == 0, run.stderr[-2000:]
+  out = json.loads(run.stdout.strip().splitlines()[-1])
+  assert out["iteration"] == 4 and out["num"] == 16 and out["standing_batches"] == 2
+  assert {"batch_stats", "live_running_stats", "standing_stats"} <= set(out)
+  assert 0.0 <= out["mean_abs_diff_standing"] <= 2.0
+  bad = subprocess.run([sys.executable, "tools/bn_serving_check.py", "--num=0",
+                        f"--model_dir={smoke_run}"], cwd=repo, env=env, capture_output=True,
+                       text=True, timeout=300)
+  assert bad.returncode == 2
+  assert bad.stderr.strip().splitlines() == [
+      "error: --num=0 is not allowed; it must be in [1, 100000]"]

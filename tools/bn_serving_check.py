@@ -10,51 +10,61 @@ mode from the batch-statistics images, and (for binary data such as dSprites) th
 "on" pixels (> 0) in each mode.
 """
 
-import argparse
 import json
-import sys
 
+from absl import flags
 import numpy as np
 
-from oogan_tf import calibration, export_lib
+from oogan_tf import cli
+
+_MODEL_DIR = flags.DEFINE_string("model_dir", None, "Run directory to restore (required).")
+_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Checkpoint prefix (default: the newest).")
+_NUM = flags.DEFINE_integer("num", 256, "Images per mode (1-100000).")
+_BATCH = flags.DEFINE_integer("batch", 64, "Batch of the batch-statistics mode (1-4096).")
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of the codes and noise.")
+_STANDING = flags.DEFINE_integer("standing_batches", 32,
+                                 "Batches of the standing statistics (0-10000).")
 
 
 def _stats(x: np.ndarray) -> dict:
   return {"mean": float(x.mean()), "std": float(x.std()), "on_fraction": float((x > 0).mean())}
 
 
-def main(argv=None) -> int:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--model_dir", required=True)
-  parser.add_argument("--num", type=int, default=256)
-  parser.add_argument("--batch", type=int, default=64, help="batch of the batch-statistics mode")
-  parser.add_argument("--seed", type=int, default=0)
-  parser.add_argument("--checkpoint", default=None, help="default: the newest")
-  parser.add_argument("--standing_batches", type=int, default=32)
-  args = parser.parse_args(argv)
-  cfg, ema, _, iteration = export_lib.restore_for_serving(args.model_dir, args.checkpoint)
-  rs = np.random.RandomState(args.seed)
-  c = rs.uniform(0, 1, (args.num, cfg.model.c_dim)).astype(np.float32)
-  z = rs.normal(size=(args.num, cfg.model.z_dim)).astype(np.float32)
-  batches = [(c[i:i + args.batch], z[i:i + args.batch]) for i in range(0, args.num, args.batch)]
+def main(argv):
+  if len(argv) > 1:
+    cli.fail(f"unexpected arguments {argv[1:]}")
+  if not _MODEL_DIR.value:
+    cli.fail("--model_dir is required: a run directory written by python -m oogan_tf.train")
+  cli.check_ranges(flags.FLAGS, {"num": (1, 100_000), "batch": (1, 4096),
+                                 "standing_batches": (0, 10_000)})
+  from oogan_tf import calibration, export_lib, run_dir  # pylint: disable=g-import-not-at-top
+  try:
+    cfg, ema, _, iteration = export_lib.restore_for_serving(_MODEL_DIR.value, _CHECKPOINT.value)
+  except (FileNotFoundError, run_dir.RunDirectoryError) as e:
+    cli.fail(str(e))
+  num, size = _NUM.value, _BATCH.value
+  rs = np.random.RandomState(_SEED.value)
+  c = rs.uniform(0, 1, (num, cfg.model.c_dim)).astype(np.float32)
+  z = rs.normal(size=(num, cfg.model.z_dim)).astype(np.float32)
+  batches = [(c[i:i + size], z[i:i + size]) for i in range(0, num, size)]
+
   def images(training):
     return np.concatenate([ema(inputs, training=training).numpy() for inputs in batches])
 
   # Inference first: a training-mode call updates the running statistics it would read.
   live = images(False)
   batch = images(True)
-  calibration.standing_generator_statistics(ema, cfg, args.standing_batches)
+  calibration.standing_generator_statistics(ema, cfg, _STANDING.value)
   standing = images(False)
   print(json.dumps({
-      "model_dir": args.model_dir, "iteration": iteration, "num": args.num,
-      "batch": args.batch, "standing_batches": args.standing_batches,
+      "model_dir": _MODEL_DIR.value, "iteration": iteration, "num": num,
+      "batch": size, "standing_batches": _STANDING.value,
       "batch_stats": _stats(batch), "live_running_stats": _stats(live),
       "standing_stats": _stats(standing),
       "mean_abs_diff_live": float(np.abs(batch - live).mean()),
       "mean_abs_diff_standing": float(np.abs(batch - standing).mean()),
   }))
-  return 0
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  cli.run(main, __doc__)
