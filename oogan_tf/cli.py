@@ -124,10 +124,10 @@ class DataSourceFlags:
     """(description of the source, tf.data.Dataset of float32 [batch_size, S, S, C] batches in
     [-1, 1]) of the flags' dataset, or fail() with the data error's one line."""
     from oogan_tf import data  # pylint: disable=g-import-not-at-top
-    cfg = data.DataConfig(name=self.dataset.value, data_dir=self.data_dir.value,
-                          image_size=self.image_size.value, channels=self.channels.value,
-                          batch_size=batch_size, seed=seed)
-    try:
+    try:  # DataConfig validates at construction
+      cfg = data.DataConfig(name=self.dataset.value, data_dir=self.data_dir.value,
+                            image_size=self.image_size.value, channels=self.channels.value,
+                            batch_size=batch_size, seed=seed)
       return data.describe_source(cfg), data.build_dataset(cfg)
     except data.DatasetError as e:
       fail(str(e))

@@ -294,7 +294,7 @@ def refuse_foreign_directory(model_dir: str) -> None:
   """Raises RunDirectoryError if model_dir holds files but no config.json (a directory that is
   not an oogan_tf run is never written into)."""
   # A lock file alone is what a start killed before writing config.json leaves behind.
-  if (os.path.isdir(model_dir) and not os.path.exists(os.path.join(model_dir, "config.json"))
+  if (os.path.isdir(model_dir) and not os.path.exists(os.path.join(model_dir, CONFIG_FILE))
       and set(os.listdir(model_dir)) - {LOCK_FILE}):
     raise RunDirectoryError(
         f"--model_dir={model_dir} is not empty and has no config.json, so it is not an "

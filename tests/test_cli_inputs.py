@@ -260,3 +260,12 @@ def test_the_tests_tiny_model_is_the_smoke_preset():
   assert (TINY_MODEL.image_size, TINY_MODEL.channels, TINY_MODEL.c_dim, TINY_MODEL.z_dim,
           TINY_MODEL.ngf, TINY_MODEL.ndf) == (32, 1, 3, 4, 4, 4)
   assert (SMOKE.train_steps, SMOKE.batch_size, SMOKE.standing_stats_batches) == (4, 8, 2)
+
+
+def test_data_tools_reject_an_invalid_dataset_config_in_one_line():
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+  result = subprocess.run([sys.executable, "tools/preview_data.py", "--image_size=48"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines() == [
+      "error: dataset 'dsprites': image_size=48 is invalid; expected one of (32, 64, 128, 256)."]
