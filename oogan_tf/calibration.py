@@ -70,7 +70,8 @@ def recompute_statistics(model: keras.Model, call: Callable[[object], object],
 
 
 def generator_inputs(cfg: TrainConfig, num_batches: int) -> Iterator[tuple]:
-  """(c [B, C] ~ U(0, 1), z [B, Z] ~ N(0, I)) float32 batches, B = cfg.batch_size.
+  """(code [B, C + K], z [B, Z] ~ N(0, I)) float32 batches, B = cfg.batch_size: c ~ U(0, 1)
+  (then one_hot(k), k uniform, when the model has a categorical code of K categories).
 
   Uniform codes, the distribution the export samples from (sample_from_seed, traversal bases):
   training-mode BatchNorm normalises each batch with its own statistics, so a one-hot or
@@ -80,8 +81,8 @@ def generator_inputs(cfg: TrainConfig, num_batches: int) -> Iterator[tuple]:
   m = cfg.model
   for k in range(num_batches):
     sample = codes_lib.sample_codes(codes_lib.step_key(_STANDING_SEED, k, 0), k, cfg.batch_size,
-                                    m.c_dim, m.z_dim, "uniform")
-    yield sample.c, sample.z
+                                    m.c_dim, m.z_dim, "uniform", m.cat_dim)
+    yield codes_lib.generator_code(sample.c, sample.category, m.cat_dim), sample.z
 
 
 def standing_generator_statistics(generator: keras.Model, cfg: TrainConfig,

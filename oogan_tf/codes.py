@@ -9,7 +9,9 @@ Schedules (reference-notes section 5 and the discrepancy table, row 7):
   alternation).
 * "uniform": always uniform, never a CE target (the "without one-hot sampling" ablation).
 
-z ~ N(0, I_Z) is drawn fresh on every call. Draws are stateless: they depend only on a key
+With a categorical code (K = cat_dim > 0) each sample also draws a category k ~ U{0, ..., K-1} in
+every regime; G takes [c | one_hot(k)] (generator_code). z ~ N(0, I_Z) is drawn fresh on every
+call. Draws are stateless: they depend only on a key
 derived from (run seed, iteration, purpose), so a resumed run, or the same global batch split over
 several replicas, draws exactly the same codes. All functions work inside a compiled step with the
 iteration as a tensor.
@@ -23,7 +25,6 @@ import tensorflow as tf
 
 SCHEDULES = ("reference", "paper", "uniform")
 UNIFORM, ONE_HOT, DOMINANT = 0, 1, 2
-REGIME_NAMES = {UNIFORM: "uniform", ONE_HOT: "one_hot", DOMINANT: "dominant"}
 # CE weight per regime, per schedule.
 CE_WEIGHTS = {
     "reference": {UNIFORM: 0.0, ONE_HOT: 0.8, DOMINANT: 0.2},
@@ -44,6 +45,7 @@ class CodeSample:
       regime.
     ce_weight: float32 scalar weight of the one-hot cross-entropy for this regime.
     regime: int32 scalar, UNIFORM / ONE_HOT / DOMINANT.
+    category: int32 [B], the categorical code in [0, K) (zeros when K = 0: no categorical code).
   """
 
   c: tf.Tensor
@@ -51,11 +53,13 @@ class CodeSample:
   target: tf.Tensor
   ce_weight: tf.Tensor
   regime: tf.Tensor
+  category: tf.Tensor
 
   def shard(self, start, size: int) -> "CodeSample":
     """Rows [start, start + size) of a global-batch draw (one replica's share)."""
-    return dataclasses.replace(self, c=self.c[start:start + size], z=self.z[start:start + size],
-                               target=self.target[start:start + size])
+    rows = slice(start, start + size)
+    return dataclasses.replace(self, c=self.c[rows], z=self.z[rows], target=self.target[rows],
+                               category=self.category[rows])
 
 
 def _check_schedule(schedule: str) -> None:
@@ -82,8 +86,18 @@ def step_key(seed: int, iteration, purpose: int) -> tf.Tensor:
   return tf.stack([tf.constant(seed, tf.int64), n * 16 + purpose])
 
 
+def generator_code(c, category, cat_dim: int) -> tf.Tensor:
+  """G's code input float32 [B, C + K]: c float [B, C] then one_hot(category int [B], K).
+
+  With cat_dim 0 it is c itself."""
+  c = tf.convert_to_tensor(c, tf.float32)
+  if not cat_dim:
+    return c
+  return tf.concat([c, tf.one_hot(tf.cast(category, tf.int32), cat_dim)], axis=-1)
+
+
 def sample_codes(key: tf.Tensor, iteration, batch_size: int, c_dim: int, z_dim: int,
-                 schedule: str = "reference") -> CodeSample:
+                 schedule: str = "reference", cat_dim: int = 0) -> CodeSample:
   """Draws (c, z, one-hot target, CE weight) for one iteration.
 
   Args:
@@ -93,6 +107,8 @@ def sample_codes(key: tf.Tensor, iteration, batch_size: int, c_dim: int, z_dim: 
     c_dim: C >= 1.
     z_dim: Z >= 0.
     schedule: one of SCHEDULES.
+    cat_dim: K >= 0; the categories come from their own key, so the other draws do not depend
+      on K.
   Returns: a CodeSample.
   """
   regime = regime_for(iteration, schedule)
@@ -111,4 +127,11 @@ def sample_codes(key: tf.Tensor, iteration, batch_size: int, c_dim: int, z_dim: 
   weights = CE_WEIGHTS[schedule]
   ce_weight = tf.gather(tf.constant([weights[UNIFORM], weights[ONE_HOT], weights[DOMINANT]]),
                         regime)
-  return CodeSample(c=c, z=z, target=target, ce_weight=ce_weight, regime=regime)
+  if cat_dim:
+    category = tf.random.stateless_uniform(
+        (batch_size,), tf.random.experimental.stateless_fold_in(tf.cast(key, tf.int64), 4), 0,
+        cat_dim, dtype=tf.int32)
+  else:
+    category = tf.zeros((batch_size,), tf.int32)
+  return CodeSample(c=c, z=z, target=target, ce_weight=ce_weight, regime=regime,
+                    category=category)

@@ -10,7 +10,7 @@ import json
 import math
 
 from oogan_tf.codes import SCHEDULES
-from oogan_tf.data.config import DataConfig, has_ground_truth
+from oogan_tf.data.config import LABELLED_DATASETS, DataConfig, has_ground_truth
 from oogan_tf.models.model_config import ModelConfig
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -50,6 +50,7 @@ class TrainConfig:
     learning_rate, beta_1, beta_2, epsilon: the three Adams (D, G, info).
     gp_weight: gradient-penalty weight (0 disables the extra D forward).
     lambda_info, gamma_onehot: weights of the code reconstruction and one-hot CE terms.
+    lambda_cat: weight of the categorical code's CE (used only when model.cat_dim > 0).
     code_schedule: "reference" | "paper" | "uniform" (oogan_tf.codes).
     orthogonal_reg: run the private orthogonal steps (False: ablation).
     reference_ortho_grads: also do what the released code does by accident: its private
@@ -97,6 +98,7 @@ class TrainConfig:
   gp_weight: float = 10.0
   lambda_info: float = 1.0
   gamma_onehot: float = 1.0
+  lambda_cat: float = 1.0
   code_schedule: str = "reference"
   orthogonal_reg: bool = True
   reference_ortho_grads: bool = False
@@ -148,7 +150,7 @@ class TrainConfig:
       value = getattr(self, name)
       if not 0.0 <= value < 1.0:
         raise ValueError(f"--{name}={value} is not allowed; it must be in [0, 1)")
-    for name in ("gp_weight", "lambda_info", "gamma_onehot"):
+    for name in ("gp_weight", "lambda_info", "gamma_onehot", "lambda_cat"):
       value = getattr(self, name)
       if not (value >= 0 and math.isfinite(value)):
         raise ValueError(f"--{name}={value} is not allowed; it must be finite and >= 0")
@@ -167,6 +169,11 @@ class TrainConfig:
     if not names or bad:
       raise ValueError(f"--eval_metrics={self.eval_metrics!r} is not allowed; give a "
                        f"comma-separated list from {', '.join(allowed)}")
+    if "categorical_accuracy" in names and not (self.model.cat_dim and
+                                                self.dataset in LABELLED_DATASETS):
+      raise ValueError(f"--eval_metrics={self.eval_metrics!r}: categorical_accuracy needs "
+                       f"--cat_dim > 0 and a dataset with class labels (--dataset=digits); got "
+                       f"--cat_dim={self.model.cat_dim} --dataset={self.dataset}")
     factors = [m for m in names if m in evaluation.REPRESENTATION_METRICS +
                evaluation.GENERATOR_METRICS]
     if factors and not has_ground_truth(self.dataset):

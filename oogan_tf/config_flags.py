@@ -24,12 +24,12 @@ from oogan_tf.models.model_config import (G_OUTPUTS, G_TYPES, Q_TYPES, SPECTRAL_
 # The groups of `--help` (help_text); every configuration flag is in exactly one.
 FLAG_GROUPS = {
     "data": ("dataset", "data_dir", "cache", "batch_size", "image_size", "channels"),
-    "model": ("c_dim", "z_dim", "g_type", "q_type", "probabilistic_q", "learned_constant",
-              "spectral_norm", "upsample", "g_output", "ngf", "ndf"),
+    "model": ("c_dim", "cat_dim", "z_dim", "g_type", "q_type", "probabilistic_q",
+              "learned_constant", "spectral_norm", "upsample", "g_output", "ngf", "ndf"),
     "training": ("train_steps", "steps_per_loop", "learning_rate", "beta_1", "beta_2",
-                 "gp_weight", "lambda_info", "gamma_onehot", "code_schedule", "orthogonal_reg",
-                 "reference_ortho_grads", "instance_noise_steps", "ema_decay", "precision",
-                 "jit_compile", "seed", "sample_seed"),
+                 "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "code_schedule",
+                 "orthogonal_reg", "reference_ortho_grads", "instance_noise_steps", "ema_decay",
+                 "precision", "jit_compile", "seed", "sample_seed"),
     "output": ("model_dir", "checkpoint_every_steps", "sample_every_steps", "keep_checkpoints",
                "export_at_end", "eval_every_steps", "eval_metrics", "eval_sizes_scale",
                "inception_weights", "standing_stats_batches", "encoder_recalibration_batches"),
@@ -88,6 +88,8 @@ def define_config_flags(skip: tuple[str, ...] = (),
       (integer, "image_size", m.image_size, "Square image size S: 32, 64, 128 or 256."),
       (integer, "channels", m.channels, "Image channels: 1 (greyscale) or 3 (RGB)."),
       (integer, "c_dim", m.c_dim, "Number of continuous control codes C (>= 1)."),
+      (integer, "cat_dim", m.cat_dim, "Categories K of a categorical code beside c (0 = none, "
+       "else >= 2; 10 for digits, the paper's Figure 15)."),
       (integer, "z_dim", m.z_dim, "Noise size Z (>= 2 with the compete-free G)."),
       (enum, "g_type", m.g_type, G_TYPES,
        "Generator input block: oogan (compete-free) or infogan (ablation)."),
@@ -120,6 +122,8 @@ def define_config_flags(skip: tuple[str, ...] = (),
       (floating, "gp_weight", d.gp_weight, "Gradient-penalty weight (0 = off)."),
       (floating, "lambda_info", d.lambda_info, "Weight of the code reconstruction loss."),
       (floating, "gamma_onehot", d.gamma_onehot, "Weight of the one-hot cross-entropy."),
+      (floating, "lambda_cat", d.lambda_cat, "Weight of the categorical code's cross-entropy "
+       "(with --cat_dim > 0)."),
       (enum, "code_schedule", d.code_schedule, SCHEDULES, "c sampling: reference "
        "(uniform/one-hot/dominant), paper (50/50) or uniform (no one-hot ablation)."),
       (boolean, "orthogonal_reg", d.orthogonal_reg, "Orthogonal regularisation of Q."),
@@ -162,12 +166,12 @@ def define_config_flags(skip: tuple[str, ...] = (),
     if name not in skip:
       define_if_absent(definer, name, *args, flag_values=flag_values)
 
-_MODEL_FIELDS = ("image_size", "channels", "c_dim", "z_dim", "g_type", "q_type",
+_MODEL_FIELDS = ("image_size", "channels", "c_dim", "cat_dim", "z_dim", "g_type", "q_type",
                  "probabilistic_q", "learned_constant", "spectral_norm", "upsample", "g_output",
                  "ngf", "ndf")
 _TRAIN_FIELDS = (
     "dataset", "data_dir", "cache", "batch_size", "train_steps", "steps_per_loop",
-    "learning_rate", "beta_1", "beta_2", "gp_weight", "lambda_info", "gamma_onehot",
+    "learning_rate", "beta_1", "beta_2", "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat",
     "code_schedule", "orthogonal_reg", "reference_ortho_grads", "instance_noise_steps",
     "ema_decay", "precision", "jit_compile", "strategy", "num_gpus", "seed", "sample_seed",
     "checkpoint_every_steps", "sample_every_steps", "keep_checkpoints", "export_at_end",

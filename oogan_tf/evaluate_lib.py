@@ -66,6 +66,7 @@ SCORE_DIRECTIONS: Dict[str, Dict[str, str]] = {
     "perceptual_diversity": {"mean": "higher"},
     "fid": {"fid": "lower"},
     "kid": {"kid": "lower"},
+    "categorical_accuracy": {"accuracy": "higher"},
 }
 _ORTHO_SUFFIXES = ("orth_conv/kernel", "readout/transform")
 
@@ -198,23 +199,32 @@ def orthogonality_of(loaded: Any) -> Dict[str, Any]:
   return result
 
 
-def make_sampler(loaded: Any) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+def make_sampler(loaded: Any, cat_dim: int = 0, seed: int = 0
+                 ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
   """sample(c float32 [N, C], z float32 [N, Z]) -> images float32 [N, S, S, ch] in [0, 1].
 
-  The export's `sample` signature (EMA generator, inference-mode BatchNorm).
+  The export's `sample` signature (EMA generator, inference-mode BatchNorm). For an export with
+  a categorical code (cat_dim K > 0) each image's category is drawn uniformly from [0, K), from a
+  numpy stream of `seed`, as training draws it.
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   signature = loaded.signatures["sample"]
+  categories = np.random.RandomState(seed)
 
   def sample(c, z):
-    return signature(c=tf.constant(c, tf.float32), z=tf.constant(z, tf.float32))["images"].numpy()
+    inputs = {"c": tf.constant(c, tf.float32), "z": tf.constant(z, tf.float32)}
+    if cat_dim:
+      inputs["category"] = tf.constant(categories.randint(0, cat_dim, len(c)), tf.int32)
+    return signature(**inputs)["images"].numpy()
 
   return sample
 
 
-def make_generator(loaded: Any, channels: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-  """generate(c, z) -> RGB images in [-1, 1] via the export's `sample` signature."""
-  sample = make_sampler(loaded)
+def make_generator(loaded: Any, channels: int, cat_dim: int = 0
+                   ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+  """generate(c, z) -> RGB images in [-1, 1] via the export's `sample` signature (categories
+  as make_sampler draws them)."""
+  sample = make_sampler(loaded, cat_dim)
 
   def generate(c, z):
     x = np.clip(sample(c, z) * 2.0 - 1.0, -1.0, 1.0)
@@ -251,7 +261,8 @@ def load_ground_truth(metadata: Mapping[str, Any], data_dir: Optional[str]):
         f"the export was trained on dataset={dataset!r}, which has no ground-truth factors "
         f"(only {', '.join(GROUND_TRUTH_DATASETS)} have); metrics that need them "
         f"({', '.join(m for m in metrics_lib.REPRESENTATION_METRICS)}) cannot run. Use "
-        "--metrics=ortho,perceptual_diversity")
+        "--metrics=ortho,perceptual_diversity,fid,kid (and categorical_accuracy for a "
+        "categorical code on digits)")
   dcfg = _data_config(metadata, data_dir)
   try:
     return data_lib.get_ground_truth(dcfg), str(data_lib.describe_source(dcfg))
@@ -298,6 +309,50 @@ def _generated_batches(sampler: Callable[[np.ndarray, np.ndarray], np.ndarray], 
     c = rs.uniform(0.0, 1.0, (batch_size, c_dim)).astype(np.float32)
     z = rs.randn(batch_size, z_dim).astype(np.float32)
     yield np.clip(sampler(c, z) * 2.0 - 1.0, -1.0, 1.0)
+
+
+def _check_categorical(metadata: Mapping[str, Any], export_dir: str) -> None:
+  """EvaluationError unless the export has a categorical code and a labelled dataset."""
+  from oogan_tf.data import LABELLED_DATASETS  # pylint: disable=g-import-not-at-top
+  if not int(metadata.get("cat_dim", 0)):
+    raise EvaluationError(f"--metrics includes categorical_accuracy, but the export at "
+                          f"--export_dir={export_dir} has no categorical code (cat_dim=0); "
+                          "train with --cat_dim=K")
+  dataset = metadata.get("config", {}).get("dataset")
+  if dataset not in LABELLED_DATASETS:
+    raise EvaluationError(f"--metrics includes categorical_accuracy, which needs class labels; "
+                          f"the export was trained on --dataset={dataset}, and only "
+                          f"{', '.join(LABELLED_DATASETS)} has them")
+
+
+def _categorical_accuracy(loaded: Any, metadata: Mapping[str, Any], data_dir: Optional[str],
+                          batch_size: int, seed: int, overrides: Mapping[str, Any],
+                          progress) -> Dict[str, Any]:
+  """The categorical code's unsupervised accuracy on the labelled training images
+  (metrics.categorical_accuracy; sizes: num_samples, first N images in file order, and
+  bootstrap)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from oogan_tf import data as data_lib  # pylint: disable=g-import-not-at-top
+  from oogan_tf.metrics import categorical_accuracy  # pylint: disable=g-import-not-at-top
+  params = dict(categorical_accuracy.DEFAULTS, batch_size=batch_size)
+  unknown = set(overrides) - {"num_samples", "bootstrap"}
+  if unknown:
+    raise EvaluationError(f"sizes['categorical_accuracy'] has unknown keys {sorted(unknown)}; "
+                          "valid: bootstrap, num_samples")
+  params.update(overrides)
+  images, labels, num_classes = data_lib.get_labelled(_data_config(metadata, data_dir))
+  n = min(int(params["num_samples"]), len(labels))
+  encode = loaded.signatures["encode"]
+
+  def category_fn(x):
+    return encode(images=tf.constant((x + 1.0) * 0.5))["category_probabilities"].numpy()
+
+  result = metrics_lib.compute_categorical_accuracy(
+      category_fn, images[:n], labels[:n], int(metadata["cat_dim"]), num_classes,
+      batch_size=int(params["batch_size"]), bootstrap=int(params["bootstrap"]), seed=seed,
+      progress=progress)
+  result["params"] = dict(params, num_samples=n, seed=seed)
+  return result
 
 
 def _pd_params(sizes_scale: float, overrides: Mapping[str, Any]) -> Dict[str, Any]:
@@ -394,6 +449,8 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
       raise EvaluationError("perceptual_diversity needs c_dim >= 2; the export has "
                             f"c_dim={metadata['c_dim']}")
     pd_params = _pd_params(sizes_scale, sizes.get("perceptual_diversity", {}))
+  if "categorical_accuracy" in names:
+    _check_categorical(metadata, export_dir)
   fidelity_names = [m for m in names if m in metrics_lib.FIDELITY_METRICS]
   if fidelity_names:
     fidelity_params = _fidelity_params(sizes_scale, sizes)
@@ -424,6 +481,7 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
 
   results: Dict[str, Any] = {}
   representation_fn, gaussian_fn = make_encoder(loaded, metadata, batch_size)
+  cat_dim = int(metadata.get("cat_dim", 0))  # exports older than the categorical code lack it
   cache = None
   if ground_truth is not None and code_cache.supports(ground_truth):
     # Q's mean in inference mode is deterministic: every metric and seed shares one encoding
@@ -431,7 +489,8 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
     representation_fn = cache = code_cache.CodeCache(ground_truth, representation_fn)
   results.update(score_functions(
       names, ground_truth, representation_fn=representation_fn, gaussian_fn=gaussian_fn,
-      sampler=make_sampler(loaded), c_dim=int(metadata["c_dim"]), z_dim=int(metadata["z_dim"]),
+      sampler=make_sampler(loaded, cat_dim, int(seed)), c_dim=int(metadata["c_dim"]),
+      z_dim=int(metadata["z_dim"]),
       seed=int(seed), protocol=protocol, sizes_scale=float(sizes_scale), sizes=sizes,
       num_seeds=num_seeds, progress=progress))
   if "ortho" in names:
@@ -441,7 +500,7 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
   if "perceptual_diversity" in names:
     t = time.time()
     pd = metrics_lib.compute_perceptual_diversity(
-        make_generator(loaded, int(metadata["channels"])), int(metadata["c_dim"]),
+        make_generator(loaded, int(metadata["channels"]), cat_dim), int(metadata["c_dim"]),
         int(metadata["z_dim"]), vgg_weights, trials=pd_params["trials"],
         batch_size=pd_params["batch_size"], code_range=tuple(pd_code_range), seed=int(seed),
         progress=progress)
@@ -449,6 +508,12 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
                         vgg_weights=os.path.abspath(vgg_weights))
     pd["elapsed_s"] = float(time.time() - t)
     results["perceptual_diversity"] = pd
+  if "categorical_accuracy" in names:
+    t = time.time()
+    results["categorical_accuracy"] = _categorical_accuracy(
+        loaded, metadata, data_dir, batch_size, int(seed),
+        sizes.get("categorical_accuracy", {}), progress)
+    results["categorical_accuracy"]["elapsed_s"] = float(time.time() - t)
   if fidelity_names:
     t = time.time()
     real, source = _real_batches(metadata, data_dir, fidelity_params["batch_size"], int(seed))
@@ -458,7 +523,7 @@ def evaluate_export(export_dir: str, metrics: Any, *, seed: int = 0, protocol: s
         feature_fn = metrics_lib.inception_feature_fn(fidelity_params["inception_weights"])
       except metrics_lib.InceptionWeightsError as e:
         raise EvaluationError(str(e)) from None
-    fake = _generated_batches(make_sampler(loaded), int(metadata["c_dim"]),
+    fake = _generated_batches(make_sampler(loaded, cat_dim, int(seed)), int(metadata["c_dim"]),
                               int(metadata["z_dim"]), fidelity_params["batch_size"], int(seed))
     try:
       scores = metrics_lib.compute_fidelity(
@@ -679,9 +744,12 @@ def write_summaries(result: Mapping[str, Any], summary_dir: str, step: int) -> N
   writer.close()
 
 
-def _chance(name: str, num_factors: Optional[int]) -> str:
-  """What a code that carries no information about the factors scores, where that is defined."""
+def _chance(name: str, num_factors: Optional[int], results: Mapping[str, Any]) -> str:
+  """What a code that carries no information about the factors (or labels) scores, where that
+  is defined."""
   metric, key = name.split("/")[:2]
+  if metric == "categorical_accuracy" and key == "accuracy":
+    return f"{results[metric]['chance']:.4f}"  # the largest class frequency of the data
   if metric in ("factor_vae", "beta_vae") and key.endswith("accuracy"):
     # A majority vote / linear classifier that sees nothing guesses the fixed factor.
     return f"{1.0 / num_factors:.4f}" if num_factors else "1/factors"
@@ -719,7 +787,7 @@ def format_table(result: Mapping[str, Any]) -> str:
       text += f"  [{s['min']:.4f}, {s['max']:.4f}]"
     direction = score_direction(k)
     if direction:
-      scores.append((k, text, direction, _chance(k, num_factors)))
+      scores.append((k, text, direction, _chance(k, num_factors, result["results"])))
     else:
       settings.append((k, f"{s['value']:g}"))
   unavailable = [(m, f"n/a ({r.get('reason', '')})") for m, r in result["results"].items()

@@ -4,7 +4,8 @@ server, the tools) and everything that draws a traversal (training summaries, th
 signature) takes these definitions from here.
 
 An export directory is a SavedModel plus `assets/oogan_metadata.json`, a JSON object with
-`format` (FORMAT), `iteration`, `image_size`, `channels`, `c_dim`, `z_dim`, `code_range` (the
+`format` (FORMAT), `iteration`, `image_size`, `channels`, `c_dim`, `cat_dim` (categories of the
+categorical code, 0 for none), `z_dim`, `code_range` (the
 range training draws c from, CODE_RANGE), `probabilistic_q`, `output_range` ([0, 1]: the images'
 value range), `config` (the TrainConfig as a dict) and `bn_statistics` (what the export's
 BatchNorm statistics are; oogan_tf.calibration.describe).
@@ -36,7 +37,7 @@ def metadata_for(cfg, iteration: int, bn_statistics: dict) -> dict[str, Any]:
   """The metadata object of an export of `cfg` (a TrainConfig) at `iteration`."""
   m = cfg.model
   return {"format": FORMAT, "iteration": int(iteration), "image_size": m.image_size,
-          "channels": m.channels, "c_dim": m.c_dim, "z_dim": m.z_dim,
+          "channels": m.channels, "c_dim": m.c_dim, "cat_dim": m.cat_dim, "z_dim": m.z_dim,
           "code_range": list(CODE_RANGE), "probabilistic_q": m.probabilistic_q,
           "output_range": list(OUTPUT_RANGE), "config": cfg.to_dict(),
           "bn_statistics": bn_statistics}

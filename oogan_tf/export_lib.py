@@ -9,6 +9,10 @@ Signatures (every input a TensorSpec with a free batch dimension where it has on
     the seed)
   encode: images float32 [B, H, W, ch] in [0, 1] -> c_mean [B, C] (+ c_log_sigma for a
     probabilistic Q)
+With a categorical code of K categories (metadata cat_dim > 0) `sample` also takes
+`category` int32 [B] in [0, K), `traverse` takes `category` int32 [] (the category every image of
+the sweep shows), `sample_from_seed` also returns the drawn `category` int32 [num], and `encode`
+also returns `category_probabilities` float32 [B, K] (softmax of Q's categorical logits).
 Beside the graph, the metadata asset of oogan_tf.export_format (image size, channels, c_dim, z_dim,
 the code range and the training config).
 
@@ -31,11 +35,12 @@ from absl import logging
 import tensorflow as tf
 
 from oogan_tf import calibration
+from oogan_tf import codes as codes_lib
 from oogan_tf import export_format
 from oogan_tf import run_dir
 from oogan_tf.config import TrainConfig
-from oogan_tf.models import (Discriminator, Generator, build_networks, checkpoint_of,
-                             copy_non_trainable, split_q)
+from oogan_tf.models import (Discriminator, Generator, build_networks, category_logits,
+                             checkpoint_of, copy_non_trainable, split_q)
 
 class ExportExistsError(FileExistsError):
   """The export directory exists already; exports are never overwritten. `.path` is it."""
@@ -60,24 +65,30 @@ class OOGANExport(tf.Module):
     self.generator = generator
     self.discriminator = discriminator
     m = cfg.model
-    self._c_dim, self._z_dim = m.c_dim, m.z_dim
+    self._model = m
+    self._c_dim, self._z_dim, self._cat_dim = m.c_dim, m.z_dim, m.cat_dim
     self._probabilistic = m.probabilistic_q
     self.metadata = tf.saved_model.Asset(metadata_path)
     s, ch = m.image_size, m.channels
+    # A categorical code adds one input to `sample` and `traverse`; without one the signatures
+    # are those of an export that never had it.
+    category = ([tf.TensorSpec([None], tf.int32, name="category")] if m.cat_dim else [])
+    one_category = ([tf.TensorSpec([], tf.int32, name="category")] if m.cat_dim else [])
     self.sample = tf.function(self._sample, input_signature=[
         tf.TensorSpec([None, m.c_dim], tf.float32, name="c"),
-        tf.TensorSpec([None, m.z_dim], tf.float32, name="z")])
+        tf.TensorSpec([None, m.z_dim], tf.float32, name="z")] + category)
     self.sample_from_seed = tf.function(self._sample_from_seed, input_signature=[
         tf.TensorSpec([], tf.int64, name="seed"), tf.TensorSpec([], tf.int32, name="num")])
     self.traverse = tf.function(self._traverse, input_signature=[
         tf.TensorSpec([], tf.int64, name="seed"), tf.TensorSpec([], tf.int32, name="dim"),
         tf.TensorSpec([], tf.int32, name="steps"), tf.TensorSpec([], tf.float32, name="low"),
-        tf.TensorSpec([], tf.float32, name="high")])
+        tf.TensorSpec([], tf.float32, name="high")] + one_category)
     self.encode = tf.function(self._encode, input_signature=[
         tf.TensorSpec([None, s, s, ch], tf.float32, name="images")])
 
-  def _generate(self, c, z):
-    x = self.generator((c, z), training=False)
+  def _generate(self, c, z, category):
+    code = codes_lib.generator_code(c, category, self._cat_dim)
+    x = self.generator((code, z), training=False)
     return (tf.cast(x, tf.float32) + 1.0) / 2.0
 
   @staticmethod
@@ -93,33 +104,54 @@ class OOGANExport(tf.Module):
         message=f"input `{name}` must have shape [batch, {expected}]")
     return self._after([check], tensor)
 
-  def _sample(self, c, z):
+  def _category_checks(self, category) -> list:
+    message = f"input `category` must be in [0, {self._cat_dim})"
+    return [tf.debugging.assert_greater_equal(category, 0, message=message),
+            tf.debugging.assert_less(category, self._cat_dim, message=message)]
+
+  def _sample(self, c, z, category=None):
     c = self._checked_width(c, "c", self._c_dim)
     z = self._checked_width(z, "z", self._z_dim)
-    return {"images": self._generate(c, z)}
+    if self._cat_dim:
+      checks = self._category_checks(category) + [tf.debugging.assert_equal(
+          tf.shape(category)[0], tf.shape(c)[0],
+          message="input `category` must have one entry per row of `c`")]
+      c, category = self._after(checks, c), self._after(checks, category)
+    return {"images": self._generate(c, z, category)}
 
   def _codes_from_seed(self, seed, num):
     # Stateless draws: the output depends only on (seed, num).
     key = tf.stack([seed, tf.constant(0, tf.int64)])
     c = tf.random.stateless_uniform(tf.stack([num, self._c_dim]), key, *export_format.CODE_RANGE)
     z = tf.random.stateless_normal(tf.stack([num, self._z_dim]), key + [0, 1])
-    return c, z
+    category = (tf.random.stateless_uniform(tf.reshape(num, [1]), key + [0, 2], 0,
+                                            self._cat_dim, dtype=tf.int32)
+                if self._cat_dim else None)
+    return c, z, category
 
   def _sample_from_seed(self, seed, num):
     checks = [tf.debugging.assert_positive(num, message="input `num` must be >= 1")]
     seed, num = self._after(checks, seed), self._after(checks, num)
-    c, z = self._codes_from_seed(seed, num)
-    return {"images": self._generate(c, z), "c": c, "z": z}
+    c, z, category = self._codes_from_seed(seed, num)
+    out = {"images": self._generate(c, z, category), "c": c, "z": z}
+    if self._cat_dim:
+      out["category"] = category
+    return out
 
-  def _traverse(self, seed, dim, steps, low, high):
+  def _traverse(self, seed, dim, steps, low, high, category=None):
     dim_message = f"input `dim` must be in [0, {self._c_dim})"
     checks = [tf.debugging.assert_greater_equal(steps, 2, message="input `steps` must be >= 2"),
               tf.debugging.assert_greater_equal(dim, 0, message=dim_message),
               tf.debugging.assert_less(dim, self._c_dim, message=dim_message)]
+    if self._cat_dim:
+      checks += self._category_checks(category)
+      category = self._after(checks, category)
     seed, dim, steps, low, high = (self._after(checks, t) for t in (seed, dim, steps, low, high))
-    c, z = self._codes_from_seed(seed, tf.constant(1))
+    c, z, _ = self._codes_from_seed(seed, tf.constant(1))
     c, z = export_format.traversal_inputs(c, z, dim, tf.linspace(low, high, steps))
-    return {"images": self._generate(c, z)}
+    if self._cat_dim:
+      category = tf.fill(tf.shape(c)[:1], category)
+    return {"images": self._generate(c, z, category)}
 
   def _encode(self, images):
     _, q = self.discriminator(images * 2.0 - 1.0, training=False)
@@ -127,6 +159,8 @@ class OOGANExport(tf.Module):
     out = {"c_mean": mu}
     if log_sigma is not None:
       out["c_log_sigma"] = log_sigma
+    if self._cat_dim:
+      out["category_probabilities"] = tf.nn.softmax(category_logits(q, self._model))
     return out
 
 

@@ -89,6 +89,16 @@ def one_hot_cross_entropy(logits: tf.Tensor, target: tf.Tensor, weight: tf.Tenso
   return _f32(weight) * tf.math.divide_no_nan(tf.reduce_sum(ce), count)
 
 
+def categorical_cross_entropy(logits: tf.Tensor, category: tf.Tensor) -> tf.Tensor:
+  """mean_b CE(softmax(logits_b), category_b): Q's prediction of the categorical code.
+
+  Args: logits [B, K]; category int [B] in [0, K).
+  Returns: scalar float32 >= 0.
+  """
+  return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+      labels=tf.cast(category, tf.int32), logits=_f32(logits)))
+
+
 def orthogonality_loss(rows: tf.Tensor) -> tf.Tensor:
   """Mean squared cosine similarity over all n x n row pairs, diagonal included.
 

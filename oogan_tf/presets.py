@@ -15,7 +15,7 @@ PRESET_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file
 
 # --dataset value -> the preset (flags/<name>.flags) whose values it brings.
 DATASET_PRESETS = {"dsprites": "dsprites", "chairs": "chairs", "celeba": "celeba",
-                   "mnist": "mnist"}
+                   "mnist": "mnist", "digits": "digits"}
 
 
 def read_flagfile(path: str) -> dict[str, str]:

@@ -1,5 +1,6 @@
-"""TensorBoard and PNG output of training: fixed-seed sample grids, one labelled traversal sheet,
-described scalars and the run's configuration as text.
+"""TensorBoard and PNG output of training: fixed-seed sample grids, labelled traversal sheets (one,
+or one per category of a categorical code), described scalars and the run's configuration as
+text.
 
 Images come from the EMA generator. With standing statistics (the default; oogan_tf.calibration)
 it runs in inference mode, so each image is what the export serves for its (c, z); without them
@@ -15,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
+from oogan_tf import codes as codes_lib
 from oogan_tf import export_format
 from oogan_tf import visualize
 
@@ -98,11 +100,13 @@ class SampleWriter:
   Args:
     c_dim, z_dim: code and noise sizes.
     sample_seed: seeds the fixed inputs; the same seed gives the same inputs in every run.
+    cat_dim: K categories of a categorical code (0: none). The fixed grid then shows category
+      i mod K in cell i, and there is one traversal sheet per category.
   """
 
-  def __init__(self, c_dim: int, z_dim: int, sample_seed: int):
+  def __init__(self, c_dim: int, z_dim: int, sample_seed: int, cat_dim: int = 0):
     rs = np.random.RandomState(sample_seed)
-    self.c_dim = c_dim
+    self.c_dim, self.cat_dim = c_dim, cat_dim
     self.sample_c = rs.uniform(0, 1, (NUM_SAMPLES, c_dim)).astype(np.float32)
     self.sample_z = rs.normal(size=(NUM_SAMPLES, z_dim)).astype(np.float32)
     self.base_c = rs.uniform(*export_format.TRAVERSAL_BASE_RANGE,
@@ -110,27 +114,38 @@ class SampleWriter:
     self.base_z = rs.normal(size=(TRAVERSAL_ROWS, z_dim)).astype(np.float32)
     self.values = np.linspace(*export_format.TRAVERSAL_SWEEP, TRAVERSAL_STEPS).astype(np.float32)
 
+  def _code(self, c, category: int | np.ndarray):
+    """G's code input [N, C + K] for continuous codes c [N, C] and category (scalar or [N])."""
+    category = np.broadcast_to(category, (len(c),))
+    return codes_lib.generator_code(c, category, self.cat_dim)
+
   def grids(self, generator, training: bool) -> dict[str, np.ndarray]:
-    """uint8 images: 'samples/fixed' (8 x 8 grid) and 'traversal', a labelled sheet with
-    SHEET_ROWS_PER_CODE rows per code ('c00 z1', 'c00 z2', ...; each row keeps one base c and z)
-    and one column per swept value."""
-    x = generator((self.sample_c, self.sample_z), training=training).numpy()
+    """uint8 images: 'samples/fixed' (8 x 8 grid) and the traversal sheets: 'traversal', or
+    'traversal/cat00', 'traversal/cat01', ... (one per category) with a categorical code. A
+    sheet has SHEET_ROWS_PER_CODE rows per code ('c00 z1', 'c00 z2', ...; each row keeps one
+    base c and z) and one column per swept value."""
+    categories = np.arange(NUM_SAMPLES) % max(self.cat_dim, 1)
+    x = generator((self._code(self.sample_c, categories), self.sample_z),
+                  training=training).numpy()
     out = {"samples/fixed": visualize.make_grid(visualize.to_uint8(x), 8)}
     bases = min(SHEET_ROWS_PER_CODE, TRAVERSAL_ROWS)
-    rows, labels = [], []
-    for d in range(self.c_dim):
-      c, z = export_format.traversal_inputs(self.base_c[:bases], self.base_z[:bases], d,
-                                            self.values)
-      x = visualize.to_uint8(generator((c, z), training=training).numpy())
-      rows.extend(x.reshape(bases, TRAVERSAL_STEPS, *x.shape[1:]))
-      labels.extend(f"c{d:02d} z{b + 1}" for b in range(bases))
-    out["traversal"] = visualize.labelled_sheet(np.stack(rows), labels,
-                                                [f"{v:.2f}" for v in self.values])
+    for k in range(max(self.cat_dim, 1)):
+      rows, labels = [], []
+      for d in range(self.c_dim):
+        c, z = export_format.traversal_inputs(self.base_c[:bases], self.base_z[:bases], d,
+                                              self.values)
+        x = visualize.to_uint8(generator((self._code(c, k), z), training=training).numpy())
+        rows.extend(x.reshape(bases, TRAVERSAL_STEPS, *x.shape[1:]))
+        labels.extend(f"c{d:02d} z{b + 1}" for b in range(bases))
+      name = f"traversal/cat{k:02d}" if self.cat_dim else "traversal"
+      out[name] = visualize.labelled_sheet(np.stack(rows), labels,
+                                           [f"{v:.2f}" for v in self.values])
     return out
 
   def write(self, generator, step: int, writer: tf.summary.SummaryWriter, samples_dir: str,
             training: bool) -> None:
-    """Logs both images to TensorBoard and writes fixed_stepN.png and traversal_stepN.png.
+    """Logs the images to TensorBoard and writes fixed_stepN.png and traversal_stepN.png (or
+    traversal_catKK_stepN.png per category).
 
     training: run G with batch statistics (True) or its running statistics (False).
     """
@@ -139,7 +154,7 @@ class SampleWriter:
       for name, grid in grids.items():
         tf.summary.image(name, grid[None], step=step)
     for name, grid in grids.items():
-      stem = "fixed" if name == "samples/fixed" else name
+      stem = "fixed" if name == "samples/fixed" else name.replace("/", "_")
       visualize.save_png(grid, os.path.join(samples_dir, f"{stem}_step{step:07d}.png"))
 
 

@@ -235,7 +235,8 @@ def _train(cfg: TrainConfig, strategy: tf.distribute.Strategy, chief: bool,
   writer = (tf.summary.create_file_writer(os.path.join(cfg.model_dir, "train")) if chief
             else tf.summary.create_noop_writer())
   summaries.write_config(cfg.to_json(), config_line, writer, start)
-  samples = summaries.SampleWriter(cfg.model.c_dim, cfg.model.z_dim, cfg.sample_seed)
+  samples = summaries.SampleWriter(cfg.model.c_dim, cfg.model.z_dim, cfg.sample_seed,
+                                    cfg.model.cat_dim)
   samples_dir = os.path.join(out_dir, "samples")
 
   def write_samples(step: int) -> None:

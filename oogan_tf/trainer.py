@@ -7,7 +7,8 @@ One iteration n, in the released code's order:
      gradient penalty on interpolates (a third call); Adam over the trunk and real/fake head;
   3. G step: -mean D(x_fake) on the same x_fake, scored by the updated D; Adam over G;
   4. info step: resampled (z', c') for the same n; lambda * code reconstruction (Gaussian NLL or
-     L1) + gamma * weighted one-hot CE; a third Adam over G + Q head only;
+     L1) + gamma * weighted one-hot CE (+ lambda_cat * the categorical code's CE, when the model
+     has one); a third Adam over G + Q head only;
   5. EMA of G's parameters.
 Before every training-mode D call (5 per iteration) each orthogonal layer takes one step of its
 private Adam, exactly where the reference's forward would take it. With reference_ortho_grads the
@@ -32,13 +33,14 @@ import tensorflow as tf
 from oogan_tf import codes as codes_lib
 from oogan_tf import losses
 from oogan_tf.config import TrainConfig
-from oogan_tf.models import (OrthogonalRegularizer, build_networks, checkpoint_of,
-                             copy_non_trainable, count_params, split_q)
+from oogan_tf.models import (OrthogonalRegularizer, build_networks, category_logits,
+                             checkpoint_of, copy_non_trainable, count_params, split_q)
 from oogan_tf.models.orthogonal import make_adam
 
 LOSS_KEYS = ("loss/d_total", "loss/d_hinge", "loss/gradient_penalty", "loss/g_adv", "loss/info",
              "loss/info_reconstruction", "loss/info_onehot", "d/score_real", "d/score_fake",
              "d/score_fake_g_step")
+CATEGORICAL_KEY = "loss/info_categorical"  # only for a model with a categorical code
 
 
 class NonFiniteLossError(RuntimeError):
@@ -108,7 +110,8 @@ class Trainer:
       # Global-batch statistics, as the single-device reference computes them.
       for model in (self.generator, self.ema_generator, self.discriminator):
         _synchronize_batch_norm(model)
-    self.metric_keys = LOSS_KEYS + tuple(f"ortho/{n}" for n in self.ortho.names)
+    self.metric_keys = (LOSS_KEYS + (CATEGORICAL_KEY,) * bool(cfg.model.cat_dim) +
+                        tuple(f"ortho/{n}" for n in self.ortho.names))
     self.train_loop = tf.function(self._train_loop)
     self._replica_step = (tf.function(self.replica_step, jit_compile=True)
                           if cfg.jit_compile else self.replica_step)
@@ -192,13 +195,15 @@ class Trainer:
       shape = tf.concat([[cfg.batch_size], tf.shape(real)[1:]], axis=0)
       real = real + sigma * local_rows(tf.random.stateless_normal(shape, key(2)))
 
-    sample = codes_lib.sample_codes(key(0), n, cfg.batch_size, cfg.model.c_dim, cfg.model.z_dim,
-                                    cfg.code_schedule).shard(start, b)
+    m = cfg.model
+    sample = codes_lib.sample_codes(key(0), n, cfg.batch_size, m.c_dim, m.z_dim,
+                                    cfg.code_schedule, m.cat_dim).shard(start, b)
+    code = codes_lib.generator_code(sample.c, sample.category, m.cat_dim)
     # G runs once; its tape stays open across the D step (watching only G's variables, so the D
     # step is not recorded) and the G step reuses the same x_fake, as the reference does.
     with tf.GradientTape(watch_accessed_variables=False) as g_tape:
       g_tape.watch([v.value for v in self.g_variables])
-      fake = G((sample.c, sample.z), training=True)
+      fake = G((code, sample.z), training=True)
       fake_sg = tf.stop_gradient(fake)
 
       with tf.GradientTape() as d_tape:
@@ -226,23 +231,31 @@ class Trainer:
       g_loss = losses.g_hinge_loss(fake_scores_g)
     self._apply(self.opt_g, g_tape, g_loss, self.g_variables)
 
-    info_sample = codes_lib.sample_codes(key(1), n, cfg.batch_size, cfg.model.c_dim,
-                                         cfg.model.z_dim, cfg.code_schedule).shard(start, b)
+    info_sample = codes_lib.sample_codes(key(1), n, cfg.batch_size, m.c_dim, m.z_dim,
+                                         cfg.code_schedule, m.cat_dim).shard(start, b)
+    info_code = codes_lib.generator_code(info_sample.c, info_sample.category, m.cat_dim)
     _, leftover = self._orthogonal_step()
     with tf.GradientTape() as info_tape:
-      fake2 = G((info_sample.c, info_sample.z), training=True)
+      fake2 = G((info_code, info_sample.z), training=True)
       _, q = D(fake2, training=True)
-      mu, log_sigma = split_q(q, cfg.model.c_dim, cfg.model.probabilistic_q)
+      mu, log_sigma = split_q(q, m.c_dim, m.probabilistic_q)
       if log_sigma is not None:
         rec = losses.gaussian_nll(info_sample.c, mu, log_sigma)
       else:
         rec = losses.l1_loss(info_sample.c, mu)
       onehot = losses.one_hot_cross_entropy(mu, info_sample.target, info_sample.ce_weight)
       info = cfg.lambda_info * rec + cfg.gamma_onehot * onehot
+      if m.cat_dim:
+        categorical = losses.categorical_cross_entropy(category_logits(q, m),
+                                                       info_sample.category)
+        info += cfg.lambda_cat * categorical
     self._apply(self.opt_info, info_tape, info, self.info_variables, leftover)
 
     values = [d_loss, d_hinge, gp, g_loss, info, rec, onehot, tf.reduce_mean(real_scores),
-              tf.reduce_mean(fake_scores), tf.reduce_mean(fake_scores_g)] + list(ortho_values)
+              tf.reduce_mean(fake_scores), tf.reduce_mean(fake_scores_g)]
+    if m.cat_dim:
+      values.append(categorical)
+    values += list(ortho_values)
     return dict(zip(self.metric_keys, values))
 
   def _update_ema(self) -> None:

@@ -208,7 +208,8 @@ def test_get_errors_and_static_files(url):
   assert call(url, "static/explorer.js")[0] == 200
   status, config = call(url, "api/config")
   assert config == {"model_name": "oogan", "version": 0, "image_size": 32, "channels": 1,
-                    "c_dim": 3, "z_dim": 4, "code_range": [0.0, 1.0], "max_batch": 256}
+                    "c_dim": 3, "cat_dim": 0, "z_dim": 4, "code_range": [0.0, 1.0],
+                    "max_batch": 256}
 
 
 def test_body_limits_refused_from_headers(url):

@@ -4,6 +4,7 @@ Selenium drives the system chromedriver through an explicit Service path, so not
 downloaded. Skips only when /usr/bin/chromium or the selenium package is missing.
 """
 
+import dataclasses
 import os
 import threading
 
@@ -32,15 +33,28 @@ from selenium.webdriver.support.ui import WebDriverWait  # pylint: disable=g-imp
 TIMEOUT_S = 30
 
 
-@pytest.fixture(scope="module")
-def url(tmp_path_factory):
-  cfg = TrainConfig(model=TINY_MODEL, batch_size=8)
+def _serve(tmp_path_factory, model):
+  cfg = TrainConfig(model=model, batch_size=8)
   export_dir = export_lib.write_export(
       Generator(cfg.model).build_for(), Discriminator(cfg.model).build_for(), cfg, 0,
       str(tmp_path_factory.mktemp("browser") / "export"))
   server = serving.make_server(serving.ServedModel(export_dir), port=0)
   thread = threading.Thread(target=server.serve_forever, daemon=True)
   thread.start()
+  return server
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory):
+  server = _serve(tmp_path_factory, TINY_MODEL)
+  yield server.url
+  server.shutdown()
+  server.server_close()
+
+
+@pytest.fixture(scope="module")
+def categorical_url(tmp_path_factory):
+  server = _serve(tmp_path_factory, dataclasses.replace(TINY_MODEL, cat_dim=3))
   yield server.url
   server.shutdown()
   server.server_close()
@@ -70,6 +84,7 @@ def test_slider_changes_the_image(url, browser, tmp_path):
   wait.until(lambda d: renders(d) >= 1)
   sliders = browser.find_elements("css selector", "#codes input[type=range]")
   assert len(sliders) == 3
+  assert not browser.find_element("id", "category-row").is_displayed()  # no categorical code
   before = browser.execute_script("return document.getElementById('image').toDataURL();")
   count = renders(browser)
   # Move c0 to the far end of its range, as a drag would, and let the debounced render run.
@@ -101,3 +116,26 @@ def test_upload_sets_the_sliders(url, browser, tmp_path):
   values = [float(s.get_attribute("value"))
             for s in browser.find_elements("css selector", "#codes input[type=range]")]
   assert len(values) == 3 and all(0.0 <= v <= 1.0 for v in values)
+
+
+def test_category_selector_changes_the_image(categorical_url, browser):
+  browser.get(categorical_url)
+  wait = WebDriverWait(browser, TIMEOUT_S)
+  wait.until(lambda d: renders(d) >= 1)
+  select = browser.find_element("id", "category")
+  assert select.is_displayed()
+  assert [o.get_attribute("value") for o in select.find_elements("tag name", "option")] == [
+      "0", "1", "2"]
+  before = browser.execute_script("return document.getElementById('image').toDataURL();")
+  current = select.get_attribute("value")
+  count = renders(browser)
+  browser.execute_script("""
+      const s = arguments[0];
+      s.value = arguments[1];
+      s.dispatchEvent(new Event('change', {bubbles: true}));""", select,
+                         "2" if current != "2" else "0")
+  wait.until(lambda d: renders(d) > count)
+  after = browser.execute_script("return document.getElementById('image').toDataURL();")
+  assert after != before
+  status = browser.find_element("id", "status")
+  assert "error" not in status.get_attribute("class") and "category" in status.text

@@ -3,7 +3,8 @@
 One row per code dimension (or one file per dimension with --per_dimension), each sweeping that
 dimension from --low to --high with z and the other codes fixed by --seed. By default the sheet is
 labelled (rows c00..cNN, columns the swept values) and upscaled to at least --min_cell pixels per
-image; --plain writes the bare grid instead. --upscale enlarges every image first.
+image; --plain writes the bare grid instead. --upscale enlarges every image first. For an export
+with a categorical code, --category picks the category every image shows (default 0).
 
     python tools/traverse.py --export_dir=E --output=traversal.png [--steps=10 --low=0 --high=1]
 """
@@ -23,6 +24,8 @@ _PER_DIMENSION = flags.DEFINE_bool("per_dimension", False,
                                    "One PNG per dimension: the --output stem + _cNN.png.")
 _PLAIN = flags.DEFINE_bool("plain", False,
                            "The bare image grid (no labels, no --min_cell upscaling).")
+_CATEGORY = flags.DEFINE_integer("category", None, "Category of the categorical code shown in "
+                                 "every image (exports with cat_dim > 0; default 0).")
 _MIN_CELL = flags.DEFINE_integer("min_cell", 48, "Labelled sheet: upscale each image to at least "
                                  "this many pixels (1-1024).")
 
@@ -31,18 +34,28 @@ def main(argv):
   meta = _IMAGE.start(argv, {"steps": (2, 1000), "min_cell": (1, 1024)})
   low = meta["code_range"][0] if _LOW.value is None else _LOW.value
   high = meta["code_range"][1] if _HIGH.value is None else _HIGH.value
+  cat_dim = int(meta.get("cat_dim", 0))
+  if _CATEGORY.value is not None and not cat_dim:
+    cli.fail(f"--category={_CATEGORY.value} is not allowed: the export has no categorical code "
+             "(cat_dim=0); leave --category out")
+  if _CATEGORY.value is not None and not 0 <= _CATEGORY.value < cat_dim:
+    cli.fail(f"--category={_CATEGORY.value} is not allowed; the export has {cat_dim} "
+             f"categories: give 0 to {cat_dim - 1}")
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from oogan_tf import visualize  # pylint: disable=g-import-not-at-top
   model = tf.saved_model.load(_IMAGE.export_dir.value)
+  category = ({"category": tf.constant(_CATEGORY.value or 0, tf.int32)} if cat_dim else {})
   rows = []
   for dim in range(meta["c_dim"]):
     out = model.signatures["traverse"](
         seed=tf.constant(_IMAGE.seed.value, tf.int64), dim=tf.constant(dim, tf.int32),
         steps=tf.constant(_STEPS.value, tf.int32), low=tf.constant(low, tf.float32),
-        high=tf.constant(high, tf.float32))
+        high=tf.constant(high, tf.float32), **category)
     rows.append(visualize.upscale(out["images"].numpy(), _IMAGE.upscale.value))
   summary = f"{len(rows)} dimensions x {_STEPS.value} steps, {low}..{high}"
+  if cat_dim:
+    summary += f", category {_CATEGORY.value or 0}"
   if _PER_DIMENSION.value:
     stem, ext = os.path.splitext(_IMAGE.output.value)
     for dim, images in enumerate(rows):

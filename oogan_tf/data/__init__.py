@@ -11,15 +11,17 @@ Public API:
   has_ground_truth(name): whether a --dataset value has factor labels for the metrics.
   render_dsprites(factor_classes): uint8 [N, 64, 64] in {0, 1} from int [N, 5] class indices.
 """
-from oogan_tf.data.config import (DATASETS, DataConfig, DatasetError, has_ground_truth,
-                                  validate)
+from oogan_tf.data.config import (DATASETS, LABELLED_DATASETS, DataConfig, DatasetError,
+                                  has_ground_truth, validate)
 from oogan_tf.data.dsprites import GroundTruthData
 from oogan_tf.data.dsprites_render import (FACTOR_NAMES, FACTOR_SIZES, factors_to_indices,
                                            indices_to_factors, render_dsprites, render_shapes)
-from oogan_tf.data.registry import build_dataset, describe_source, get_ground_truth
+from oogan_tf.data.registry import (build_dataset, describe_source, get_ground_truth,
+                                    get_labelled)
 
 __all__ = [
-    "DATASETS", "DataConfig", "DatasetError", "GroundTruthData", "FACTOR_NAMES", "FACTOR_SIZES",
-    "factors_to_indices", "indices_to_factors", "render_dsprites", "render_shapes",
-    "build_dataset", "describe_source", "get_ground_truth", "has_ground_truth", "validate",
+    "DATASETS", "LABELLED_DATASETS", "DataConfig", "DatasetError", "GroundTruthData",
+    "FACTOR_NAMES", "FACTOR_SIZES", "factors_to_indices", "indices_to_factors",
+    "render_dsprites", "render_shapes", "build_dataset", "describe_source", "get_ground_truth",
+    "get_labelled", "has_ground_truth", "validate",
 ]

@@ -76,6 +76,9 @@ def parse_tfds(name):
   return builder, split
 
 
+LABELLED_DATASETS = ("digits",)  # class labels for the categorical code's accuracy
+
+
 def has_ground_truth(name):
   """Whether the dataset `name` (a --dataset value) has factor labels for the metrics."""
   if is_tfds(name):

@@ -3,7 +3,8 @@ import dataclasses
 from typing import Callable
 
 from oogan_tf.data import digits, dsprites, fake, image_folder, mnist, pipeline, tfds_data
-from oogan_tf.data.config import DATASETS, DatasetError, has_ground_truth, is_tfds
+from oogan_tf.data.config import (DATASETS, LABELLED_DATASETS, DatasetError, has_ground_truth,
+                                  is_tfds)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,3 +65,17 @@ def get_ground_truth(cfg):
                        "metrics need --dataset=dsprites or tfds:dsprites, tfds:shapes3d, "
                        "tfds:smallnorb.")
   return tfds_data.ground_truth(cfg) if is_tfds(cfg.name) else dsprites.ground_truth(cfg)
+
+
+def get_labelled(cfg):
+  """(images float32 [N, S, S, C] in [-1, 1], labels int64 [N], number of classes) of cfg's
+  dataset, in the dataset's file order, for the categorical code's accuracy.
+
+  Raises DatasetError for datasets without class labels (only digits has them).
+  """
+  if cfg.name not in LABELLED_DATASETS:
+    raise DatasetError(f"dataset '{cfg.name}' has no class labels here; the categorical "
+                       f"accuracy needs --dataset={' or '.join(LABELLED_DATASETS)}")
+  images, labels = digits.load()
+  return (digits.to_observations(images, cfg.image_size, cfg.channels).numpy(), labels,
+          digits.NUM_CLASSES)

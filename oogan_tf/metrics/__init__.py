@@ -14,10 +14,12 @@ from oogan_tf.metrics._utils import (discrete_entropy, discrete_mutual_info,
                                      generate_batch_factor_code, histogram_discretize,
                                      obtain_representation, print_progress)
 from oogan_tf.metrics.beta_vae import compute_beta_vae
+from oogan_tf.metrics.categorical_accuracy import (compute_categorical_accuracy,
+                                                   unsupervised_accuracy)
 from oogan_tf.metrics.dci import compute_dci
-from oogan_tf.metrics.evaluation import (FIDELITY_METRICS, GENERATOR_METRICS, METRIC_NAMES,
-                                         MODEL_METRICS, PROTOCOLS, REPRESENTATION_METRICS,
-                                         default_params,
+from oogan_tf.metrics.evaluation import (FIDELITY_METRICS, GENERATOR_METRICS, LABEL_METRICS,
+                                         METRIC_NAMES, MODEL_METRICS, PROTOCOLS,
+                                         REPRESENTATION_METRICS, default_params,
                                          evaluate_generator, evaluate_representation)
 from oogan_tf.metrics.factor_vae import compute_factor_vae
 from oogan_tf.metrics.fidelity import (InceptionWeightsError, compute_fidelity,
@@ -31,12 +33,13 @@ from oogan_tf.metrics.sap import compute_sap
 from oogan_tf.metrics.total_correlation import compute_total_correlation
 
 __all__ = [
-    "FIDELITY_METRICS", "GENERATOR_METRICS", "InceptionWeightsError", "METRIC_NAMES",
-    "MODEL_METRICS", "PROTOCOLS", "REPRESENTATION_METRICS", "build_vgg16_features",
-    "compute_beta_vae", "compute_dci", "compute_factor_vae", "compute_fidelity", "compute_mig",
+    "FIDELITY_METRICS", "GENERATOR_METRICS", "InceptionWeightsError", "LABEL_METRICS",
+    "METRIC_NAMES", "MODEL_METRICS", "PROTOCOLS", "REPRESENTATION_METRICS",
+    "build_vgg16_features", "compute_beta_vae", "compute_categorical_accuracy", "compute_dci",
+    "compute_factor_vae", "compute_fidelity", "compute_mig",
     "compute_modularity_explicitness", "compute_orthogonality", "compute_perceptual_diversity",
     "compute_sap", "compute_total_correlation", "default_params", "discrete_entropy",
     "discrete_mutual_info", "evaluate_generator", "evaluate_representation",
     "generate_batch_factor_code", "histogram_discretize", "inception_feature_fn", "kernel_rows",
-    "obtain_representation", "print_progress", "resolve_inception_weights",
+    "obtain_representation", "print_progress", "resolve_inception_weights", "unsupervised_accuracy",
 ]

@@ -41,10 +41,12 @@ REPRESENTATION_METRICS: Tuple[str, ...] = (
 # Need a generator (c, z) -> images and the ground truth's real images, no encoder.
 GENERATOR_METRICS: Tuple[str, ...] = ("generator_factors",)
 MODEL_METRICS: Tuple[str, ...] = ("ortho", "perceptual_diversity")
+# Need an encoder with a categorical code and a dataset with class labels (digits).
+LABEL_METRICS: Tuple[str, ...] = ("categorical_accuracy",)
 # Need a generator and real images of any dataset (no factors): metrics.fidelity.
 FIDELITY_METRICS: Tuple[str, ...] = _fidelity.FIDELITY_METRICS
 METRIC_NAMES: Tuple[str, ...] = (REPRESENTATION_METRICS + GENERATOR_METRICS + MODEL_METRICS
-                                 + FIDELITY_METRICS)
+                                 + FIDELITY_METRICS + LABEL_METRICS)
 # generator_factors is cheap at these sizes (seconds), so sizes_scale does not shrink it.
 GENERATOR_FACTORS_DEFAULTS = dict(num_samples=512, num_bases=32, sweep_steps=8, num_z=8,
                                   bootstrap=200, num_real=2048)

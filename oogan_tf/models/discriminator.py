@@ -153,7 +153,8 @@ class Discriminator(keras.Model):
   """D(x) -> (real/fake score float32 [B], Q output float32 [B, C']).
 
   images: float [B, S, S, channels] in [-1, 1]. For a probabilistic Q the Q output is
-  [mu | log_sigma] (columns 0..C-1 and C..2C-1); otherwise C point estimates. Both heads are always
+  [mu | log_sigma] (columns 0..C-1 and C..2C-1); otherwise C point estimates; with a categorical
+  code its K logits follow (split_q, category_logits). Both heads are always
   computed from one trunk pass, as in the reference.
   """
 
@@ -182,7 +183,13 @@ class Discriminator(keras.Model):
 
 
 def split_q(q: tf.Tensor, c_dim: int, probabilistic: bool) -> tuple[tf.Tensor, tf.Tensor | None]:
-  """Splits Q's output [B, C'] into (mu [B, C], log_sigma [B, C] or None)."""
+  """Splits Q's output [B, C'] into (mu [B, C], log_sigma [B, C] or None); any categorical
+  logits after them are left out (category_logits)."""
   if probabilistic:
-    return q[:, :c_dim], q[:, c_dim:]
-  return q, None
+    return q[:, :c_dim], q[:, c_dim:2 * c_dim]
+  return q[:, :c_dim], None
+
+
+def category_logits(q: tf.Tensor, cfg: ModelConfig) -> tf.Tensor:
+  """The categorical code's logits float32 [B, K]: Q's last K = cfg.cat_dim outputs."""
+  return q[:, cfg.q_outputs - cfg.cat_dim:]

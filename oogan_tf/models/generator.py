@@ -15,7 +15,7 @@ from oogan_tf.models.model_config import G_MULTIPLIERS, ModelConfig
 class CompeteFreeInput(keras.layers.Layer):
   """OOGAN's input block: c path + (optional learned constant) + z path gated by c.
 
-  c float [B, C] and z float [B, Z] -> float [B, 8, 8, F8]:
+  c float [B, C + K] (the code [c | one_hot(k)]) and z float [B, Z] -> float [B, 8, 8, F8]:
     A  = UpBlock(LReLU0.01(BN(T4(c))) [+ const])         (c path)
     Bz = UpBlock(LReLU0.01(BN(T4'(z))))                   (z path, floor(Z/2) channels at 4x4)
     out = A + ChannelAttention(c) * Bz                    (no activation after the sum)
@@ -28,14 +28,14 @@ class CompeteFreeInput(keras.layers.Layer):
     f4, f8 = cfg.ngf * m[0], cfg.ngf * m[1]
     sn = cfg.spectral_norm == "all"
     self.f4 = f4
-    self.c_init = layers.vector_to_4x4(f4, cfg.c_dim, spectral_norm=sn, name="c_init")
+    self.c_init = layers.vector_to_4x4(f4, cfg.code_dim, spectral_norm=sn, name="c_init")
     self.c_bn = layers.batch_norm("c_bn")
     self.c_up = layers.UpBlock(f4, f8, spectral_norm=sn, upsample=cfg.upsample, name="c_up")
     zc = cfg.z_dim // 2
     self.z_init = layers.vector_to_4x4(zc, cfg.z_dim, spectral_norm=sn, name="z_init")
     self.z_bn = layers.batch_norm("z_bn")
     self.z_up = layers.UpBlock(zc, f8, spectral_norm=sn, upsample=cfg.upsample, name="z_up")
-    self.attention = layers.ChannelAttention(cfg.c_dim, f8, name="attention")
+    self.attention = layers.ChannelAttention(cfg.code_dim, f8, name="attention")
     self.use_constant = cfg.learned_constant
 
   def build(self, input_shape):
@@ -58,7 +58,7 @@ class CompeteFreeInput(keras.layers.Layer):
 class InfoGANInput(keras.layers.Layer):
   """InfoGAN-style input block (ablation): [c, z] -> T4 -> BN -> LReLU(0.01) -> UpBlock.
 
-  c float [B, C] and z float [B, Z] -> float [B, 8, 8, F8].
+  c float [B, C + K] and z float [B, Z] -> float [B, 8, 8, F8].
   """
 
   def __init__(self, cfg: ModelConfig, **kwargs):
@@ -66,7 +66,7 @@ class InfoGANInput(keras.layers.Layer):
     m = G_MULTIPLIERS[cfg.image_size]
     f4, f8 = cfg.ngf * m[0], cfg.ngf * m[1]
     sn = cfg.spectral_norm == "all"
-    self.init = layers.vector_to_4x4(f4, cfg.c_dim + cfg.z_dim, spectral_norm=sn, name="init")
+    self.init = layers.vector_to_4x4(f4, cfg.code_dim + cfg.z_dim, spectral_norm=sn, name="init")
     self.bn = layers.batch_norm("bn")
     self.up = layers.UpBlock(f4, f8, spectral_norm=sn, upsample=cfg.upsample, name="up")
 
@@ -78,8 +78,10 @@ class InfoGANInput(keras.layers.Layer):
 
 
 class Generator(keras.Model):
-  """G: (c float32 [B, C], z float32 [B, Z]) -> images float32 [B, S, S, channels] in (-1, 1).
+  """G: (c float32 [B, C + K], z float32 [B, Z]) -> images float32 [B, S, S, channels] in (-1, 1).
 
+  c is the code [continuous codes | one_hot(category)] (codes.generator_code); K = cfg.cat_dim,
+  0 without a categorical code.
   Call as `G((c, z), training=...)`. The reference never puts G in eval mode while training or
   sampling, so BatchNorm uses batch statistics whenever training=True.
   The output is float32 even under a mixed-precision policy.
@@ -116,7 +118,7 @@ class Generator(keras.Model):
 
   def build_for(self, batch_size: int = 2) -> "Generator":
     """Creates all variables eagerly by one call on zeros (so a tf.function never creates them)."""
-    c = tf.zeros((batch_size, self.cfg.c_dim))
+    c = tf.zeros((batch_size, self.cfg.code_dim))
     z = tf.zeros((batch_size, self.cfg.z_dim))
     self((c, z), training=False)
     return self

@@ -37,6 +37,9 @@ class ModelConfig:
     image_size: S, square images [S, S, channels]; one of 32, 64, 128, 256.
     channels: 1 (greyscale) or 3 (RGB).
     c_dim: C, number of continuous control codes (>= 1).
+    cat_dim: K, categories of an optional categorical code (0 = none, else >= 2; the paper's
+      Figure 15, MNIST with K = 10). G takes [c | one_hot(k)] (width C + K) where it takes c,
+      and Q gains K logits after its continuous outputs.
     z_dim: Z, noise size (>= 2 for the compete-free G, which uses floor(Z/2) channels; >= 0 else).
     g_type: "oogan" (compete-free input block) or "infogan" (concatenate [c, z]; ablation).
     q_type: "oogan" (released code: DownBlock, conv, orthogonal depthwise conv + spatial
@@ -57,6 +60,7 @@ class ModelConfig:
   image_size: int = 64
   channels: int = 1
   c_dim: int = 6
+  cat_dim: int = 0
   z_dim: int = 10
   g_type: str = "oogan"
   q_type: str = "oogan"
@@ -78,6 +82,9 @@ class ModelConfig:
     _choice("g_output", self.g_output, G_OUTPUTS)
     if self.c_dim < 1:
       raise ValueError(f"c_dim={self.c_dim} is not allowed; it must be >= 1")
+    if self.cat_dim < 0 or self.cat_dim == 1:
+      raise ValueError(f"cat_dim={self.cat_dim} is not allowed; it must be 0 (no categorical "
+                       "code) or >= 2")
     min_z = 2 if self.g_type == "oogan" else 0
     if self.z_dim < min_z:
       raise ValueError(f"z_dim={self.z_dim} is not allowed with g_type={self.g_type!r}; it must be "
@@ -87,6 +94,11 @@ class ModelConfig:
         raise ValueError(f"{name}={getattr(self, name)} is not allowed; it must be >= 1")
 
   @property
+  def code_dim(self) -> int:
+    """C + K: the width of G's code input [c | one_hot(k)]."""
+    return self.c_dim + self.cat_dim
+
+  @property
   def q_outputs(self) -> int:
-    """C' = 2C for a probabilistic Q ([mu | log_sigma] halves), else C."""
-    return 2 * self.c_dim if self.probabilistic_q else self.c_dim
+    """C' = 2C + K for a probabilistic Q ([mu | log_sigma | category logits]), else C + K."""
+    return (2 * self.c_dim if self.probabilistic_q else self.c_dim) + self.cat_dim

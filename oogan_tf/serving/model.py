@@ -102,14 +102,17 @@ class ServedModel:
                         for name, fn in self._signatures.items()}
     self.output_names = {name: sorted(fn.structured_outputs)
                          for name, fn in self._signatures.items()}
-    c_dim = int(self.metadata["c_dim"])
     m = self.metadata
+    c_dim = int(m["c_dim"])
     self.values_per_image = int(m["image_size"]) ** 2 * int(m["channels"])
     self.max_batch = max(1, min(MAX_BATCH, max_request_values // self.values_per_image))
-    # Inclusive bounds of the scalar inputs, checked here so that users get one clear message
-    # instead of the graph's assertion text.
-    self._scalar_bounds = {"num": (1, self.max_batch), "steps": (2, max(2, self.max_batch)),
-                           "dim": (0, c_dim - 1)}
+    # Inclusive bounds of the bounded integer inputs (the scalars num / steps / dim, and the
+    # categorical code's `category` of any rank), checked here so that users get one clear
+    # message instead of the graph's assertion text.
+    self._bounds = {"num": (1, self.max_batch), "steps": (2, max(2, self.max_batch)),
+                    "dim": (0, c_dim - 1)}
+    if int(m.get("cat_dim", 0)):
+      self._bounds["category"] = (0, int(m["cat_dim"]) - 1)
     self._signature_def_json = self._read_signature_defs(
         os.path.join(export_dir, "saved_model.pb"))
 
@@ -130,11 +133,12 @@ class ServedModel:
     return self._signature_def_json
 
   def explorer_config(self) -> dict:
-    """What the explorer page needs: sizes, code range and the request caps."""
+    """What the explorer page needs: sizes, code range, categories (0: no categorical code)
+    and the request caps."""
     m = self.metadata
     return {"version": self.version, "image_size": m["image_size"], "channels": m["channels"],
-            "c_dim": m["c_dim"], "z_dim": m["z_dim"], "code_range": m["code_range"],
-            "max_batch": self.max_batch}
+            "c_dim": m["c_dim"], "cat_dim": int(m.get("cat_dim", 0)), "z_dim": m["z_dim"],
+            "code_range": m["code_range"], "max_batch": self.max_batch}
 
   def check_signature(self, signature_name: str) -> dict:
     """Returns {input name: TensorSpec} of `signature_name`.
@@ -157,7 +161,8 @@ class ServedModel:
     Raises:
       RequestError(400): missing or unknown input names, wrong rank or fixed dimension, a batch over
         max_batch or empty, non-numeric or non-integer values for integer inputs, non-finite
-        floats, integers out of the dtype's range, or `num` / `steps` / `dim` out of bounds.
+        floats, integers out of the dtype's range, or `num` / `steps` / `dim` / `category` out
+        of bounds.
     """
     specs = self.check_signature(signature_name)
     missing = sorted(set(specs) - set(inputs))
@@ -186,8 +191,8 @@ class ServedModel:
     if value.dtype.kind not in "iu":
       raise RequestError(400, f"input '{name}' must be integers ({spec.dtype.name})")
     low, high = _INT_RANGES[spec.dtype]
-    if not shape and name in self._scalar_bounds:
-      low, high = self._scalar_bounds[name]
+    if name in self._bounds:
+      low, high = self._bounds[name]
     if value.min() < low or value.max() > high:
       got = value.item() if not shape else f"values in [{value.min()}, {value.max()}]"
       raise RequestError(400, f"input '{name}' must be in [{low}, {high}], got {got}")

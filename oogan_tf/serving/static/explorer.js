@@ -2,13 +2,15 @@
 //   sample(c [B, C], z [B, Z]) -> images [B, H, W, ch] in [0, 1]   the image and the strip
 //   sample_from_seed(seed, num=1) -> c, z                          the noise (and codes) of a seed
 //   encode(images [1, H, W, ch] in [0, 1]) -> c_mean               the upload box
-// and GET /api/config for image_size, channels, c_dim, z_dim, code_range.
+// and GET /api/config for image_size, channels, c_dim, cat_dim, z_dim, code_range. With a
+// categorical code (cat_dim > 0) `sample` also takes category [B], chosen in a selector;
+// sample_from_seed returns one and encode returns category_probabilities.
 "use strict";
 
 const STRIP_STEPS = 8;
 const DEBOUNCE_MS = 80;
 
-const state = {config: null, c: [], z: [], hovered: null, request: 0};
+const state = {config: null, c: [], z: [], category: 0, hovered: null, request: 0};
 
 function $(id) { return document.getElementById(id); }
 
@@ -57,17 +59,26 @@ function debounce(fn, ms) {
   return () => { clearTimeout(timer); timer = setTimeout(fn, ms); };
 }
 
+// The inputs of `sample` for codes c [B, C] and noise z [B, Z], with the selected category.
+function sampleInputs(c, z) {
+  const inputs = {c: c, z: z};
+  if (state.config.cat_dim > 0) inputs.category = c.map(() => state.category);
+  return inputs;
+}
+
 // Renders the main image; an older response arriving late never overwrites a newer one.
 async function render() {
   const id = ++state.request;
   try {
-    const images = await predict("sample", {c: [state.c], z: [state.z]});
+    const images = await predict("sample", sampleInputs([state.c], [state.z]));
     if (id !== state.request) return;
     const canvas = $("image");
     drawImages(canvas, images);
     canvas.dataset.renders = String(Number(canvas.dataset.renders) + 1);
+    const category = state.config.cat_dim > 0 ? ` · category ${state.category}` : "";
     setStatus(`model '${state.config.model_name}' version ${state.config.version} · seed ` +
-              `${$("seed").value} · c = [${state.c.map((v) => v.toFixed(2)).join(", ")}]`);
+              `${$("seed").value}${category} · ` +
+              `c = [${state.c.map((v) => v.toFixed(2)).join(", ")}]`);
   } catch (e) {
     setStatus(e.message, true);
   }
@@ -89,7 +100,7 @@ async function renderStrip() {
     z.push(state.z);
   }
   try {
-    const images = await predict("sample", {c: c, z: z});
+    const images = await predict("sample", sampleInputs(c, z));
     if (dim !== state.hovered) return;
     const canvas = $("strip");
     drawImages(canvas, images);
@@ -110,17 +121,43 @@ function setCodes(values) {
   });
 }
 
+function setCategory(k) {
+  state.category = k;
+  if (state.config.cat_dim > 0) $("category").value = String(k);
+}
+
 async function loadSeed(alsoCodes) {
   const seed = parseInt($("seed").value, 10);
   if (!Number.isFinite(seed)) { setStatus("the seed must be an integer", true); return; }
   try {
     const out = await predict("sample_from_seed", {seed: seed, num: 1});
     state.z = out.z[0];
-    if (alsoCodes) setCodes(out.c[0]);
+    if (alsoCodes) {
+      setCodes(out.c[0]);
+      if (out.category) setCategory(out.category[0]);
+    }
     await render();
   } catch (e) {
     setStatus(e.message, true);
   }
+}
+
+// A selector of the categorical code's K categories (hidden without one).
+function buildCategorySelector() {
+  const k = state.config.cat_dim;
+  if (!(k > 0)) return;
+  const select = $("category");
+  for (let i = 0; i < k; i++) {
+    const option = document.createElement("option");
+    option.value = String(i);
+    option.textContent = `category ${i}`;
+    select.appendChild(option);
+  }
+  $("category-row").hidden = false;
+  select.addEventListener("change", () => {
+    state.category = parseInt(select.value, 10);
+    render();
+  });
 }
 
 function buildSliders() {
@@ -174,6 +211,10 @@ function encodeUpload(file) {
     try {
       const out = await predict("encode", {images: [pixels]});
       setCodes(out.c_mean[0]);
+      if (out.category_probabilities) {
+        const p = out.category_probabilities[0];
+        setCategory(p.indexOf(Math.max(...p)));
+      }
       await render();
     } catch (e) {
       setStatus(e.message, true);
@@ -192,6 +233,7 @@ async function main() {
     return;
   }
   buildSliders();
+  buildCategorySelector();
   $("seed").addEventListener("change", () => loadSeed(false));
   $("new-noise").addEventListener("click", () => {
     $("seed").value = String(Math.floor(Math.random() * 2 ** 31));
