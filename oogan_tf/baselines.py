@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from oogan_tf import evaluate_lib
+from oogan_tf import eval_report, evaluate_lib
 from oogan_tf.config import TrainConfig
 from oogan_tf.data import dsprites_render
 from oogan_tf.metrics import sprites
@@ -110,7 +110,7 @@ def summarise_inits(per_init: List[Mapping[str, Any]]) -> Dict[str, Any]:
       continue
     out: Dict[str, Any] = {"se_method": f"over {n} random initialisations: std / sqrt({n}); "
                                         "_min / _max give the range"}
-    flat = [evaluate_lib.scalar_scores({"results": {metric: e}}) for e in entries]
+    flat = [eval_report.scalar_scores({"results": {metric: e}}) for e in entries]
     for name in flat[0]:
       if name.endswith("_se") or "_se/" in name:
         continue
@@ -187,7 +187,7 @@ def evaluate_baseline(baseline: str, cfg: TrainConfig, metrics: Any, *, inits: i
   results = evaluate_lib.score_functions(names, ground_truth, c_dim=c_dim,
                                          z_dim=cfg.model.z_dim, **functions, **common)
   _unavailable(names, results, f"the {baseline} baseline has no network")
-  return evaluate_lib.result_document(
+  return eval_report.result_document(
       names, results, metadata=metadata, protocol=protocol, seed=seed, sizes_scale=sizes_scale,
       sizes=sizes or {}, num_seeds=num_seeds, dataset=dataset, elapsed_s=time.time() - t0,
       baseline=baseline, export_dir=None)

@@ -24,7 +24,7 @@ from absl import flags
 
 from oogan_tf import cli
 from oogan_tf import config_flags
-from oogan_tf import evaluate_lib
+from oogan_tf import eval_report, evaluate_lib
 from oogan_tf import export_format
 from oogan_tf import export_lib
 from oogan_tf import run_dir
@@ -121,7 +121,7 @@ def _evaluate(export_dir: str, output: str):
       sizes_scale=FLAGS.sizes_scale, sizes=sizes, batch_size=FLAGS.encode_batch_size,
       data_dir=FLAGS.data_dir, vgg_weights=FLAGS.vgg_weights, progress=_progress(),
       num_seeds=FLAGS.num_seeds, inception_weights=FLAGS.inception_weights)
-  evaluate_lib.write_results(result, output, overwrite=FLAGS.overwrite)
+  eval_report.write_results(result, output, overwrite=FLAGS.overwrite)
   return result
 
 
@@ -143,13 +143,13 @@ def _evaluate_baseline():
                                        "the training flags (--flagfile=...), not --model_dir")
   if not FLAGS.output:
     raise evaluate_lib.EvaluationError("--baseline needs --output=PATH for its result JSON")
-  evaluate_lib.check_output(FLAGS.output, FLAGS.overwrite)
+  eval_report.check_output(FLAGS.output, FLAGS.overwrite)
   cfg = _baseline_config()
   result = baselines.evaluate_baseline(
       FLAGS.baseline, cfg, FLAGS.metrics, inits=FLAGS.baseline_inits, seed=FLAGS.seed,
       protocol=FLAGS.protocol, sizes_scale=FLAGS.sizes_scale, sizes=_sizes(),
       batch_size=FLAGS.encode_batch_size, num_seeds=FLAGS.num_seeds, progress=_progress())
-  evaluate_lib.write_results(result, FLAGS.output, overwrite=FLAGS.overwrite)
+  eval_report.write_results(result, FLAGS.output, overwrite=FLAGS.overwrite)
   return result, FLAGS.output
 
 
@@ -166,8 +166,8 @@ def main(argv):
       raise evaluate_lib.EvaluationError("give exactly one of --export_dir or --model_dir (or "
                                          "--baseline)")
     elif FLAGS.export_dir:
-      output = FLAGS.output or evaluate_lib.default_output(FLAGS.export_dir)
-      evaluate_lib.check_output(output, FLAGS.overwrite)
+      output = FLAGS.output or eval_report.default_output(FLAGS.export_dir)
+      eval_report.check_output(output, FLAGS.overwrite)
       result = _evaluate(FLAGS.export_dir, output)
     else:
       with tempfile.TemporaryDirectory(prefix="oogan_tf_eval_") as tmp:
@@ -177,18 +177,18 @@ def main(argv):
         iteration = export_format.read_metadata(export_dir)["iteration"]
         output = FLAGS.output or os.path.join(FLAGS.model_dir, "eval",
                                               f"eval_{iteration}.json")
-        evaluate_lib.check_output(output, FLAGS.overwrite)
+        eval_report.check_output(output, FLAGS.overwrite)
         os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
         result = _evaluate(export_dir, output)
   except (evaluate_lib.EvaluationError, export_format.NotAnExportError, FileNotFoundError, FileExistsError, DatasetError,
           InceptionWeightsError, run_dir.RunDirectoryError) as e:
     cli.fail(f"{e}")
-  print(evaluate_lib.format_table(result))
+  print(eval_report.format_table(result))
   print(f"wrote {output}")
   if FLAGS.baseline != "untrained":
     _write_heatmap(result, output)
   if FLAGS.summary_dir:
-    evaluate_lib.write_summaries(result, FLAGS.summary_dir, FLAGS.step)
+    eval_report.write_summaries(result, FLAGS.summary_dir, FLAGS.step)
     print(f"wrote eval/ scalars to {FLAGS.summary_dir} at step {FLAGS.step}")
 
 

@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from oogan_tf import calibration
 from oogan_tf import data as data_lib
-from oogan_tf import evaluate_lib
+from oogan_tf import eval_report, evaluate_lib
 from oogan_tf import export_lib
 from oogan_tf import metrics as metrics_lib
 from oogan_tf import run_dir
@@ -157,18 +157,18 @@ def _evaluate_in_training(trainer: Trainer, cfg: TrainConfig, step: int, chief: 
                                           sizes_scale=cfg.eval_sizes_scale,
                                           feature_fn=feature_fn)
   if chief:
-    evaluate_lib.write_summaries(result, os.path.join(cfg.model_dir, "eval"), step)
+    eval_report.write_summaries(result, os.path.join(cfg.model_dir, "eval"), step)
     factors = result["results"].get("generator_factors")
     if factors:
       from oogan_tf.metrics import generator_factors  # pylint: disable=g-import-not-at-top
       generator_factors.save_effect_heatmap(
           factors, os.path.join(cfg.model_dir, "eval", f"effect_matrix_step{step:07d}.png"),
           title=f"iteration {step}")
-  scores = evaluate_lib.score_summaries(result)
+  scores = eval_report.score_summaries(result)
   log.stats({"step": step, "eval": scores})
   log.event(f"eval | step {step} | " + " ".join(
       f"{k}={v['value']:.4f}" + (f"±{v['se']:.4f}" if v["se"] is not None else "")
-      for k, v in sorted(scores.items()) if evaluate_lib.score_direction(k)))
+      for k, v in sorted(scores.items()) if eval_report.score_direction(k)))
 
 
 def _finite_metrics(out: dict, step: int, n: int, newest: str | None) -> dict[str, float]:

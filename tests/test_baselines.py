@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from oogan_tf import baselines, evaluate_lib
+from oogan_tf import baselines, eval_report, evaluate_lib
 from oogan_tf.config import TrainConfig
 from oogan_tf.data import dsprites
 from oogan_tf.models import build_networks
@@ -79,7 +79,7 @@ def _cli(*args):
 
 
 def _scalar_scores_have_se(results):
-  summaries = evaluate_lib.score_summaries({"results": results})
+  summaries = eval_report.score_summaries({"results": results})
   descriptive = ("heldout", "num_active_dims", "protocol")
   return [k for k, v in summaries.items()
           if v["se"] is None and k.split("/")[-1] not in descriptive]

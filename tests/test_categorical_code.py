@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from oogan_tf import codes, evaluate_lib, export_lib, losses, summaries
+from oogan_tf import codes, eval_report, evaluate_lib, export_lib, losses, summaries
 from oogan_tf.config import TrainConfig
 from oogan_tf.metrics import categorical_accuracy
 from oogan_tf.models import Discriminator, Generator, category_logits, split_q
@@ -246,7 +246,7 @@ def test_evaluate_scores_the_category_against_the_digit_labels(cat_export, tmp_p
   scores = result["results"]["categorical_accuracy"]
   assert scores["num_samples"] == 300 and sum(scores["category_histogram"]) == 300
   assert 0.0 < scores["accuracy"] <= 1.0 and scores["accuracy_se"] is not None
-  table = evaluate_lib.format_table(result)
+  table = eval_report.format_table(result)
   line = next(l for l in table.splitlines() if l.startswith("categorical_accuracy/accuracy "))
   assert "higher" in line and f"{scores['chance']:.4f}" in line
 

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import pytest
 
-from oogan_tf import evaluate_lib, export_format, export_lib
+from oogan_tf import eval_report, evaluate_lib, export_format, export_lib
 from oogan_tf.config import TrainConfig
 from oogan_tf.data.ground_truth import GroundTruthBase
 from oogan_tf.models import Discriminator, Generator, ModelConfig
@@ -75,7 +75,7 @@ def test_evaluate_export_writes_complete_json(exports, tmp_path):
   result = evaluate_lib.evaluate_export(
       exports["oogan"], "mig,factor_vae,ortho,tc", seed=3, sizes=TINY, batch_size=16,
       ground_truth=BlockGroundTruth(), dataset_source="fake blocks")
-  assert result["format"] == evaluate_lib.FORMAT
+  assert result["format"] == eval_report.FORMAT
   assert result["export_dir"] == os.path.abspath(exports["oogan"])
   assert result["metrics_requested"] == ["mig", "factor_vae", "ortho", "tc"]
   assert list(result["results"]) == ["mig", "factor_vae", "ortho", "tc"]
@@ -104,20 +104,20 @@ def test_evaluate_export_writes_complete_json(exports, tmp_path):
   assert r["tc"]["num_codes"] == 3.0
 
   out = str(tmp_path / "eval.json")
-  evaluate_lib.write_results(result, out)
+  eval_report.write_results(result, out)
   with open(out) as f:
     assert json.load(f)["results"]["mig"] == r["mig"]
   assert not glob.glob(str(tmp_path / ".eval-tmp-*"))
   with pytest.raises(evaluate_lib.EvaluationError, match="already exists.*--overwrite"):
-    evaluate_lib.write_results(result, out)
-  evaluate_lib.write_results(result, out, overwrite=True)
+    eval_report.write_results(result, out)
+  eval_report.write_results(result, out, overwrite=True)
 
-  scalars = evaluate_lib.scalar_scores(result)
+  scalars = eval_report.scalar_scores(result)
   assert "factor_vae/eval_accuracy" in scalars and "ortho/mean_abs_cos_offdiag" in scalars
   assert not any(k.endswith(("elapsed_s", "/params")) for k in scalars)
-  evaluate_lib.write_summaries(result, str(tmp_path / "tb"), step=7)
+  eval_report.write_summaries(result, str(tmp_path / "tb"), step=7)
   assert glob.glob(str(tmp_path / "tb" / "events.out.tfevents.*"))
-  assert "discrete_mig" in evaluate_lib.format_table(result)
+  assert "discrete_mig" in eval_report.format_table(result)
 
 
 def test_same_seed_same_scores(exports):
@@ -250,7 +250,7 @@ def test_table_separates_scores_from_settings_and_warns_about_pruned_codes():
       "mig": {"discrete_mig": 0.25, "discrete_mig_se": 0.01},
       "fid": {"fid": 12.5, "fid_se": None, "num_real": 100.0},
       "ortho": {"available": False, "reason": "no orthogonal layers"}}}
-  table = evaluate_lib.format_table(result)
+  table = eval_report.format_table(result)
   scores, rest = table.split("settings and diagnostics")
   rows = {line.split()[0]: line for line in scores.splitlines()[2:] if line}
   assert set(rows) == {"factor_vae/eval_accuracy", "factor_vae/train_accuracy",
@@ -263,7 +263,7 @@ def test_table_separates_scores_from_settings_and_warns_about_pruned_codes():
   assert "warning: factor_vae: every code dimension was pruned" in rest
   result["results"]["factor_vae"]["num_active_dims"] = 3.0
   assert "warning: factor_vae: 1 of 4 code dimensions were pruned" in (
-      evaluate_lib.format_table(result))
+      eval_report.format_table(result))
 
 
 class _PerCallGroundTruth:

@@ -64,13 +64,13 @@ def benchmark(export_dir: str, metrics: list[str], *, protocol: str, sizes_scale
               encode_batch_size: int, num_images: int, data_dir: str | None) -> dict:
   """The JSON document described in the module docstring."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from oogan_tf import evaluate_lib  # pylint: disable=g-import-not-at-top
+  from oogan_tf import evaluate_lib, export_adapters  # pylint: disable=g-import-not-at-top
   from oogan_tf.metrics import evaluation  # pylint: disable=g-import-not-at-top
 
   metadata = export_format.read_metadata(export_dir)
   ground_truth, source = evaluate_lib.load_ground_truth(metadata, data_dir)
   loaded = tf.saved_model.load(export_dir)
-  representation_fn, _ = evaluate_lib.make_encoder(loaded, metadata, encode_batch_size)
+  representation_fn, _ = export_adapters.make_encoder(loaded, metadata, encode_batch_size)
 
   rs = np.random.RandomState(0)
   factors = ground_truth.sample_factors(num_images, rs)
@@ -117,7 +117,7 @@ def full_protocol(export_dir: str, metrics: list[str], *, protocol: str, sizes_s
                   encode_batch_size: int, data_dir: str | None) -> dict:
   """One end-to-end evaluation (full default sizes at sizes_scale 1), timed."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from oogan_tf import evaluate_lib  # pylint: disable=g-import-not-at-top
+  from oogan_tf import eval_report, evaluate_lib  # pylint: disable=g-import-not-at-top
   from oogan_tf.metrics import _utils  # pylint: disable=g-import-not-at-top
   start = time.perf_counter()
   result = evaluate_lib.evaluate_export(export_dir, metrics, protocol=protocol,
@@ -125,7 +125,7 @@ def full_protocol(export_dir: str, metrics: list[str], *, protocol: str, sizes_s
                                         batch_size=encode_batch_size, data_dir=data_dir,
                                         progress=_utils.print_progress())
   elapsed = time.perf_counter() - start
-  scores = evaluate_lib.scalar_scores(result)
+  scores = eval_report.scalar_scores(result)
   return {
       "export_dir": os.path.abspath(export_dir), "ground_truth": result["dataset"].get("source"),
       "image_size": int(result["metadata"]["image_size"]), "protocol": protocol,

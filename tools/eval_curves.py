@@ -22,7 +22,7 @@ import re
 from absl import app
 from absl import flags
 
-from oogan_tf import evaluate_lib
+from oogan_tf import eval_report
 
 _RUNS = flags.DEFINE_multi_string("run", [], "LABEL:DIR of eval_<iteration>.json files.")
 _BASELINES = flags.DEFINE_multi_string("baseline", [], "LABEL:PATH of a baseline JSON.")
@@ -41,20 +41,20 @@ def _label_path(text: str, flag: str) -> tuple[str, str]:
 
 
 def read_run(directory: str) -> dict[int, dict[str, dict]]:
-  """{iteration: evaluate_lib.score_summaries} of a directory of eval_<iteration>.json files."""
+  """{iteration: eval_report.score_summaries} of a directory of eval_<iteration>.json files."""
   out = {}
   for path in glob.glob(os.path.join(directory, "eval_*.json")):
     match = re.fullmatch(r"eval_(\d+)\.json", os.path.basename(path))
     if match:
       with open(path) as f:
-        out[int(match.group(1))] = evaluate_lib.score_summaries(json.load(f))
+        out[int(match.group(1))] = eval_report.score_summaries(json.load(f))
   return dict(sorted(out.items()))
 
 
 def read_baseline(path: str) -> dict[str, dict]:
-  """evaluate_lib.score_summaries of a baseline JSON (min/max: untrained only)."""
+  """eval_report.score_summaries of a baseline JSON (min/max: untrained only)."""
   with open(path) as f:
-    return evaluate_lib.score_summaries(json.load(f))
+    return eval_report.score_summaries(json.load(f))
 
 
 def _fmt(summary: dict | None) -> str:

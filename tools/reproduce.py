@@ -77,7 +77,7 @@ DEFAULT_EVAL_SIZES = {
     "tc": {"num_samples": 2000},
 }
 
-# Table columns: (label, '<metric>/<key>' as evaluate_lib.scalar_scores names it).
+# Table columns: (label, '<metric>/<key>' as eval_report.scalar_scores names it).
 COLUMNS = (
     ("FactorVAE score", "factor_vae/eval_accuracy"),
     ("MIG", "mig/discrete_mig"),
@@ -212,7 +212,7 @@ def write_traversal(export_dir: str, path: str, steps: int = 8, seed: int = 0) -
 
 def execute(run: Run, cfg: TrainConfig, args) -> dict:
   """Trains and evaluates one run (resuming whatever is there); writes and returns done.json."""
-  from oogan_tf import evaluate_lib  # pylint: disable=g-import-not-at-top
+  from oogan_tf import eval_report, evaluate_lib  # pylint: disable=g-import-not-at-top
   os.makedirs(run.directory, exist_ok=True)
   timings_path = os.path.join(run.directory, "timings.json")
   timings = {}
@@ -243,10 +243,10 @@ def execute(run: Run, cfg: TrainConfig, args) -> dict:
           export_dir, args.metrics, seed=run.seed, protocol=args.protocol,
           sizes_scale=args.eval_sizes_scale, sizes=args.eval_sizes)
       timings[f"eval_{step}_s"] = result["elapsed_s"]
-      evaluate_lib.write_summaries(result, os.path.join(run.model_dir, "eval"), step)
-      evaluate_lib.write_results(result, path, overwrite=True)
+      eval_report.write_summaries(result, os.path.join(run.model_dir, "eval"), step)
+      eval_report.write_results(result, path, overwrite=True)
       save_timings()
-    evals[str(step)] = evaluate_lib.scalar_scores(result)
+    evals[str(step)] = eval_report.scalar_scores(result)
     sizes_used = {m: r.get("params") for m, r in result["results"].items() if "params" in r}
   final = os.path.join(run.model_dir, "export", str(settings["eval_steps"][-1]))
   write_traversal(final, os.path.join(run.directory, "traversal.png"))
@@ -280,10 +280,10 @@ def baseline_rows(args, configs: dict) -> dict[str, tuple[str, TrainConfig]]:
 
 def _row_stats(result: dict) -> dict[str, dict]:
   """{'<metric>/<key>': {"mean", "se", "min", "max", "n"}} of a baseline's evaluation JSON."""
-  from oogan_tf import evaluate_lib  # pylint: disable=g-import-not-at-top
+  from oogan_tf import eval_report  # pylint: disable=g-import-not-at-top
   n = len(result.get("inits") or [None])
   return {k: {"mean": s["value"], "se": s["se"], "min": s["min"], "max": s["max"], "n": n}
-          for k, s in evaluate_lib.score_summaries(result).items()}
+          for k, s in eval_report.score_summaries(result).items()}
 
 
 def compute_baselines(args, configs: dict, evaluate_missing: bool = True) -> dict[str, dict]:
@@ -291,7 +291,7 @@ def compute_baselines(args, configs: dict, evaluate_missing: bool = True) -> dic
 
   With evaluate_missing=False (--report_only) rows without a current result are left out.
   """
-  from oogan_tf import baselines, evaluate_lib  # pylint: disable=g-import-not-at-top
+  from oogan_tf import baselines, eval_report  # pylint: disable=g-import-not-at-top
   out = {}
   for row, (kind, cfg) in baseline_rows(args, configs).items():
     settings = {k: v for k, v in _eval_settings(args).items() if k != "eval_steps"}
@@ -312,7 +312,7 @@ def compute_baselines(args, configs: dict, evaluate_missing: bool = True) -> dic
           sizes_scale=args.eval_sizes_scale, sizes=args.eval_sizes)
       saved = {"settings": settings, "result": result}
       os.makedirs(os.path.dirname(path), exist_ok=True)
-      evaluate_lib.write_results(saved, path, overwrite=True)
+      eval_report.write_results(saved, path, overwrite=True)
     out[row] = _row_stats(saved["result"])
   return out
 
