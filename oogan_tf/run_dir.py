@@ -157,7 +157,7 @@ def _describe(owner: dict | None) -> str:
           f"{owner.get('host')} (started {owner.get('started', '?')})")
 
 
-def _candidates(ckpt_dir: str) -> list[str]:
+def checkpoint_candidates(ckpt_dir: str) -> list[str]:
   """Checkpoint prefixes named by files in ckpt_dir or by its state file, newest first."""
   prefixes = set()
   if os.path.isdir(ckpt_dir):
@@ -204,7 +204,7 @@ def find_newest_intact(ckpt_dir: str) -> tuple[str | None, list[tuple[str, str]]
     CheckpointError: checkpoints exist but none reads (nothing is changed on disk).
   """
   skipped = []
-  for name in _candidates(ckpt_dir):
+  for name in checkpoint_candidates(ckpt_dir):
     prefix = os.path.join(ckpt_dir, name)
     reason = damage(prefix)
     if reason is None:

@@ -91,7 +91,7 @@ def list_files(name, data_dir):
   return tuple(files)
 
 
-class _Decoder:
+class Decoder:
   """Pillow decode + resize + centre crop of one file, safe to call from parallel tf.data workers.
 
   Returns (uint8 [S, S, C], ok). Unreadable files give ok = False; each is logged once with the
@@ -160,7 +160,7 @@ def describe(cfg):
 def build(cfg, sharding):
   """Infinite folder dataset: float32 [b, S, S, C] in [-1, 1], reshuffled every epoch."""
   files = list_files(cfg.name, cfg.data_dir)
-  decoder = _Decoder(cfg.name, cfg.image_size, cfg.channels, len(files))
+  decoder = Decoder(cfg.name, cfg.image_size, cfg.channels, len(files))
   size, channels = cfg.image_size, cfg.channels
   seed = pipeline.resume_seed(cfg, sharding)
 
