@@ -309,7 +309,7 @@ def test_evaluate_representation_tc():
 def test_registry_names():
   assert metrics.METRIC_NAMES == (
       "factor_vae", "beta_vae", "mig", "dci", "sap", "modularity", "tc", "generator_factors",
-      "ortho", "perceptual_diversity", "fid", "kid")
+      "ortho", "perceptual_diversity", "fid", "kid", "categorical_accuracy")
   assert metrics.default_params("dci") == {"num_train": 10000, "num_test": 5000, "batch_size": 16}
   assert metrics.default_params("factor_vae", "gan_papers")["batch_size"] == 100
 
