@@ -55,7 +55,7 @@ def test_read_flagfile_and_variant_configs():
 
 
 def test_dry_run_prints_plan(tmp_path, capsys):
-  assert reproduce.main(_argv(tmp_path / "w", "--dry_run", "--sec_per_iter=0.5")) == 0
+  assert reproduce.run(_argv(tmp_path / "w", "--dry_run", "--sec_per_iter=0.5")) == 0
   out = capsys.readouterr().out
   assert "2 of 2 runs to do" in out and "infogan" in out
   assert not (tmp_path / "w").exists()
@@ -63,7 +63,7 @@ def test_dry_run_prints_plan(tmp_path, capsys):
 
 def test_end_to_end_and_resume(tmp_path, capsys):
   workdir = tmp_path / "w"
-  assert reproduce.main(_argv(workdir)) == 0
+  assert reproduce.run(_argv(workdir)) == 0
   for variant in ("oogan", "infogan"):
     run = workdir / "runs" / variant / "seed0"
     for name in ("done.json", "eval_2.json", "eval_4.json", "traversal.png",
@@ -98,11 +98,11 @@ def test_end_to_end_and_resume(tmp_path, capsys):
 
   capsys.readouterr()
   done_mtime = (workdir / "runs" / "oogan" / "seed0" / "done.json").stat().st_mtime
-  assert reproduce.main(_argv(workdir)) == 0
+  assert reproduce.run(_argv(workdir)) == 0
   out = capsys.readouterr().out
   assert out.count("skip ") == 2 and "start " not in out
   assert (workdir / "runs" / "oogan" / "seed0" / "done.json").stat().st_mtime == done_mtime
 
   (workdir / "results.md").unlink()
-  assert reproduce.main(_argv(workdir, "--report_only")) == 0
+  assert reproduce.run(_argv(workdir, "--report_only")) == 0
   assert "start " not in capsys.readouterr().out and (workdir / "results.md").exists()

@@ -1,7 +1,7 @@
 """Kill -9 drill: interrupts training at random moments and checks that nothing is lost.
 
-    python tools/fault_drill.py [--flagfile=flags/smoke.flags] [--train_steps=40] [--kills=3] \
-        [--seed=0] [--workdir=DIR] [-- extra train flags]
+    python tools/fault_drill.py [--train_flagfile=flags/smoke.flags] [--train_steps=40] \
+        [--kills=3] [--seed=0] [--workdir=DIR] [-- extra train flags]
 
 Trains the preset once without interruption (the reference), then again in a second run
 directory, killing the trainer with SIGKILL at `--kills` random moments (uniform over 15%..90% of
@@ -18,7 +18,6 @@ finishes. Prints one JSON line:
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -29,21 +28,35 @@ import sys
 import tempfile
 import time
 
+from absl import flags
+
+from oogan_tf import cli
+
+# Not --flagfile: absl reads that one itself, as this program's own flags.
+_TRAIN_FLAGFILE = flags.DEFINE_string("train_flagfile", "flags/smoke.flags",
+                                      "Preset of the drilled training runs.")
+_TRAIN_STEPS = flags.DEFINE_integer("train_steps", 40, "Iterations of each run (>= 1).")
+_CHECKPOINT_EVERY = flags.DEFINE_integer("checkpoint_every_steps", 4,
+                                         "Checkpoint interval of each run (>= 1).")
+_KILLS = flags.DEFINE_integer("kills", 3, "SIGKILLs delivered to the drill run (>= 1).")
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of the kill moments.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Where the two run directories and their logs "
+                               "go (default: a new temporary directory).")
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Per-session timing fields; everything else in a stats record must match the reference.
 _TIMING = {"time", "loop_seconds", "steps_per_sec"}
 
 
-def _command(args, model_dir: str) -> list[str]:
-  return [sys.executable, "-m", "oogan_tf.train", f"--flagfile={args.flagfile}",
-          f"--model_dir={model_dir}", f"--train_steps={args.train_steps}",
-          f"--checkpoint_every_steps={args.checkpoint_every_steps}", "--export_at_end=false",
-          *args.extra]
+def _command(model_dir: str, extra: list[str]) -> list[str]:
+  return [sys.executable, "-m", "oogan_tf.train", f"--flagfile={_TRAIN_FLAGFILE.value}",
+          f"--model_dir={model_dir}", f"--train_steps={_TRAIN_STEPS.value}",
+          f"--checkpoint_every_steps={_CHECKPOINT_EVERY.value}", "--export_at_end=false", *extra]
 
 
-def _start(args, model_dir: str, log) -> subprocess.Popen:
+def _start(model_dir: str, extra: list[str], log) -> subprocess.Popen:
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-  return subprocess.Popen(_command(args, model_dir), cwd=REPO, env=env, stdout=log,
+  return subprocess.Popen(_command(model_dir, extra), cwd=REPO, env=env, stdout=log,
                           stderr=subprocess.STDOUT)
 
 
@@ -68,37 +81,31 @@ def _records(model_dir: str) -> dict[int, dict]:
   return out
 
 
-def main(argv=None) -> int:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--flagfile", default="flags/smoke.flags")
-  parser.add_argument("--train_steps", type=int, default=40)
-  parser.add_argument("--checkpoint_every_steps", type=int, default=4)
-  parser.add_argument("--kills", type=int, default=3)
-  parser.add_argument("--seed", type=int, default=0)
-  parser.add_argument("--workdir", default=None, help="default: a new temporary directory")
-  parser.add_argument("extra", nargs="*", help="more train flags, after --")
-  args = parser.parse_args(argv)
-  for name in ("train_steps", "checkpoint_every_steps", "kills"):
-    if getattr(args, name) < 1:
-      parser.error(f"--{name}={getattr(args, name)} is not allowed; it must be >= 1")
-  workdir = args.workdir or tempfile.mkdtemp(prefix="oogan_tf_drill_")
-  rng = random.Random(args.seed)
+def main(argv) -> int:
+  extra = list(argv[1:])  # the train flags after --
+  cli.check_ranges(flags.FLAGS, {"train_steps": (1, 10**9), "checkpoint_every_steps": (1, 10**9),
+                                 "kills": (1, 1000)})
+  if not os.path.isfile(os.path.join(REPO, _TRAIN_FLAGFILE.value)):
+    cli.fail(f"--train_flagfile={_TRAIN_FLAGFILE.value} is not a file (relative paths start at "
+             f"{REPO})")
+  workdir = _WORKDIR.value or tempfile.mkdtemp(prefix="oogan_tf_drill_")
+  rng = random.Random(_SEED.value)
   t0 = time.time()
   with open(os.path.join(workdir, "reference.log"), "w") as log:
     started = time.time()
-    if _start(args, os.path.join(workdir, "reference"), log).wait() != 0:
-      parser.error(f"the reference run failed; see {workdir}/reference.log")
+    if _start(os.path.join(workdir, "reference"), extra, log).wait() != 0:
+      cli.fail(f"the reference run failed; see {workdir}/reference.log")
     reference_s = time.time() - started
 
   drill = os.path.join(workdir, "drill")
   tried = resumed = lost = 0
   with open(os.path.join(workdir, "drill.log"), "w") as log:
     expected = None  # newest checkpoint on disk at the previous kill
-    for attempt in range(args.kills + 1):
+    for attempt in range(_KILLS.value + 1):
       offset = log.tell()
-      proc = _start(args, drill, log)
+      proc = _start(drill, extra, log)
       killed = False
-      if attempt < args.kills:
+      if attempt < _KILLS.value:
         try:
           proc.wait(timeout=rng.uniform(0.15, 0.9) * reference_s)
         except subprocess.TimeoutExpired:
@@ -118,7 +125,7 @@ def main(argv=None) -> int:
           lost += 1
       if not killed:
         if proc.returncode != 0:
-          parser.error(f"the drill run failed; see {workdir}/drill.log")
+          cli.fail(f"the drill run failed; see {workdir}/drill.log")
         break
       tried += 1
       expected = _newest_index(drill)
@@ -126,8 +133,8 @@ def main(argv=None) -> int:
   reference, got = _records(os.path.join(workdir, "reference")), _records(drill)
   identical = sum(1 for step, record in reference.items() if got.get(step) == record)
   lost += sum(1 for step in reference if step not in got)
-  print(json.dumps({"flagfile": args.flagfile, "train_steps": args.train_steps,
-                    "checkpoint_every_steps": args.checkpoint_every_steps, "tried": tried,
+  print(json.dumps({"train_flagfile": _TRAIN_FLAGFILE.value, "train_steps": _TRAIN_STEPS.value,
+                    "checkpoint_every_steps": _CHECKPOINT_EVERY.value, "tried": tried,
                     "resumed": resumed, "identical": identical, "compared": len(reference),
                     "lost": lost, "reference_s": round(reference_s, 1),
                     "total_s": round(time.time() - t0, 1), "workdir": workdir}))
@@ -135,4 +142,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  cli.run(main, __doc__)

@@ -32,7 +32,6 @@ the next seed), so a study cut short still has every variant.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import glob
 import json
@@ -42,6 +41,9 @@ import re
 import shutil
 import sys
 import time
+import types
+
+from absl import flags
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
@@ -50,6 +52,7 @@ if REPO not in sys.path:
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # pylint: disable=wrong-import-position
+from oogan_tf import cli
 from oogan_tf import config_flags
 from oogan_tf import presets
 from oogan_tf.config import TrainConfig
@@ -551,74 +554,96 @@ def print_plan(args, runs: list[Run], configs: dict) -> None:
 # ----------------------------------------------------------------------------- main
 
 
-def parse_args(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--experiment", default="ablation", choices=EXPERIMENTS)
-  parser.add_argument("--preset", default="dsprites_cpu",
-                      help="flags/<preset>.flags, or a flagfile path")
-  parser.add_argument("--seeds", default="0,1", help="comma-separated training seeds")
-  parser.add_argument("--variants", default=",".join(VARIANTS),
-                      help=f"comma-separated subset of {', '.join(VARIANTS)}")
-  parser.add_argument("--train_steps", type=int, default=None,
-                      help="iterations per run (default: the preset's)")
-  parser.add_argument("--workdir", required=True)
-  parser.add_argument("--metrics", default=DEFAULT_METRICS)
-  parser.add_argument("--protocol", default="gan_papers", help="FactorVAE protocol")
-  parser.add_argument("--eval_sizes", default=json.dumps(DEFAULT_EVAL_SIZES),
-                      help="JSON per-metric size overrides for evaluate_lib")
-  parser.add_argument("--eval_sizes_scale", type=float, default=1.0)
-  parser.add_argument("--num_evals", type=int, default=2,
-                      help="evaluations per run, evenly spaced, the last at --train_steps")
-  parser.add_argument("--baselines", default=",".join(BASELINE_ROWS),
-                      help="reference rows beside the variants: untrained, oracle ('' = none)")
-  parser.add_argument("--baseline_inits", type=int, default=5,
-                      help="random initialisations of the untrained row")
-  parser.add_argument("--dry_run", action="store_true", help="print the plan; train nothing")
-  parser.add_argument("--report_only", action="store_true",
-                      help="rewrite results.json / results.md / plots from the finished runs; "
-                           "train and evaluate nothing")
-  parser.add_argument("--sec_per_iter", type=float, default=None,
-                      help="dry run: use this instead of timing iterations")
-  parser.add_argument("--sec_per_eval", type=float, default=60.0,
-                      help="dry run: assumed seconds per evaluation (an assumption, not timed)")
-  args = parser.parse_args(argv)
-  args.seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+# The tool's own FlagValues, not absl's global one: its names (--train_steps, --metrics, ...)
+# are also training flags, and tests import this tool into processes that define those.
+_FLAGS = flags.FlagValues()
+_WORKDIR = flags.DEFINE_string("workdir", None, "Where runs, results and plots go. Required.",
+                               flag_values=_FLAGS)
+_SEEDS = flags.DEFINE_string("seeds", "0,1", "Comma-separated training seeds (>= 0).",
+                             flag_values=_FLAGS)
+for _define, _name, _default, _help in (
+    (flags.DEFINE_string, "preset", "dsprites_cpu", "flags/<preset>.flags, or a flagfile path."),
+    (flags.DEFINE_string, "variants", ",".join(VARIANTS),
+     f"Comma-separated subset of {', '.join(VARIANTS)}."),
+    (flags.DEFINE_integer, "train_steps", None, "Iterations per run (default: the preset's)."),
+    (flags.DEFINE_string, "metrics", DEFAULT_METRICS, "Metrics of each evaluation."),
+    (flags.DEFINE_string, "protocol", "gan_papers", "FactorVAE protocol."),
+    (flags.DEFINE_string, "eval_sizes", json.dumps(DEFAULT_EVAL_SIZES),
+     "JSON per-metric size overrides for evaluate_lib."),
+    (flags.DEFINE_float, "eval_sizes_scale", 1.0, "Scale of every metric's sizes."),
+    (flags.DEFINE_integer, "num_evals", 2,
+     "Evaluations per run, evenly spaced, the last at --train_steps (>= 1)."),
+    (flags.DEFINE_string, "baselines", ",".join(BASELINE_ROWS),
+     "Reference rows beside the variants: untrained, oracle ('' = none)."),
+    (flags.DEFINE_integer, "baseline_inits", 5,
+     "Random initialisations of the untrained row (>= 1)."),
+    (flags.DEFINE_bool, "dry_run", False, "Print the plan; train nothing."),
+    (flags.DEFINE_bool, "report_only", False, "Rewrite results.json / results.md / plots from "
+     "the finished runs; train and evaluate nothing."),
+    (flags.DEFINE_float, "sec_per_iter", None, "Dry run: use this instead of timing iterations."),
+    (flags.DEFINE_float, "sec_per_eval", 60.0,
+     "Dry run: assumed seconds per evaluation (an assumption, not timed)."),
+):
+  _define(_name, _default, _help, flag_values=_FLAGS)
+flags.DEFINE_enum("experiment", "ablation", EXPERIMENTS, "What to reproduce.", flag_values=_FLAGS)
+
+
+def parse_args(argv):
+  """The validated settings of this run (one attribute per flag; seeds, variants and baselines
+  as lists, eval_sizes as a dict), or cli.fail()."""
+  if len(argv) > 1:
+    cli.fail(f"unexpected arguments {argv[1:]}")
+  if not _WORKDIR.value:
+    cli.fail("--workdir is required: the directory of the runs, results and plots")
+  args = types.SimpleNamespace(**_FLAGS.flag_values_dict())
+  try:
+    args.seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+  except ValueError:
+    cli.fail(f"--seeds={_SEEDS.value} is not a comma-separated list of integers")
   args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
   bad = [v for v in args.variants if v not in VARIANTS]
   if bad or not args.variants:
-    parser.error(f"--variants: unknown {bad}; choose from {', '.join(VARIANTS)}")
+    cli.fail(f"--variants: unknown {bad}; choose from {', '.join(VARIANTS)}")
   if not args.seeds or min(args.seeds) < 0:
-    parser.error("--seeds needs at least one integer >= 0")
+    cli.fail("--seeds needs at least one integer >= 0")
   if args.num_evals < 1:
-    parser.error("--num_evals must be >= 1")
-  args.eval_sizes = json.loads(args.eval_sizes)
+    cli.fail(f"--num_evals={args.num_evals} is not allowed; it must be >= 1")
+  try:
+    args.eval_sizes = json.loads(args.eval_sizes)
+  except ValueError as e:
+    cli.fail(f"--eval_sizes is not valid JSON ({e})")
   args.baselines = [b.strip() for b in args.baselines.split(",") if b.strip()]
   bad = [b for b in args.baselines if b not in BASELINE_ROWS]
   if bad:
-    parser.error(f"--baselines: unknown {bad}; choose from {', '.join(BASELINE_ROWS)}")
+    cli.fail(f"--baselines: unknown {bad}; choose from {', '.join(BASELINE_ROWS)}")
   if args.baseline_inits < 1:
-    parser.error("--baseline_inits must be >= 1")
+    cli.fail(f"--baseline_inits={args.baseline_inits} is not allowed; it must be >= 1")
   args.metrics = ",".join(m.strip() for m in args.metrics.split(",") if m.strip())
   return args
 
 
-def main(argv=None) -> int:
+def main(argv) -> int:
   args = parse_args(argv)
-  preset = preset_path(args.preset)
-  preset_cfg = make_config(preset, {})
+  try:
+    preset = preset_path(args.preset)
+    preset_cfg = make_config(preset, {})
+  except ValueError as e:
+    cli.fail(str(e))
   if args.train_steps is None:
     args.train_steps = preset_cfg.train_steps
   if args.train_steps < 1:
-    raise ValueError(f"--train_steps={args.train_steps} must be >= 1")
+    cli.fail(f"--train_steps={args.train_steps} is not allowed; it must be >= 1")
   # Checkpoints are written every eval_steps[0] iterations, at loop boundaries only.
   interval, per_loop = args.train_steps // args.num_evals, preset_cfg.steps_per_loop
   if args.train_steps % args.num_evals or interval % per_loop:
-    raise ValueError(f"--train_steps={args.train_steps} must split into --num_evals="
-                     f"{args.num_evals} equal parts that are multiples of the preset's "
-                     f"steps_per_loop={per_loop}")
+    cli.fail(f"--train_steps={args.train_steps} must split into --num_evals={args.num_evals} "
+             f"equal parts that are multiples of the preset's steps_per_loop={per_loop}")
   runs = plan_runs(args)
-  configs = {v: make_config(preset, VARIANTS[v], train_steps=args.train_steps)
-             for v in args.variants}
+  try:
+    configs = {v: make_config(preset, VARIANTS[v], train_steps=args.train_steps)
+               for v in args.variants}
+  except ValueError as e:
+    cli.fail(str(e))
   if args.dry_run:
     print_plan(args, runs, configs)
     return 0
@@ -651,5 +676,19 @@ def main(argv=None) -> int:
   return 0
 
 
+def run(args: list[str]) -> int:
+  """Runs the command line `tools/reproduce.py ARGS` (`args` without the program name): every
+  flag from its default, then `args`; a bad flag is one `error:` line and exit status 2."""
+  if config_flags.help_requested(["reproduce", *args]):
+    print(f"{__doc__.strip()}\n\nflags:\n{_FLAGS.get_help()}")
+    return 0
+  _FLAGS.unparse_flags()
+  try:
+    rest = _FLAGS(["reproduce", *args])
+  except flags.Error as e:
+    cli.fail(f"{str(e).removeprefix('ERROR:: ')}; --help lists the flags")
+  return main(rest)
+
+
 if __name__ == "__main__":
-  sys.exit(main())
+  sys.exit(run(sys.argv[1:]))
