@@ -172,7 +172,8 @@ class TrainConfig:
     if "categorical_accuracy" in names and not (self.model.cat_dim and
                                                 self.dataset in LABELLED_DATASETS):
       raise ValueError(f"--eval_metrics={self.eval_metrics!r}: categorical_accuracy needs "
-                       f"--cat_dim > 0 and a dataset with class labels (--dataset=digits); got "
+                       f"--cat_dim > 0 and a dataset with class labels (--dataset=digits or "
+                       f"mnist); got "
                        f"--cat_dim={self.model.cat_dim} --dataset={self.dataset}")
     factors = [m for m in names if m in evaluation.REPRESENTATION_METRICS +
                evaluation.GENERATOR_METRICS]

@@ -155,7 +155,7 @@ def _check_categorical(metadata: Mapping[str, Any], export_dir: str) -> None:
   if dataset not in LABELLED_DATASETS:
     raise EvaluationError(f"--metrics includes categorical_accuracy, which needs class labels; "
                           f"the export was trained on --dataset={dataset}, and only "
-                          f"{', '.join(LABELLED_DATASETS)} has them")
+                          f"{' and '.join(LABELLED_DATASETS)} have them")
 
 
 def _categorical_accuracy(loaded: Any, metadata: Mapping[str, Any], data_dir: Optional[str],
@@ -173,8 +173,12 @@ def _categorical_accuracy(loaded: Any, metadata: Mapping[str, Any], data_dir: Op
     raise EvaluationError(f"sizes['categorical_accuracy'] has unknown keys {sorted(unknown)}; "
                           "valid: bootstrap, num_samples")
   params.update(overrides)
-  images, labels, num_classes = data_lib.get_labelled(_data_config(metadata, data_dir))
-  n = min(int(params["num_samples"]), len(labels))
+  try:
+    images, labels, num_classes = data_lib.get_labelled(_data_config(metadata, data_dir),
+                                                        limit=int(params["num_samples"]))
+  except ValueError as e:  # DatasetError names the file and what is expected
+    raise EvaluationError(f"--data_dir={data_dir!r}: {e}") from e
+  n = len(labels)
   encode = loaded.signatures["encode"]
 
   def category_fn(x):

@@ -262,5 +262,23 @@ def test_evaluate_refuses_the_metric_without_a_categorical_code_or_labels(tmp_pa
   on_dsprites = export_lib.write_export(Generator(CAT_MODEL).build_for(),
                                         Discriminator(CAT_MODEL).build_for(), dsprites_cfg, 0,
                                         str(tmp_path / "dsprites"))
-  with pytest.raises(evaluate_lib.EvaluationError, match="--dataset=dsprites, and only digits"):
+  with pytest.raises(evaluate_lib.EvaluationError, match="--dataset=dsprites, and only digits and mnist"):
     evaluate_lib.evaluate_export(on_dsprites, "categorical_accuracy")
+
+
+def test_mnist_labels_come_from_the_npz(tmp_path):
+  rng = np.random.RandomState(0)
+  images = rng.randint(0, 256, (40, 28, 28)).astype(np.uint8)
+  np.savez(tmp_path / "mnist.npz", x_train=images, y_train=rng.randint(0, 10, 40))
+  cfg = _config(dataset="mnist", data_dir=str(tmp_path))
+  export = export_lib.write_export(Generator(CAT_MODEL).build_for(),
+                                   Discriminator(CAT_MODEL).build_for(), cfg, 0,
+                                   str(tmp_path / "export"))
+  scores = evaluate_lib.evaluate_export(
+      export, "categorical_accuracy",
+      sizes={"categorical_accuracy": {"num_samples": 30, "bootstrap": 5}}
+  )["results"]["categorical_accuracy"]
+  assert scores["num_samples"] == 30 and sum(scores["category_histogram"]) == 30
+  np.savez(tmp_path / "mnist.npz", x_train=images)  # no labels
+  with pytest.raises(evaluate_lib.EvaluationError, match="no readable y_train"):
+    evaluate_lib.evaluate_export(export, "categorical_accuracy")

@@ -53,6 +53,29 @@ def _load_npz(path):
   return images.astype(np.uint8)
 
 
+def load_labelled(data_dir, limit=None):
+  """(x_train uint8 [N, 28, 28], y_train int64 [N] in [0, 9]) of the npz in data_dir, the first
+  `limit` images when given. Raises DatasetError when the npz is missing or has no y_train (a
+  tfds mnist directory is not read for labels)."""
+  path = _npz_path(data_dir)
+  if path is None:
+    raise _error(data_dir, f"has no {NPZ_FILENAME}, which the labels are read from")
+  images = _load_npz(path)
+  try:
+    with np.load(path) as npz:
+      labels = np.asarray(npz["y_train"]).astype(np.int64)
+  except (OSError, ValueError, KeyError) as e:
+    raise _error(path, f"has no readable y_train ({type(e).__name__}: {e})") from e
+  if labels.shape != images.shape[:1] or labels.min() < 0 or labels.max() > 9:
+    raise _error(path, f"has y_train of shape {labels.shape}; expected [{len(images)}] in 0-9")
+  return images[:limit], labels[:limit]
+
+
+def to_observations(images, image_size, channels):
+  """uint8 [b, 28, 28] -> float32 [b, S, S, C] in [-1, 1], as training serves them."""
+  return _to_size(tf.convert_to_tensor(images), image_size, channels)
+
+
 def describe(cfg):
   path = _npz_path(cfg.data_dir)
   where = f"local npz {path}" if path else f"tfds data_dir {cfg.data_dir} (download=False)"

@@ -67,15 +67,19 @@ def get_ground_truth(cfg):
   return tfds_data.ground_truth(cfg) if is_tfds(cfg.name) else dsprites.ground_truth(cfg)
 
 
-def get_labelled(cfg):
+def get_labelled(cfg, limit=None):
   """(images float32 [N, S, S, C] in [-1, 1], labels int64 [N], number of classes) of cfg's
-  dataset, in the dataset's file order, for the categorical code's accuracy.
+  dataset, the first `limit` in the dataset's file order, for the categorical code's accuracy.
 
-  Raises DatasetError for datasets without class labels (only digits has them).
+  Raises DatasetError for datasets without class labels here (digits has them; mnist when its
+  mnist.npz holds y_train).
   """
   if cfg.name not in LABELLED_DATASETS:
     raise DatasetError(f"dataset '{cfg.name}' has no class labels here; the categorical "
                        f"accuracy needs --dataset={' or '.join(LABELLED_DATASETS)}")
-  images, labels = digits.load()
-  return (digits.to_observations(images, cfg.image_size, cfg.channels).numpy(), labels,
+  module = digits if cfg.name == "digits" else mnist
+  images, labels = (digits.load() if cfg.name == "digits" else
+                    mnist.load_labelled(cfg.data_dir, limit))
+  images, labels = images[:limit], labels[:limit]
+  return (module.to_observations(images, cfg.image_size, cfg.channels).numpy(), labels,
           digits.NUM_CLASSES)
