@@ -52,7 +52,7 @@ def unsupervised_accuracy(predicted: np.ndarray, labels: np.ndarray, num_categor
     bootstrap: resamples for the standard error (0: no standard error).
     seed: seed of the bootstrap's RandomState.
   Returns: {"accuracy", "accuracy_se" (None without bootstrap), "chance" (largest class
-    frequency), "assignment" {category: class}, "categories_used" (distinct predictions),
+    frequency), "assignment" [[category, class], ...], "categories_used" (distinct predictions),
     "num_samples", "se_method"}.
   Raises: ValueError for mismatched lengths, no samples, or values out of range.
   """
@@ -78,7 +78,9 @@ def unsupervised_accuracy(predicted: np.ndarray, labels: np.ndarray, num_categor
     se = float(np.std(draws, ddof=1))
   chance = float(np.bincount(labels, minlength=num_classes).max() / len(labels))
   return {"accuracy": accuracy, "accuracy_se": se, "chance": chance,
-          "assignment": {str(k): v for k, v in assignment.items()},
+          # A list of [category, class] pairs, not numbers under names: it is a diagnostic,
+          # and the tables average every named number over untrained inits.
+          "assignment": [[k, assignment[k]] for k in sorted(assignment)],
           "categories_used": int(len(np.unique(predicted))), "num_samples": int(len(labels)),
           "se_method": f"bootstrap over images ({bootstrap} resamples, assignment refitted)"
                        if bootstrap else "none"}
