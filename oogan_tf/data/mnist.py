@@ -53,10 +53,10 @@ def _load_npz(path):
   return images.astype(np.uint8)
 
 
-def load_labelled(data_dir, limit=None):
-  """(x_train uint8 [N, 28, 28], y_train int64 [N] in [0, 9]) of the npz in data_dir, the first
-  `limit` images when given. Raises DatasetError when the npz is missing or has no y_train (a
-  tfds mnist directory is not read for labels)."""
+def load_labelled(data_dir):
+  """(x_train uint8 [N, 28, 28], y_train int64 [N] in [0, 9]) of the npz in data_dir. Raises
+  DatasetError when the npz is missing or has no y_train (a tfds mnist directory is not read for
+  labels)."""
   path = _npz_path(data_dir)
   if path is None:
     raise _error(data_dir, f"has no {NPZ_FILENAME}, which the labels are read from")
@@ -68,7 +68,7 @@ def load_labelled(data_dir, limit=None):
     raise _error(path, f"has no readable y_train ({type(e).__name__}: {e})") from e
   if labels.shape != images.shape[:1] or labels.min() < 0 or labels.max() > 9:
     raise _error(path, f"has y_train of shape {labels.shape}; expected [{len(images)}] in 0-9")
-  return images[:limit], labels[:limit]
+  return images, labels
 
 
 def to_observations(images, image_size, channels):

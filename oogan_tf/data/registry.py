@@ -77,9 +77,10 @@ def get_labelled(cfg, limit=None):
   if cfg.name not in LABELLED_DATASETS:
     raise DatasetError(f"dataset '{cfg.name}' has no class labels here; the categorical "
                        f"accuracy needs --dataset={' or '.join(LABELLED_DATASETS)}")
-  module = digits if cfg.name == "digits" else mnist
-  images, labels = (digits.load() if cfg.name == "digits" else
-                    mnist.load_labelled(cfg.data_dir, limit))
+  if cfg.name == "digits":
+    module, (images, labels) = digits, digits.load()
+  else:
+    module, (images, labels) = mnist, mnist.load_labelled(cfg.data_dir)
   images, labels = images[:limit], labels[:limit]
   return (module.to_observations(images, cfg.image_size, cfg.channels).numpy(), labels,
           digits.NUM_CLASSES)
