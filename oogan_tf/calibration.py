@@ -48,9 +48,12 @@ def recompute_statistics(model: keras.Model, call: Callable[[object], object],
   (1-based) is folded in with momentum (k-1)/k, so after K batches each running mean / variance
   is the plain average of the K batch means / unbiased batch variances. Runs eagerly (momentum is
   read when the layer is called). Non-trainable variables that are not BatchNorm statistics are
-  restored afterwards. Returns K; with K = 0 nothing changes.
+  restored afterwards. Returns K; with K = 0, or a model without BatchNorm (the StyleGAN
+  networks), nothing changes and 0 is returned.
   """
   layers = batch_norm_layers(model)
+  if not layers:
+    return 0
   stats = {id(v) for layer in layers for v in (layer.moving_mean, layer.moving_variance)}
   others = [v for v in model.non_trainable_variables if id(v) not in stats]
   saved = [v.numpy() for v in others]

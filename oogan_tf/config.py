@@ -82,6 +82,13 @@ class TrainConfig:
       recomputed on this many batches of real images, so `encode` normalises real images with
       real-image statistics (0: D's training running statistics, a blend of its five calls per
       iteration). The live D is not changed.
+    phase_steps, fade_steps: the StyleGAN-based model's progressive schedule (g_type stylegan;
+      oogan_tf.progressive): iterations per resolution phase, and of each phase's fade-in (the
+      reference: 100,000 and 50,000).
+    stylegan_frozen_c_noise, stylegan_refade_final, stylegan_loss_gates: reproduce the released
+      StyleGAN code's bugs (oogan_tf.stylegan_trainer): the code -> noise-map projections are
+      never trained; the last phase fades in again every phase_steps; the NLL term is dropped
+      when >= 100 and the one-hot CE when >= 10.
   """
 
   model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
@@ -120,6 +127,11 @@ class TrainConfig:
   inception_weights: str | None = None
   standing_stats_batches: int = 32
   encoder_recalibration_batches: int = 32
+  phase_steps: int = 100_000
+  fade_steps: int = 50_000
+  stylegan_frozen_c_noise: bool = False
+  stylegan_refade_final: bool = False
+  stylegan_loss_gates: bool = False
   model_dir: str | None = None
 
   def __post_init__(self):
@@ -158,7 +170,29 @@ class TrainConfig:
       value = getattr(self, name)
       if not 0 <= value <= MAX_SEED:
         raise ValueError(f"--{name}={value} is not allowed; it must be in [0, {MAX_SEED}]")
+    _positive("phase_steps", self.phase_steps)
+    _positive("fade_steps", self.fade_steps, 0)
+    if self.fade_steps > self.phase_steps:
+      raise ValueError(f"--fade_steps={self.fade_steps} is not allowed; it must be <= "
+                       f"--phase_steps={self.phase_steps}")
+    if self.model.g_type == "stylegan":
+      self._check_stylegan()
     self.data_config()  # DataConfig validates the dataset fields (DatasetError, a ValueError)
+
+  def _check_stylegan(self) -> None:
+    # What the StyleGAN trainer does not implement is refused here, not ignored.
+    def refuse(flag: str, allowed: str) -> None:
+      raise ValueError(f"--{flag} is not allowed with --g_type=stylegan; use {allowed}")
+    if self.strategy != "default":
+      refuse(f"strategy={self.strategy}", "--strategy=default (one replica)")
+    if self.precision == "mixed_float16":
+      refuse("precision=mixed_float16", "float32 or mixed_bfloat16")
+    if self.jit_compile:
+      refuse("jit_compile=true", "--jit_compile=false")
+    if self.instance_noise_steps:
+      refuse(f"instance_noise_steps={self.instance_noise_steps}", "0")
+    if self.reference_ortho_grads:
+      refuse("reference_ortho_grads=true", "--reference_ortho_grads=false")
 
   def _check_eval_metrics(self) -> None:
     # Deferred: the metrics registry imports scikit-learn, which only evaluation needs.

@@ -26,6 +26,9 @@ FLAG_GROUPS = {
     "data": ("dataset", "data_dir", "cache", "batch_size", "image_size", "channels"),
     "model": ("c_dim", "cat_dim", "z_dim", "g_type", "q_type", "probabilistic_q",
               "learned_constant", "spectral_norm", "upsample", "g_output", "ngf", "ndf"),
+    "stylegan": ("style_dim", "mapping_layers", "phase_steps", "fade_steps",
+                 "stylegan_block0_collapse", "stylegan_frozen_c_noise", "stylegan_refade_final",
+                 "stylegan_loss_gates"),
     "training": ("train_steps", "steps_per_loop", "learning_rate", "beta_1", "beta_2",
                  "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "code_schedule",
                  "orthogonal_reg", "reference_ortho_grads", "instance_noise_steps", "ema_decay",
@@ -92,9 +95,10 @@ def define_config_flags(skip: tuple[str, ...] = (),
        "else >= 2; 10 for digits, the paper's Figure 15)."),
       (integer, "z_dim", m.z_dim, "Noise size Z (>= 2 with the compete-free G)."),
       (enum, "g_type", m.g_type, G_TYPES,
-       "Generator input block: oogan (compete-free) or infogan (ablation)."),
-      (enum, "q_type", m.q_type, Q_TYPES, "Q head: oogan (released code), infogan (ablation) "
-       "or paper (Table 3)."),
+       "Generator input block: oogan (compete-free) or infogan (ablation); stylegan: the "
+       "StyleGAN-based OOGAN (with --q_type=stylegan), progressive to --image_size."),
+      (enum, "q_type", m.q_type, Q_TYPES, "Q head: oogan (released code), infogan (ablation), "
+       "paper (Table 3) or stylegan (with --g_type=stylegan)."),
       (boolean, "probabilistic_q", m.probabilistic_q,
        "Q predicts [mu | log sigma] (Gaussian NLL) instead of point estimates (L1)."),
       (boolean, "learned_constant", m.learned_constant,
@@ -106,6 +110,21 @@ def define_config_flags(skip: tuple[str, ...] = (),
        "(Table 3; as 2 sigmoid - 1 on [-1, 1] data)."),
       (integer, "ngf", m.ngf, "G base width (64 in the paper)."),
       (integer, "ndf", m.ndf, "D base width (64 in the paper)."),
+      # StyleGAN-based OOGAN (--g_type=stylegan).
+      (integer, "style_dim", m.style_dim, "StyleGAN: width of the style w (512 in the paper)."),
+      (integer, "mapping_layers", m.mapping_layers, "StyleGAN: mapping-network layers (8)."),
+      (integer, "phase_steps", d.phase_steps, "StyleGAN: iterations per resolution phase "
+       "(8, 16, ... px)."),
+      (integer, "fade_steps", d.fade_steps, "StyleGAN: fade-in iterations at the start of "
+       "each phase (<= --phase_steps)."),
+      (boolean, "stylegan_block0_collapse", m.stylegan_block0_collapse, "StyleGAN: reproduce "
+       "the released bug of a 4x4 valid conv collapsing the 4x4 level to 1x1."),
+      (boolean, "stylegan_frozen_c_noise", d.stylegan_frozen_c_noise, "StyleGAN: reproduce the "
+       "released bug of never training the code -> noise-map projections."),
+      (boolean, "stylegan_refade_final", d.stylegan_refade_final, "StyleGAN: reproduce the "
+       "released bug of the last phase fading in again every --phase_steps."),
+      (boolean, "stylegan_loss_gates", d.stylegan_loss_gates, "StyleGAN: reproduce the "
+       "released code's dropping of the NLL term when >= 100 and the CE term when >= 10."),
       # Data.
       (string, "dataset", d.dataset,
        f"Dataset: {', '.join(DATASETS)}, or tfds:<name>[:split] (prepared by "
@@ -168,7 +187,7 @@ def define_config_flags(skip: tuple[str, ...] = (),
 
 _MODEL_FIELDS = ("image_size", "channels", "c_dim", "cat_dim", "z_dim", "g_type", "q_type",
                  "probabilistic_q", "learned_constant", "spectral_norm", "upsample", "g_output",
-                 "ngf", "ndf")
+                 "ngf", "ndf", "style_dim", "mapping_layers", "stylegan_block0_collapse")
 _TRAIN_FIELDS = (
     "dataset", "data_dir", "cache", "batch_size", "train_steps", "steps_per_loop",
     "learning_rate", "beta_1", "beta_2", "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat",
@@ -176,7 +195,8 @@ _TRAIN_FIELDS = (
     "ema_decay", "precision", "jit_compile", "strategy", "num_gpus", "seed", "sample_seed",
     "checkpoint_every_steps", "sample_every_steps", "keep_checkpoints", "export_at_end",
     "eval_every_steps", "eval_metrics", "eval_sizes_scale", "inception_weights",
-    "standing_stats_batches", "encoder_recalibration_batches", "model_dir")
+    "standing_stats_batches", "encoder_recalibration_batches", "phase_steps", "fade_steps",
+    "stylegan_frozen_c_noise", "stylegan_refade_final", "stylegan_loss_gates", "model_dir")
 
 
 def preset_fills(f, preset: dict[str, str] | None) -> list[str]:

@@ -89,7 +89,9 @@ class OOGANExport(tf.Module):
   def _generate(self, c, z, category):
     code = codes_lib.generator_code(c, category, self._cat_dim)
     x = self.generator((code, z), training=False)
-    return (tf.cast(x, tf.float32) + 1.0) / 2.0
+    # Clipped: the StyleGAN-based G has no output activation (tanh / sigmoid outputs are inside
+    # the range already).
+    return tf.clip_by_value((tf.cast(x, tf.float32) + 1.0) / 2.0, 0.0, 1.0)
 
   @staticmethod
   def _after(checks, tensor):

@@ -194,10 +194,14 @@ def _report_loop(cfg: TrainConfig, trainer: Trainer, writer, log: RunLog, progre
          **{f"opt/loss_scale_{k}": v for k, v in trainer.loss_scales().items()},
          "perf/steps_per_sec": steps_per_sec,
          "perf/images_per_sec": steps_per_sec * cfg.batch_size}, step)
+  growing = ""
+  if "progress/resolution" in metrics:  # the StyleGAN-based model's progressive schedule
+    growing = (f" | {int(metrics['progress/resolution'])}px "
+               f"alpha={metrics['progress/alpha']:.2f}")
   log.event(f"train | {progress_line} | "
             f"d={metrics['loss/d_total']:.4f} g={metrics['loss/g_adv']:.4f} "
             f"info={metrics['loss/info']:.4f} D(x)={metrics['d/score_real']:.3f} "
-            f"D(G(z))={metrics['d/score_fake']:.3f}")
+            f"D(G(z))={metrics['d/score_fake']:.3f}{growing}")
   log.stats({"step": step, "kimg": step * cfg.batch_size / 1000, "loop_seconds": elapsed,
              "steps_per_sec": steps_per_sec, **metrics})
 

@@ -36,6 +36,7 @@ from oogan_tf.config import TrainConfig
 from oogan_tf.models import (OrthogonalRegularizer, build_networks, category_logits,
                              checkpoint_of, copy_non_trainable, count_params, split_q)
 from oogan_tf.models.orthogonal import make_adam
+from oogan_tf.stylegan_trainer import StyleGANTrainer
 
 LOSS_KEYS = ("loss/d_total", "loss/d_hinge", "loss/gradient_penalty", "loss/g_adv", "loss/info",
              "loss/info_reconstruction", "loss/info_onehot", "d/score_real", "d/score_fake",
@@ -283,7 +284,10 @@ class Trainer:
             if isinstance(opt, keras.optimizers.LossScaleOptimizer)}
 
 
-def new_trainer(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -> Trainer:
-  """What an entry point does to start a run's state: set_keras_globals(cfg), then Trainer."""
+def new_trainer(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None):
+  """What an entry point does to start a run's state: set_keras_globals(cfg), then a Trainer
+  (a StyleGANTrainer for g_type stylegan; same interface)."""
   set_keras_globals(cfg)
+  if cfg.model.g_type == "stylegan":
+    return StyleGANTrainer(cfg, strategy)
   return Trainer(cfg, strategy)

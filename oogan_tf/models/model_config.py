@@ -10,8 +10,9 @@ import dataclasses
 
 IMAGE_SIZES = (32, 64, 128, 256)  # the sizes with a width table below (and data can serve)
 CHANNELS = (1, 3)
-G_TYPES = ("oogan", "infogan")
-Q_TYPES = ("oogan", "infogan", "paper")
+G_TYPES = ("oogan", "infogan", "stylegan")
+Q_TYPES = ("oogan", "infogan", "paper", "stylegan")
+STYLEGAN_SIZES = (32, 64, 128)
 G_OUTPUTS = ("tanh", "sigmoid")
 SPECTRAL_NORM = ("reference", "all")
 UPSAMPLE = ("nearest", "bilinear")
@@ -22,6 +23,16 @@ G_MULTIPLIERS = {32: (4, 4, 2, 1), 64: (8, 4, 4, 2, 1), 128: (8, 8, 8, 4, 4, 2),
                  256: (16, 8, 8, 8, 4, 4, 2)}
 D_MULTIPLIERS = {32: (1, 2, 4, 4), 64: (1, 2, 4, 4, 8), 128: (1, 2, 4, 8, 8, 16),
                  256: (1, 2, 4, 8, 8, 16, 16)}
+
+
+# StyleGAN widths per resolution, times ngf (G) or ndf (D): 512 up to 32x32, 256 at 64, 128 at
+# 128 for a base width of 64 (reference-notes section 12).
+STYLEGAN_MULTIPLIERS = {4: 8, 8: 8, 16: 8, 32: 8, 64: 4, 128: 2}
+
+
+def stylegan_width(base: int, resolution: int) -> int:
+  """Channels of the StyleGAN networks at `resolution` (4..128) for base width ngf or ndf."""
+  return base * STYLEGAN_MULTIPLIERS[resolution]
 
 
 def _choice(field: str, value, allowed) -> None:
@@ -41,7 +52,10 @@ class ModelConfig:
       Figure 15, MNIST with K = 10). G takes [c | one_hot(k)] (width C + K) where it takes c,
       and Q gains K logits after its continuous outputs.
     z_dim: Z, noise size (>= 2 for the compete-free G, which uses floor(Z/2) channels; >= 0 else).
-    g_type: "oogan" (compete-free input block) or "infogan" (concatenate [c, z]; ablation).
+    g_type: "oogan" (compete-free input block), "infogan" (concatenate [c, z]; ablation) or
+      "stylegan" (the StyleGAN-based OOGAN of appendix C.1, progressive to image_size; it needs
+      q_type "stylegan", and its networks ignore learned_constant, spectral_norm, upsample and
+      g_output; oogan_tf.models.stylegan).
     q_type: "oogan" (released code: DownBlock, conv, orthogonal depthwise conv + spatial
       read-out), "infogan" (ablation) or "paper" (Table 3: orthogonal 3x3 conv + pool,
       orthogonal 4x4 depthwise conv + pool, grouped linear read-out).
@@ -55,6 +69,10 @@ class ModelConfig:
       sigmoid output is 2 sigmoid(x) - 1, the paper's sigmoid on [0, 1] data after the same
       affine map (it equals tanh(x / 2)).
     ngf, ndf: base widths of G and D (64 in every paper preset; smaller for CPU presets).
+    style_dim, mapping_layers: StyleGAN's mapping network (width of w, number of layers; 512
+      and 8 in the paper). z_dim is the size of its input z (512 in the paper).
+    stylegan_block0_collapse: reproduce the released code's bug of a 4x4 valid second conv at
+      the 4x4 level, which collapses it to 1x1 (False: 3x3 same).
   """
 
   image_size: int = 64
@@ -71,6 +89,9 @@ class ModelConfig:
   g_output: str = "tanh"
   ngf: int = 64
   ndf: int = 64
+  style_dim: int = 512
+  mapping_layers: int = 8
+  stylegan_block0_collapse: bool = False
 
   def __post_init__(self):
     _choice("image_size", self.image_size, IMAGE_SIZES)
@@ -85,13 +106,26 @@ class ModelConfig:
     if self.cat_dim < 0 or self.cat_dim == 1:
       raise ValueError(f"cat_dim={self.cat_dim} is not allowed; it must be 0 (no categorical "
                        "code) or >= 2")
-    min_z = 2 if self.g_type == "oogan" else 0
+    min_z = {"oogan": 2, "stylegan": 1}.get(self.g_type, 0)
     if self.z_dim < min_z:
+      why = {"oogan": "the compete-free G gives z floor(z_dim/2) channels",
+             "stylegan": "z drives the styles"}[self.g_type]
       raise ValueError(f"z_dim={self.z_dim} is not allowed with g_type={self.g_type!r}; it must be "
-                       f">= {min_z} (the compete-free G gives z floor(z_dim/2) channels)")
-    for name in ("ngf", "ndf"):
+                       f">= {min_z} ({why})")
+    for name in ("ngf", "ndf", "style_dim", "mapping_layers"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name}={getattr(self, name)} is not allowed; it must be >= 1")
+    if (self.g_type == "stylegan") != (self.q_type == "stylegan"):
+      raise ValueError(f"g_type={self.g_type!r} with q_type={self.q_type!r} is not allowed; the "
+                       "StyleGAN generator and its Q come together (g_type=stylegan "
+                       "q_type=stylegan)")
+    if self.g_type == "stylegan":
+      _choice("image_size", self.image_size, STYLEGAN_SIZES)
+      width4 = stylegan_width(self.ndf, 4)
+      if width4 % self.q_outputs:
+        raise ValueError(f"ndf={self.ndf} is not allowed with {self.q_outputs} Q outputs: the "
+                         f"StyleGAN Q's grouped conv needs its {width4} input channels (8 ndf) "
+                         f"to be a multiple of the Q outputs ({self.q_outputs})")
 
   @property
   def code_dim(self) -> int:

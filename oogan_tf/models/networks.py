@@ -15,22 +15,25 @@ import tensorflow as tf
 from oogan_tf.models.discriminator import Discriminator
 from oogan_tf.models.generator import Generator
 from oogan_tf.models.model_config import ModelConfig
+from oogan_tf.models.stylegan import StyleDiscriminator, StyleGenerator
 
 
 class Networks(NamedTuple):
   """generator: the trained G; ema_generator: its parameter EMA (what is exported);
   discriminator: D with its real/fake and Q heads."""
-  generator: Generator
-  ema_generator: Generator
-  discriminator: Discriminator
+  generator: Generator | StyleGenerator
+  ema_generator: Generator | StyleGenerator
+  discriminator: Discriminator | StyleDiscriminator
 
 
 def build_networks(cfg: ModelConfig) -> Networks:
-  """Freshly initialised networks of cfg's architecture, with all variables created (so a
-  checkpoint can be restored into them at once). Build inside a strategy scope to distribute."""
-  return Networks(Generator(cfg, name="generator").build_for(),
-                  Generator(cfg, name="ema_generator").build_for(),
-                  Discriminator(cfg, name="discriminator").build_for())
+  """Freshly initialised networks of cfg's architecture (g_type stylegan: the StyleGAN-based
+  ones), with all variables created (so a checkpoint can be restored into them at once). Build
+  inside a strategy scope to distribute."""
+  g, d = ((StyleGenerator, StyleDiscriminator) if cfg.g_type == "stylegan"
+          else (Generator, Discriminator))
+  return Networks(g(cfg, name="generator").build_for(), g(cfg, name="ema_generator").build_for(),
+                  d(cfg, name="discriminator").build_for())
 
 
 def checkpoint_of(step: tf.Variable, networks: Networks, **optimizers) -> tf.train.Checkpoint:

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from oogan_tf import losses
 from oogan_tf.models import layers as oogan_layers
+from oogan_tf.models import stylegan_layers
 
 CONV_LR = 1e-5
 READOUT_LR = 1e-4
@@ -31,7 +32,8 @@ def make_adam(learning_rate: float, beta_1: float = 0.5, beta_2: float = 0.99,
 def _regularised_variable(layer: keras.layers.Layer) -> tf.Variable:
   # The conv's bias is in the reference's private optimiser too, but the loss gives it no gradient
   # and PyTorch's Adam skips parameters without a gradient, so only the kernel can move.
-  if isinstance(layer, (oogan_layers.OrthogonalDepthwiseConv2D, oogan_layers.OrthogonalConv2D)):
+  if isinstance(layer, (oogan_layers.OrthogonalDepthwiseConv2D, oogan_layers.OrthogonalConv2D,
+                        stylegan_layers.GroupedOrthogonalConv)):
     return layer.kernel
   if isinstance(layer, oogan_layers.SpatialReadout):
     return layer.transform

@@ -1,0 +1,264 @@
+"""The StyleGAN-based OOGAN (issue 21 section 1): progressive schedule, networks at every phase
+and alpha, fade-in continuity, the train loop crossing phases in one trace, exact resume in the
+middle of a fade, the released-code bug switches, and exports at 32 and 128 px."""
+import dataclasses
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from oogan_tf import config_flags, presets, progressive, train_lib
+from oogan_tf import export_lib
+from oogan_tf.config import TrainConfig
+from oogan_tf.models import ModelConfig, build_networks, stylegan
+from oogan_tf.models import stylegan_layers as sl
+from oogan_tf.trainer import new_trainer
+
+STYLEGAN_SMOKE = config_flags.config_from_args(
+    [f"--flagfile={presets.preset_path('stylegan_smoke')}"])
+TINY = STYLEGAN_SMOKE.model
+
+
+def _progress(n, **kw):
+  phase, alpha = progressive.progress_at(n, **kw)
+  return int(phase), float(alpha)
+
+
+def test_schedule_fades_each_phase_then_holds_the_last():
+  kw = dict(num_phases=3, phase_steps=4, fade_steps=2)
+  got = [_progress(n, **kw) for n in range(14)]
+  assert got[:4] == [(0, 0.0), (0, 0.5), (0, 1.0), (0, 1.0)]
+  assert got[4:8] == [(1, 0.0), (1, 0.5), (1, 1.0), (1, 1.0)]
+  assert got[8:10] == [(2, 0.0), (2, 0.5)]
+  assert got[12:] == [(2, 1.0), (2, 1.0)]  # after the last phase: full resolution, alpha 1
+
+
+def test_refade_switch_reproduces_the_released_final_phase_bug():
+  kw = dict(num_phases=3, phase_steps=4, fade_steps=2, refade_final=True)
+  assert [_progress(n, **kw) for n in (8, 9, 12, 13, 14)] == [
+      (2, 0.0), (2, 0.5), (2, 0.0), (2, 0.5), (2, 1.0)]
+
+
+def test_networks_give_full_size_outputs_at_every_phase_and_alpha():
+  g, _, d = build_networks(TINY)
+  c = tf.random.uniform((3, TINY.c_dim), seed=1)
+  z = tf.random.normal((3, TINY.z_dim), seed=2)
+  for phase in range(stylegan.num_phases(32)):
+    res = stylegan.phase_resolution(phase)
+    for alpha in (0.0, 0.5, 1.0):
+      stylegan.set_progress(g, phase, alpha)
+      stylegan.set_progress(d, phase, alpha)
+      x = g((c, z), training=False)
+      assert x.shape == (3, 32, 32, 1) and x.dtype == tf.float32
+      # The phase's native resolution, nearest-upsampled: constant k x k blocks.
+      k = 32 // res
+      native = x[:, ::k, ::k, :]
+      np.testing.assert_array_equal(x.numpy(), np.repeat(np.repeat(native, k, 1), k, 2))
+      score, q = d(x)
+      assert score.shape == (3,) and q.shape == (3, TINY.q_outputs)
+      assert np.isfinite(score.numpy()).all() and np.isfinite(q.numpy()).all()
+
+
+def test_alpha_zero_equals_the_lower_resolution_output_upsampled():
+  g, _, _ = build_networks(TINY)
+  c = tf.random.uniform((2, TINY.c_dim), seed=3)
+  z = tf.random.normal((2, TINY.z_dim), seed=4)
+  for phase in (1, 2):
+    lower = g.forward(c, z, phase - 1, 1.0)
+    low_res = stylegan.phase_resolution(phase - 1)
+    native_lower = lower[:, ::32 // low_res, ::32 // low_res, :]
+    up = tf.image.resize(native_lower, (2 * low_res, 2 * low_res), "bilinear")
+    k = 32 // (2 * low_res)
+    expected = np.repeat(np.repeat(up.numpy(), k, 1), k, 2)
+    np.testing.assert_allclose(g.forward(c, z, phase, 0.0).numpy(), expected, atol=1e-5)
+
+
+def test_discriminator_sees_native_resolution_output_exactly():
+  # Average pooling undoes nearest upsampling, so D of G's S x S output equals D of the native one.
+  _, _, d = build_networks(TINY)
+  native = tf.random.normal((2, 16, 16, 1), seed=5)
+  full = tf.repeat(tf.repeat(native, 2, axis=1), 2, axis=2)
+  pooled = tf.nn.avg_pool2d(full, 2, 2, "VALID")
+  np.testing.assert_allclose(pooled.numpy(), native.numpy(), atol=1e-6)
+  s1, q1 = d.forward(full, 1, 0.5)
+  padded = tf.repeat(tf.repeat(pooled, 2, axis=1), 2, axis=2)
+  s2, q2 = d.forward(padded, 1, 0.5)
+  np.testing.assert_allclose(s1.numpy(), s2.numpy(), atol=1e-5)
+  np.testing.assert_allclose(q1.numpy(), q2.numpy(), atol=1e-5)
+
+
+def test_grouped_orthogonal_conv_equals_a_grouped_conv():
+  layer = sl.GroupedOrthogonalConv(4)
+  x = tf.random.normal((2, 4, 4, 16), seed=6)
+  y = layer(x)
+  kernel = (layer.kernel * layer.scale).numpy()[:, :, :, 0]  # [4, 4, 16]
+  expected = np.stack([(x.numpy()[:, :, :, 4 * g:4 * g + 4] * kernel[:, :, 4 * g:4 * g + 4]
+                        ).sum(axis=(1, 2, 3)) for g in range(4)], axis=1)
+  np.testing.assert_allclose(y.numpy(), expected, rtol=1e-5, atol=1e-5)
+  assert layer.orthogonal_rows().shape == (16, 16)  # one 4x4 kernel per input channel
+
+
+def test_paper_sizes_give_512_orthogonal_rows_of_16():
+  cfg = config_flags.config_from_args([f"--flagfile={presets.preset_path('celeba_stylegan')}"])
+  layer = sl.GroupedOrthogonalConv(cfg.model.q_outputs)
+  layer.build((None, 4, 4, 512))
+  assert cfg.model.q_outputs == 32
+  assert layer.orthogonal_rows().shape == (512, 16)
+
+
+def test_block0_collapse_switch_reproduces_the_1x1_bug():
+  cfg = dataclasses.replace(TINY, stylegan_block0_collapse=True)
+  g, _, _ = build_networks(cfg)
+  level0 = g.level0
+  assert level0.conv2.kernel.shape[:2] == (4, 4) and level0.conv2.padding == "VALID"
+  fixed, _, _ = build_networks(TINY)
+  assert fixed.level0.conv2.kernel.shape[:2] == (3, 3)
+  c = tf.random.uniform((2, cfg.c_dim), seed=7)
+  assert g((c, tf.random.normal((2, cfg.z_dim))), training=False).shape == (2, 32, 32, 1)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"strategy": "mirrored"}, "--strategy=mirrored is not allowed with --g_type=stylegan"),
+    ({"precision": "mixed_float16"}, "--precision=mixed_float16 is not allowed"),
+    ({"instance_noise_steps": 5}, "--instance_noise_steps=5 is not allowed"),
+    ({"fade_steps": 3, "phase_steps": 2}, "--fade_steps=3 is not allowed"),
+])
+def test_unsupported_settings_are_refused(overrides, message):
+  with pytest.raises(ValueError, match=message):
+    dataclasses.replace(STYLEGAN_SMOKE, **overrides)
+
+
+def test_model_config_pairs_g_and_q_and_checks_the_groups():
+  with pytest.raises(ValueError, match="g_type='stylegan' with q_type='oogan'"):
+    dataclasses.replace(TINY, q_type="oogan")
+  with pytest.raises(ValueError, match="multiple of the Q outputs"):
+    dataclasses.replace(TINY, c_dim=5)  # 10 outputs do not divide 16 channels
+  with pytest.raises(ValueError, match="image_size=256"):
+    dataclasses.replace(TINY, image_size=256)
+
+
+def _fixed_batches(cfg: TrainConfig, start: int = 0):
+  images = tf.random.stateless_uniform((64, 32, 32, 1), [7, 7], -1.0, 1.0)
+  data = tf.data.Dataset.from_tensor_slices(images).repeat().batch(cfg.batch_size)
+  return iter(data.skip(start))
+
+
+def _group_iterations(trainer) -> dict[str, int]:
+  return {g.name: int(g.optimizer.iterations.numpy())
+          for g in trainer.g_groups + trainer.d_groups}
+
+
+def _state(trainer) -> list[tf.Variable]:
+  """Every variable a checkpoint holds: networks, every group's Adam, the private Adam, step."""
+  optimizers = [g.optimizer for g in trainer.g_groups + trainer.d_groups + [trainer.q_group]]
+  return ([v for net in trainer.networks for v in net.variables] +
+          [v for opt in optimizers + trainer.ortho.optimizers for v in opt.variables] +
+          [trainer.step])
+
+
+def test_train_loop_crosses_phases_in_one_trace_and_resumes_mid_fade_exactly(tmp_path):
+  cfg = dataclasses.replace(STYLEGAN_SMOKE, phase_steps=4, fade_steps=2)
+  straight = new_trainer(cfg)
+  g = straight.generator
+  level3_before = [v.numpy() for v in g.level_variables(3)]
+  noise_maps_before = [v.numpy() for v in g.noise_map_variables()]
+  it = _fixed_batches(cfg)
+  out = straight.train_loop(it, tf.constant(5, tf.int64))  # phase 0 (4) + 1 iteration of phase 1
+  assert float(out["progress/resolution"]) == 16.0 and float(out["progress/alpha"]) == 0.0
+  assert int(g.progress.phase.numpy()) == 1 and float(g.progress.alpha.numpy()) == 0.5
+  # The 32 px level has not taken part yet: unchanged, its Adam never stepped.
+  for before, v in zip(level3_before, g.level_variables(3)):
+    np.testing.assert_array_equal(before, v.numpy())
+  iterations = _group_iterations(straight)
+  assert iterations["level3"] == 0 and iterations["to_rgb3"] == 0 and iterations["block3"] == 0
+  assert iterations["level2"] == 1 and iterations["mapping"] == 5
+  # to_rgb0 / from_rgb0 take part only during phase 0's fade (iterations 0-1).
+  assert iterations["to_rgb0"] == 2 and iterations["from_rgb0"] == 2
+  assert any(not np.array_equal(b, v.numpy())
+             for b, v in zip(noise_maps_before, g.noise_map_variables()))  # trained (fixed bug)
+  ckpt_dir = str(tmp_path / "ckpt")
+  path = straight.checkpoint().save(os.path.join(ckpt_dir, "ckpt"))
+  straight.train_loop(it, tf.constant(2, tf.int64))  # iterations 5-6: mid-fade, then alpha 1
+  assert straight.train_loop.experimental_get_tracing_count() == 1
+
+  resumed = new_trainer(cfg)
+  resumed.checkpoint().restore(path).assert_existing_objects_matched()
+  assert resumed.iteration == 5
+  assert float(resumed.generator.progress.alpha.numpy()) == 0.5
+  resumed.train_loop(_fixed_batches(cfg, start=5), tf.constant(2, tf.int64))
+  assert resumed.iteration == straight.iteration == 7
+  for a, b in zip(_state(straight), _state(resumed)):
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_frozen_c_noise_switch_keeps_the_projections_out_of_every_optimiser():
+  frozen = new_trainer(dataclasses.replace(STYLEGAN_SMOKE, stylegan_frozen_c_noise=True))
+  ids = {id(v) for v in frozen.generator.noise_map_variables()}
+  optimised = {id(v) for g in frozen.g_groups + frozen.d_groups + [frozen.q_group]
+               for v in g.variables}
+  assert ids and not ids & optimised
+  fixed = new_trainer(STYLEGAN_SMOKE)
+  optimised = {id(v) for g in fixed.g_groups for v in g.variables}
+  assert {id(v) for v in fixed.generator.noise_map_variables()} <= optimised
+
+
+def test_loss_gates_switch_drops_large_terms():
+  # One eager iteration with a huge info weight: the gated run drops the NLL term from the info
+  # loss, the fixed one keeps it.
+  values = {}
+  for gates in (False, True):
+    cfg = dataclasses.replace(STYLEGAN_SMOKE, stylegan_loss_gates=gates, lambda_info=1.0)
+    trainer = new_trainer(cfg)
+    # log_sigma very negative makes the NLL large (>= 100) at the first iteration.
+    trainer.discriminator.q_head.orth_conv.bias.assign(
+        tf.concat([tf.zeros(cfg.model.c_dim), -20.0 * tf.ones(cfg.model.c_dim)], 0))
+    out = trainer.replica_step(next(_fixed_batches(cfg)))
+    values[gates] = {k: float(v) for k, v in out.items()}
+  for gates, v in values.items():
+    assert v["loss/info_reconstruction"] >= 100
+    rec_in_info = abs(v["loss/info"] - v["loss/g_adv"] - v["loss/info_onehot"])
+    assert (rec_in_info < 1e-3 * v["loss/info_reconstruction"]) == gates
+
+
+def test_smoke_preset_trains_through_two_phases_and_exports(tmp_path):
+  model_dir = tmp_path / "run"
+  result = train_lib.train(dataclasses.replace(STYLEGAN_SMOKE, model_dir=str(model_dir)))
+  assert result["step"] == 6
+  lines = [json.loads(x) for x in (model_dir / "stats.jsonl").read_text().splitlines()]
+  seen = [(x["step"], x["progress/resolution"]) for x in lines if "progress/resolution" in x]
+  assert seen == [(3, 16.0), (6, 32.0)]
+  export = model_dir / "export" / "6"
+  loaded = tf.saved_model.load(str(export))
+  out = loaded.signatures["sample_from_seed"](seed=tf.constant(1, tf.int64),
+                                              num=tf.constant(2))
+  assert out["images"].shape == (2, 32, 32, 1)
+  images = out["images"].numpy()
+  assert images.min() >= 0.0 and images.max() <= 1.0
+  enc = loaded.signatures["encode"](images=out["images"])
+  assert enc["c_mean"].shape == (2, TINY.c_dim)
+  trav = loaded.signatures["traverse"](seed=tf.constant(0, tf.int64), dim=tf.constant(1),
+                                       steps=tf.constant(3), low=tf.constant(0.0),
+                                       high=tf.constant(1.0))
+  assert trav["images"].shape == (3, 32, 32, 1)
+
+
+def test_export_at_128_px(tmp_path):
+  celeba = config_flags.config_from_args(
+      [f"--flagfile={presets.preset_path('celeba_stylegan')}"])
+  cfg = dataclasses.replace(celeba, model=dataclasses.replace(
+      TINY, image_size=128, channels=3, ngf=1, ndf=1, c_dim=2))
+  g, _, d = build_networks(cfg.model)
+  for net in (g, d):
+    stylegan.set_progress(net, 1, 0.25)  # 16 px, fading in
+  path = export_lib.write_export(g, d, cfg, 123, str(tmp_path / "export"))
+  loaded = tf.saved_model.load(path)
+  c = tf.random.uniform((2, 2), seed=8)
+  z = tf.random.normal((2, cfg.model.z_dim), seed=9)
+  images = loaded.signatures["sample"](c=c, z=z)["images"]
+  assert images.shape == (2, 128, 128, 3)
+  # The export keeps the phase it was written at: 16 px content in 8 x 8 blocks.
+  expected = (np.clip(g((c, z), training=False).numpy(), -1, 1) + 1) / 2
+  np.testing.assert_allclose(images.numpy(), expected, atol=1e-5)
+  assert loaded.signatures["encode"](images=images)["c_mean"].shape == (2, 2)
