@@ -36,14 +36,17 @@ def g_hinge_loss(fake_scores: tf.Tensor) -> tf.Tensor:
 
 
 def gradient_penalty(score_fn: Callable[[tf.Tensor], tf.Tensor], interpolates: tf.Tensor,
-                     eps: float = 1e-12) -> tf.Tensor:
-  """mean_b (||d sum_b' D(x_hat)_b' / d x_hat_b||_2 - 1)^2 over whole images.
+                     eps: float = 1e-12, norm_scale=1.0) -> tf.Tensor:
+  """mean_b (norm_scale ||d sum_b' D(x_hat)_b' / d x_hat_b||_2 - 1)^2 over whole images.
 
   Args:
     score_fn: maps images [B, H, W, C] to scores [B]; called once on the batch (so BatchNorm in
       training mode couples the samples, as in the reference).
     interpolates: x_hat float [B, H, W, C], usually alpha * x + (1 - alpha) * G(c, z).
     eps: added under the square root so the gradient of the norm is finite at zero.
+    norm_scale: float scalar multiplying each gradient norm. When D average-pools its input by
+      k x k first, k turns the norm with respect to the full-size input into the norm with
+      respect to the pooled image D works on (the StyleGAN trainer's phases below full size).
   Returns: scalar float32. Differentiable with respect to score_fn's variables.
   """
   interpolates = tf.convert_to_tensor(interpolates)
@@ -52,6 +55,7 @@ def gradient_penalty(score_fn: Callable[[tf.Tensor], tf.Tensor], interpolates: t
     total = tf.reduce_sum(_f32(score_fn(interpolates)))
   grads = _f32(tape.gradient(total, interpolates))
   norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=tf.range(1, tf.rank(grads))) + eps)
+  norms = norms * tf.cast(norm_scale, tf.float32)
   return tf.reduce_mean(tf.square(norms - 1.0))
 
 

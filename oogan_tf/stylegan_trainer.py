@@ -216,8 +216,11 @@ class StyleGANTrainer:
             mix = tf.random.stateless_uniform((cfg.batch_size, 1, 1, 1), key(3))
             with d_tape.stop_recording():
               self.ortho.step()
+            # The penalty is on the gradient with respect to the image at the phase's own
+            # resolution (what the reference's D takes), not the full-size one D pools from.
+            pooling = tf.cast(m.image_size // stylegan.phase_resolution(phase), tf.float32)
             gp = losses.gradient_penalty(lambda x: D(x, training=True)[0],
-                                         mix * real + (1.0 - mix) * fake_sg)
+                                         mix * real + (1.0 - mix) * fake_sg, norm_scale=pooling)
           else:
             gp = tf.constant(0.0)
           d_loss = d_wgan + drift + cfg.gp_weight * gp

@@ -262,3 +262,18 @@ def test_export_at_128_px(tmp_path):
   expected = (np.clip(g((c, z), training=False).numpy(), -1, 1) + 1) / 2
   np.testing.assert_allclose(images.numpy(), expected, atol=1e-5)
   assert loaded.signatures["encode"](images=images)["c_mean"].shape == (2, 2)
+
+
+def test_gradient_penalty_is_taken_at_the_phase_resolution():
+  # D pools its 32 px input to 8 px: scaling the norm by the pooling factor 4 gives the penalty
+  # of the gradient with respect to the 8 px image itself.
+  from oogan_tf import losses  # pylint: disable=g-import-not-at-top
+  w = tf.random.normal((1, 8, 8, 1), seed=10)
+  native = tf.random.normal((3, 8, 8, 1), seed=11)
+  full = tf.repeat(tf.repeat(native, 4, axis=1), 4, axis=2)
+  pooled_score = lambda x: tf.reduce_sum(tf.nn.avg_pool2d(x, 4, 4, "VALID") * w, axis=[1, 2, 3])
+  native_score = lambda x: tf.reduce_sum(x * w, axis=[1, 2, 3])
+  expected = losses.gradient_penalty(native_score, native)
+  np.testing.assert_allclose(float(losses.gradient_penalty(pooled_score, full, norm_scale=4.0)),
+                             float(expected), rtol=1e-5)
+  assert abs(float(losses.gradient_penalty(pooled_score, full)) - float(expected)) > 1e-3
