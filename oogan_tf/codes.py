@@ -135,3 +135,11 @@ def sample_codes(key: tf.Tensor, iteration, batch_size: int, c_dim: int, z_dim: 
     category = tf.zeros((batch_size,), tf.int32)
   return CodeSample(c=c, z=z, target=target, ce_weight=ce_weight, regime=regime,
                     category=category)
+
+
+def instance_noise(shape, iteration, steps: int, key: tf.Tensor) -> tf.Tensor:
+  """Instance noise for real images: sigma * N(0, 1) of `shape` (the global batch), sigma
+  falling linearly from 1 at iteration 0 to 0 at `steps` (> 0), drawn from `key` (step_key)."""
+  t = float(steps)
+  sigma = tf.maximum(0.0, (t - tf.cast(iteration, tf.float32)) / t)
+  return sigma * tf.random.stateless_normal(shape, key)

@@ -189,8 +189,6 @@ class TrainConfig:
       refuse("precision=mixed_float16", "float32 or mixed_bfloat16")
     if self.jit_compile:
       refuse("jit_compile=true", "--jit_compile=false")
-    if self.instance_noise_steps:
-      refuse(f"instance_noise_steps={self.instance_noise_steps}", "0")
     if self.reference_ortho_grads:
       refuse("reference_ortho_grads=true", "--reference_ortho_grads=false")
 

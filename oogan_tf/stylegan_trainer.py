@@ -3,7 +3,9 @@ section 12), with the same interface as oogan_tf.trainer.Trainer (run directory,
 summaries, evaluation and export work unchanged).
 
 One iteration n:
-  0. phase and alpha for n (oogan_tf.progressive), set on G, the EMA G and D;
+  0. phase and alpha for n (oogan_tf.progressive), set on G, the EMA G and D; the real batch
+     (+ instance noise while n < instance_noise_steps: not in the reference's StyleGAN code,
+     available as for the vanilla model, whose dSprites presets use it);
   1. (c, z) for n (the configured code schedule; the paper's 50/50 alternation in the presets);
      x_fake = G(c, z) once, with random noise maps keyed by (seed, n);
   2. D step (WGAN-GP with drift): -mean D(x) + 0.001 mean D(x)^2 + mean D(x_fake) + gp_weight *
@@ -38,7 +40,8 @@ from oogan_tf import losses
 from oogan_tf import progressive
 from oogan_tf.config import TrainConfig
 from oogan_tf.models import (OrthogonalRegularizer, build_networks, category_logits,
-                             checkpoint_of, copy_non_trainable, count_params, split_q)
+                             checkpoint_of, copy_non_trainable, count_params, split_q,
+                             update_ema)
 from oogan_tf.models import stylegan
 from oogan_tf.models.orthogonal import make_adam
 
@@ -192,6 +195,8 @@ class StyleGANTrainer:
       return codes_lib.step_key(cfg.seed, n, purpose)
 
     real = tf.cast(real, tf.float32)
+    if cfg.instance_noise_steps > 0:
+      real = real + codes_lib.instance_noise(tf.shape(real), n, cfg.instance_noise_steps, key(2))
     sample = codes_lib.sample_codes(key(0), n, cfg.batch_size, m.c_dim, m.z_dim,
                                     cfg.code_schedule, m.cat_dim)
     code = codes_lib.generator_code(sample.c, sample.category, m.cat_dim)
@@ -252,19 +257,13 @@ class StyleGANTrainer:
     values += list(ortho_values)
     return dict(zip(self.metric_keys, values))
 
-  def _update_ema(self) -> None:
-    decay = self.cfg.ema_decay
-    for ema, var in zip(self.ema_generator.trainable_variables,
-                        self.generator.trainable_variables):
-      ema.assign(decay * ema + (1.0 - decay) * var)
-
   def _train_loop(self, iterator, num_steps: tf.Tensor) -> dict[str, tf.Tensor]:
     """Runs `num_steps` iterations (crossing phases in one trace); returns each metric's mean."""
     sums = {k: tf.constant(0.0) for k in self.metric_keys}
     for _ in tf.range(num_steps):
       out = self.strategy.run(self.replica_step, args=(next(iterator),))
       sums = {k: sums[k] + tf.cast(out[k], tf.float32) for k in self.metric_keys}
-      self._update_ema()
+      update_ema(self.networks, self.cfg.ema_decay)
       self.step.assign_add(1)
     count = tf.cast(num_steps, tf.float32)
     out = {k: v / count for k, v in sums.items()}

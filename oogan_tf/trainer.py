@@ -34,7 +34,8 @@ from oogan_tf import codes as codes_lib
 from oogan_tf import losses
 from oogan_tf.config import TrainConfig
 from oogan_tf.models import (OrthogonalRegularizer, build_networks, category_logits,
-                             checkpoint_of, copy_non_trainable, count_params, split_q)
+                             checkpoint_of, copy_non_trainable, count_params, split_q,
+                             update_ema)
 from oogan_tf.models.orthogonal import make_adam
 from oogan_tf.stylegan_trainer import StyleGANTrainer
 
@@ -191,10 +192,9 @@ class Trainer:
 
     real = tf.cast(real, tf.float32)
     if cfg.instance_noise_steps > 0:
-      t = float(cfg.instance_noise_steps)
-      sigma = tf.maximum(0.0, (t - tf.cast(n, tf.float32)) / t)
       shape = tf.concat([[cfg.batch_size], tf.shape(real)[1:]], axis=0)
-      real = real + sigma * local_rows(tf.random.stateless_normal(shape, key(2)))
+      real = real + local_rows(codes_lib.instance_noise(shape, n, cfg.instance_noise_steps,
+                                                        key(2)))
 
     m = cfg.model
     sample = codes_lib.sample_codes(key(0), n, cfg.batch_size, m.c_dim, m.z_dim,
@@ -259,11 +259,6 @@ class Trainer:
     values += list(ortho_values)
     return dict(zip(self.metric_keys, values))
 
-  def _update_ema(self) -> None:
-    decay = self.cfg.ema_decay
-    for ema, var in zip(self.ema_generator.trainable_variables, self.g_variables):
-      ema.assign(decay * ema + (1.0 - decay) * var)
-
   def _train_loop(self, iterator, num_steps: tf.Tensor) -> dict[str, tf.Tensor]:
     """Runs `num_steps` iterations; returns each metric's mean over them (float32 scalars)."""
     sums = {k: tf.constant(0.0) for k in self.metric_keys}
@@ -272,7 +267,7 @@ class Trainer:
       sums = {k: sums[k] + self.strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica[k],
                                                  axis=None)
               for k in self.metric_keys}
-      self._update_ema()
+      update_ema(self.networks, self.cfg.ema_decay)
       self.step.assign_add(1)
     count = tf.cast(num_steps, tf.float32)
     return {k: v / count for k, v in sums.items()}

@@ -122,7 +122,7 @@ def test_block0_collapse_switch_reproduces_the_1x1_bug():
 @pytest.mark.parametrize("overrides, message", [
     ({"strategy": "mirrored"}, "--strategy=mirrored is not allowed with --g_type=stylegan"),
     ({"precision": "mixed_float16"}, "--precision=mixed_float16 is not allowed"),
-    ({"instance_noise_steps": 5}, "--instance_noise_steps=5 is not allowed"),
+    ({"jit_compile": True}, "--jit_compile=true is not allowed"),
     ({"fade_steps": 3, "phase_steps": 2}, "--fade_steps=3 is not allowed"),
 ])
 def test_unsupported_settings_are_refused(overrides, message):

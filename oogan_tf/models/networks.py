@@ -42,3 +42,11 @@ def checkpoint_of(step: tf.Variable, networks: Networks, **optimizers) -> tf.tra
   return tf.train.Checkpoint(step=step, generator=networks.generator,
                              ema_generator=networks.ema_generator,
                              discriminator=networks.discriminator, **optimizers)
+
+
+def update_ema(networks: Networks, decay: float) -> None:
+  """One EMA step of the EMA generator's parameters towards G's: ema = decay ema + (1 - decay) g.
+  (Buffers are not averaged; copy_non_trainable gives the EMA G the live G's.)"""
+  for ema, var in zip(networks.ema_generator.trainable_variables,
+                      networks.generator.trainable_variables):
+    ema.assign(decay * ema + (1.0 - decay) * var)
