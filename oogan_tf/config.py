@@ -85,10 +85,12 @@ class TrainConfig:
     phase_steps, fade_steps: the StyleGAN-based model's progressive schedule (g_type stylegan;
       oogan_tf.progressive): iterations per resolution phase, and of each phase's fade-in (the
       reference: 100,000 and 50,000).
-    stylegan_frozen_c_noise, stylegan_refade_final, stylegan_loss_gates: reproduce the released
-      StyleGAN code's bugs (oogan_tf.stylegan_trainer): the code -> noise-map projections are
-      never trained; the last phase fades in again every phase_steps; the NLL term is dropped
-      when >= 100 and the one-hot CE when >= 10.
+    stylegan_frozen_c_noise, stylegan_refade_final: reproduce the released StyleGAN code's
+      bugs (oogan_tf.stylegan_trainer): the code -> noise-map projections are never trained; the
+      last phase fades in again every phase_steps.
+    stylegan_loss_gates: as the released code, drop the NLL term while it is >= 100 and the
+      one-hot CE while >= 10 (default: on, since training diverges without; the drops are
+      logged); False always adds both.
   """
 
   model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
@@ -131,7 +133,7 @@ class TrainConfig:
   fade_steps: int = 50_000
   stylegan_frozen_c_noise: bool = False
   stylegan_refade_final: bool = False
-  stylegan_loss_gates: bool = False
+  stylegan_loss_gates: bool = True
   model_dir: str | None = None
 
   def __post_init__(self):

@@ -204,9 +204,9 @@ def test_frozen_c_noise_switch_keeps_the_projections_out_of_every_optimiser():
   assert {id(v) for v in fixed.generator.noise_map_variables()} <= optimised
 
 
-def test_loss_gates_switch_drops_large_terms():
-  # One eager iteration with a huge info weight: the gated run drops the NLL term from the info
-  # loss, the fixed one keeps it.
+def test_loss_gates_drop_large_terms_and_report_it():
+  # One eager iteration with a huge NLL: the gated run (default) drops the NLL term from the info
+  # loss and reports it, the ungated one keeps it.
   values = {}
   for gates in (False, True):
     cfg = dataclasses.replace(STYLEGAN_SMOKE, stylegan_loss_gates=gates, lambda_info=1.0)
@@ -220,6 +220,8 @@ def test_loss_gates_switch_drops_large_terms():
     assert v["loss/info_reconstruction"] >= 100
     rec_in_info = abs(v["loss/info"] - v["loss/g_adv"] - v["loss/info_onehot"])
     assert (rec_in_info < 1e-3 * v["loss/info_reconstruction"]) == gates
+    assert v["loss/info_nll_dropped"] == float(gates)
+  assert STYLEGAN_SMOKE.stylegan_loss_gates  # the default keeps the released gates
 
 
 def test_smoke_preset_trains_through_two_phases_and_exports(tmp_path):
