@@ -14,6 +14,9 @@ Re-running with the same model_dir resumes from the newest checkpoint that reads
 (damaged newer ones are moved to ckpt/damaged-<time>/ with a warning; if none reads, the start is
 refused and nothing is changed); a changed model-defining field is refused. A non-finite loss
 stops the run before anything is saved.
+
+The outer loop is an orbit-style oogan_tf.controller.Controller; sample grids, checkpoints and
+in-training evaluation are its train actions, each on its own interval.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import contextlib
 import math
 import os
 import tempfile
-import time
 
 import tensorflow as tf
 
@@ -34,6 +36,7 @@ from oogan_tf import metrics as metrics_lib
 from oogan_tf import run_dir
 from oogan_tf import summaries
 from oogan_tf.config import TrainConfig
+from oogan_tf.controller import Controller, TrainAction
 from oogan_tf.distribute import StrategyError, cpu_bf16_warning, get_strategy, is_chief
 from oogan_tf.run_dir import RunDirectoryError
 from oogan_tf.run_log import Progress, RunLog
@@ -110,11 +113,6 @@ def _restore(ckpt: tf.train.Checkpoint, ckpt_dir: str, chief: bool) -> tuple[str
       run_dir.rebuild_state(ckpt_dir, latest, protect_older=bool(skipped))
     ckpt.restore(latest).assert_existing_objects_matched()
   return latest, warnings
-
-
-def crossed(prev: int, step: int, every: int) -> bool:
-  """Whether the iterations (prev, step] contain a multiple of `every` (every <= 0: never)."""
-  return every > 0 and step // every > prev // every
 
 
 def _log_start(log: RunLog, cfg: TrainConfig, trainer: Trainer, strategy: tf.distribute.Strategy,
@@ -255,32 +253,31 @@ def _train(cfg: TrainConfig, strategy: tf.distribute.Strategy, chief: bool,
   def evaluate(step: int) -> None:
     _evaluate_in_training(trainer, cfg, step, chief, feature_fn, log)
 
-  # Orbit-style train actions: each runs after a loop that crossed a multiple of its interval.
-  actions = ((cfg.sample_every_steps, write_samples), (cfg.checkpoint_every_steps, save),
-             (cfg.eval_every_steps, evaluate))
-  metrics: dict = {}
-  step = start
-  if step == 0 and cfg.train_steps > 0:
+  if start == 0 and cfg.train_steps > 0:
     if chief:
       batches = -(-summaries.NUM_SAMPLES // cfg.batch_size)
       reals = tf.concat(list(calibration.real_batches(cfg, batches)), 0)
       summaries.write_reals(reals[:summaries.NUM_SAMPLES].numpy(), writer, samples_dir)
     write_samples(0)
   progress = Progress(cfg.batch_size)
+
+  def run_chunk(n: int) -> dict[str, float]:
+    first = trainer.iteration
+    out = trainer.train_loop(iterator, tf.constant(n, tf.int64))
+    return _finite_metrics(out, first, n, manager.latest_checkpoint)
+
+  def report(chunk_metrics: dict, end: int, n: int, elapsed: float) -> None:
+    progress.update(n, elapsed)
+    _report_loop(cfg, trainer, writer, log, progress.line(end, cfg.train_steps), chunk_metrics,
+                 end, n, elapsed)
+
+  controller = Controller(
+      run_chunk, lambda: trainer.iteration, cfg.steps_per_loop, cfg.train_steps,
+      [TrainAction(cfg.sample_every_steps, write_samples),
+       TrainAction(cfg.checkpoint_every_steps, save),
+       TrainAction(cfg.eval_every_steps, evaluate)], report)
   with run_dir.StopRequest() as stop:
-    while step < cfg.train_steps and not stop.requested:
-      n = min(cfg.steps_per_loop, cfg.train_steps - step)
-      t0 = time.perf_counter()
-      out = trainer.train_loop(iterator, tf.constant(n, tf.int64))
-      metrics = _finite_metrics(out, step, n, manager.latest_checkpoint)
-      elapsed = time.perf_counter() - t0
-      prev, step = step, trainer.iteration
-      progress.update(n, elapsed)
-      _report_loop(cfg, trainer, writer, log, progress.line(step, cfg.train_steps), metrics,
-                   step, n, elapsed)
-      for every, action in actions:
-        if crossed(prev, step, every):
-          action(step)
+    step, metrics = controller.run(lambda: stop.requested)
   if step > start or not manager.latest_checkpoint:
     if step % cfg.sample_every_steps:
       write_samples(step)

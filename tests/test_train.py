@@ -15,7 +15,7 @@ import tensorflow as tf
 from absl import flags
 from absl.testing import flagsaver
 
-from oogan_tf import losses, train_lib
+from oogan_tf import controller, losses, train_lib
 from oogan_tf.config import TrainConfig
 from oogan_tf.models import ModelConfig
 from oogan_tf.trainer import NonFiniteLossError, new_trainer
@@ -340,10 +340,10 @@ def test_eval_metrics_are_checked_with_the_dataset():
 
 
 def test_actions_run_when_a_loop_crosses_their_interval():
-  assert train_lib.crossed(0, 25, 25) and train_lib.crossed(20, 30, 25)
-  assert not train_lib.crossed(25, 49, 25) and not train_lib.crossed(0, 24, 25)
-  assert train_lib.crossed(0, 100, 30)  # several multiples in one loop: one call
-  assert not train_lib.crossed(0, 100, 0)  # 0 = never
+  assert controller.crossed(0, 25, 25) and controller.crossed(20, 30, 25)
+  assert not controller.crossed(25, 49, 25) and not controller.crossed(0, 24, 25)
+  assert controller.crossed(0, 100, 30)  # several multiples in one loop: one call
+  assert not controller.crossed(0, 100, 0)  # 0 = never
 
 
 def test_config_fields_are_validated_at_construction():
@@ -365,3 +365,25 @@ def test_trainer_refuses_a_keras_policy_other_than_the_configs():
       Trainer(tiny_config(None))
   finally:
     keras.mixed_precision.set_global_policy("float32")
+
+
+def test_controller_runs_chunks_and_fires_actions_in_order():
+  done, fired, reports = [0], [], []
+
+  def train_loop(n):
+    done[0] += n
+    return {"loss": float(n)}
+
+  ctl = controller.Controller(
+      train_loop, lambda: done[0], steps_per_loop=4, train_steps=10,
+      actions=[controller.TrainAction(5, lambda s: fired.append(("a", s))),
+               controller.TrainAction(4, lambda s: fired.append(("b", s))),
+               controller.TrainAction(0, lambda s: fired.append(("never", s)))],
+      on_loop=lambda m, step, n, sec: reports.append((step, n, m["loss"])))
+  step, metrics = ctl.run()
+  assert step == 10 and metrics == {"loss": 2.0}
+  assert reports == [(4, 4, 4.0), (8, 4, 4.0), (10, 2, 2.0)]  # the last chunk is shortened
+  assert fired == [("b", 4), ("a", 8), ("b", 8), ("a", 10)]
+  stopped = controller.Controller(train_loop, lambda: done[0], 4, 100, [],
+                                  lambda *a: None).run(lambda: done[0] >= 14)
+  assert stopped[0] == 14  # a stop request ends the run after the current chunk
