@@ -88,6 +88,9 @@ class TrainConfig:
     stylegan_frozen_c_noise, stylegan_refade_final: reproduce the released StyleGAN code's
       bugs (oogan_tf.stylegan_trainer): the code -> noise-map projections are never trained; the
       last phase fades in again every phase_steps.
+    style_mixing: probability of style mixing per iteration (StyleGAN's regulariser: the
+      levels from a random crossover take the style of a second z); 0 as the released code,
+      which parses --mixing and ignores it.
     stylegan_loss_gates: as the released code, drop the NLL term while it is >= 100 and the
       one-hot CE while >= 10 (default: on, since training diverges without; the drops are
       logged); False always adds both.
@@ -134,6 +137,7 @@ class TrainConfig:
   stylegan_frozen_c_noise: bool = False
   stylegan_refade_final: bool = False
   stylegan_loss_gates: bool = True
+  style_mixing: float = 0.0
   model_dir: str | None = None
 
   def __post_init__(self):
@@ -177,6 +181,9 @@ class TrainConfig:
     if self.fade_steps > self.phase_steps:
       raise ValueError(f"--fade_steps={self.fade_steps} is not allowed; it must be <= "
                        f"--phase_steps={self.phase_steps}")
+    if not 0.0 <= self.style_mixing <= 1.0:
+      raise ValueError(f"--style_mixing={self.style_mixing} is not allowed; it must be a "
+                       "probability in [0, 1]")
     if self.model.g_type == "stylegan":
       self._check_stylegan()
     self.data_config()  # DataConfig validates the dataset fields (DatasetError, a ValueError)

@@ -27,7 +27,7 @@ FLAG_GROUPS = {
     "model": ("c_dim", "cat_dim", "z_dim", "g_type", "q_type", "probabilistic_q",
               "learned_constant", "spectral_norm", "upsample", "g_output", "ngf", "ndf"),
     "stylegan": ("style_dim", "mapping_layers", "phase_steps", "fade_steps",
-                 "stylegan_block0_collapse", "stylegan_frozen_c_noise", "stylegan_refade_final",
+                 "stylegan_start_size", "style_mixing", "stylegan_block0_collapse", "stylegan_frozen_c_noise", "stylegan_refade_final",
                  "stylegan_loss_gates"),
     "training": ("train_steps", "steps_per_loop", "learning_rate", "beta_1", "beta_2",
                  "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "code_schedule",
@@ -117,6 +117,10 @@ def define_config_flags(skip: tuple[str, ...] = (),
        "(8, 16, ... px)."),
       (integer, "fade_steps", d.fade_steps, "StyleGAN: fade-in iterations at the start of "
        "each phase (<= --phase_steps)."),
+      (integer, "stylegan_start_size", m.stylegan_start_size, "StyleGAN: resolution of the "
+       "first phase (8 as the released code, whose --init-size is ignored)."),
+      (floating, "style_mixing", d.style_mixing, "StyleGAN: probability of style mixing per "
+       "iteration (0 as the released code, which ignores its --mixing)."),
       (boolean, "stylegan_block0_collapse", m.stylegan_block0_collapse, "StyleGAN: reproduce "
        "the released bug of a 4x4 valid conv collapsing the 4x4 level to 1x1."),
       (boolean, "stylegan_frozen_c_noise", d.stylegan_frozen_c_noise, "StyleGAN: reproduce the "
@@ -188,7 +192,8 @@ def define_config_flags(skip: tuple[str, ...] = (),
 
 _MODEL_FIELDS = ("image_size", "channels", "c_dim", "cat_dim", "z_dim", "g_type", "q_type",
                  "probabilistic_q", "learned_constant", "spectral_norm", "upsample", "g_output",
-                 "ngf", "ndf", "style_dim", "mapping_layers", "stylegan_block0_collapse")
+                 "ngf", "ndf", "style_dim", "mapping_layers", "stylegan_block0_collapse",
+                 "stylegan_start_size")
 _TRAIN_FIELDS = (
     "dataset", "data_dir", "cache", "batch_size", "train_steps", "steps_per_loop",
     "learning_rate", "beta_1", "beta_2", "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat",
@@ -197,7 +202,8 @@ _TRAIN_FIELDS = (
     "checkpoint_every_steps", "sample_every_steps", "keep_checkpoints", "export_at_end",
     "eval_every_steps", "eval_metrics", "eval_sizes_scale", "inception_weights",
     "standing_stats_batches", "encoder_recalibration_batches", "phase_steps", "fade_steps",
-    "stylegan_frozen_c_noise", "stylegan_refade_final", "stylegan_loss_gates", "model_dir")
+    "stylegan_frozen_c_noise", "stylegan_refade_final", "stylegan_loss_gates", "style_mixing",
+    "model_dir")
 
 
 def preset_fills(f, preset: dict[str, str] | None) -> list[str]:

@@ -101,7 +101,7 @@ class StyleGANTrainer:
       raise ValueError(f"the Keras policy is {policy!r} but the config's precision is "
                        f"{cfg.precision!r}; call trainer.set_keras_globals(cfg) first")
     m = cfg.model
-    self.num_phases = stylegan.num_phases(m.image_size)
+    self.num_phases = stylegan.num_phases(m)
     with self.strategy.scope():
       self.networks = build_networks(m)
       self.generator, self.ema_generator, self.discriminator = self.networks
@@ -168,6 +168,19 @@ class StyleGANTrainer:
     return progressive.progress_at(iteration, self.num_phases, cfg.phase_steps, cfg.fade_steps,
                                    cfg.stylegan_refade_final)
 
+  def _style_mixing(self, key, top) -> tuple:
+    """() without style mixing; else (z2 [B, Z], crossover int32 []): with probability
+    style_mixing the levels from a crossover drawn uniformly in [1, top] take z2's style, else
+    crossover = top + 1 (no level mixes)."""
+    cfg = self.cfg
+    if not cfg.style_mixing:
+      return ()
+    keys = tf.random.experimental.stateless_split(tf.cast(key, tf.int64), 3)
+    z2 = tf.random.stateless_normal((cfg.batch_size, cfg.model.z_dim), keys[0])
+    mix = tf.random.stateless_uniform((), keys[1]) < cfg.style_mixing
+    crossover = tf.random.stateless_uniform((), keys[2], 1, top + 1, dtype=tf.int32)
+    return z2, tf.where(mix, crossover, top + 1)
+
   @staticmethod
   def _apply(groups, grads_by_id, top, fading) -> None:
     for group in groups:
@@ -194,7 +207,7 @@ class StyleGANTrainer:
     phase, alpha = self.progress(n)
     for net in self.networks:
       stylegan.set_progress(net, phase, alpha)
-    top, fading = phase + 1, alpha < 1.0
+    top, fading = stylegan.top_level(m, phase), alpha < 1.0
 
     def key(purpose):
       return codes_lib.step_key(cfg.seed, n, purpose)
@@ -209,7 +222,7 @@ class StyleGANTrainer:
                       self.q_group.variables)
     with tf.GradientTape(watch_accessed_variables=False) as g_tape:
       g_tape.watch([v.value for v in info_variables])
-      fake = G((code, sample.z, key(5)), training=True)
+      fake = G((code, sample.z, key(5)) + self._style_mixing(key(6), top), training=True)
       fake_sg = tf.stop_gradient(fake)
 
       with g_tape.stop_recording():
@@ -228,7 +241,7 @@ class StyleGANTrainer:
               self.ortho.step()
             # The penalty is on the gradient with respect to the image at the phase's own
             # resolution (what the reference's D takes), not the full-size one D pools from.
-            pooling = tf.cast(m.image_size // stylegan.phase_resolution(phase), tf.float32)
+            pooling = tf.cast(m.image_size // stylegan.phase_resolution(m, phase), tf.float32)
             gp = losses.gradient_penalty(lambda x: D(x, training=True)[0],
                                          mix * real + (1.0 - mix) * fake_sg, norm_scale=pooling)
           else:
@@ -255,7 +268,7 @@ class StyleGANTrainer:
     groups = self.g_groups + [self.q_group]
     self._apply(groups, self._gradients(g_tape, info, groups), top, fading)
 
-    resolution = tf.cast(stylegan.phase_resolution(phase), tf.float32)
+    resolution = tf.cast(stylegan.phase_resolution(m, phase), tf.float32)
     values = [d_loss, d_wgan, drift, gp, g_adv, info, rec, onehot,
               tf.cast(nll_dropped, tf.float32), tf.cast(ce_dropped, tf.float32),
               tf.reduce_mean(real_scores), tf.reduce_mean(fake_scores),
@@ -277,7 +290,8 @@ class StyleGANTrainer:
     out = {k: v / count for k, v in sums.items()}
     # progress/* report the last iteration run, not a mean over phases.
     phase, alpha = self.progress(self.step.read_value() - 1)
-    out["progress/resolution"] = tf.cast(stylegan.phase_resolution(phase), tf.float32)
+    out["progress/resolution"] = tf.cast(stylegan.phase_resolution(self.cfg.model, phase),
+                                         tf.float32)
     out["progress/alpha"] = alpha
     # The networks keep the progress of the next iteration (what samples and exports show).
     phase, alpha = self.progress(self.step.read_value())

@@ -45,8 +45,8 @@ def test_networks_give_full_size_outputs_at_every_phase_and_alpha():
   g, _, d = build_networks(TINY)
   c = tf.random.uniform((3, TINY.c_dim), seed=1)
   z = tf.random.normal((3, TINY.z_dim), seed=2)
-  for phase in range(stylegan.num_phases(32)):
-    res = stylegan.phase_resolution(phase)
+  for phase in range(stylegan.num_phases(TINY)):
+    res = stylegan.phase_resolution(TINY, phase)
     for alpha in (0.0, 0.5, 1.0):
       stylegan.set_progress(g, phase, alpha)
       stylegan.set_progress(d, phase, alpha)
@@ -67,7 +67,7 @@ def test_alpha_zero_equals_the_lower_resolution_output_upsampled():
   z = tf.random.normal((2, TINY.z_dim), seed=4)
   for phase in (1, 2):
     lower = g.forward(c, z, phase - 1, 1.0)
-    low_res = stylegan.phase_resolution(phase - 1)
+    low_res = stylegan.phase_resolution(TINY, phase - 1)
     native_lower = lower[:, ::32 // low_res, ::32 // low_res, :]
     up = tf.image.resize(native_lower, (2 * low_res, 2 * low_res), "bilinear")
     k = 32 // (2 * low_res)
@@ -279,3 +279,29 @@ def test_gradient_penalty_is_taken_at_the_phase_resolution():
   np.testing.assert_allclose(float(losses.gradient_penalty(pooled_score, full, norm_scale=4.0)),
                              float(expected), rtol=1e-5)
   assert abs(float(losses.gradient_penalty(pooled_score, full)) - float(expected)) > 1e-3
+
+
+def test_style_mixing_takes_the_second_style_from_the_crossover_level():
+  g, _, _ = build_networks(TINY)
+  c = tf.random.uniform((2, TINY.c_dim), seed=12)
+  z, z2 = tf.random.normal((2, TINY.z_dim), seed=13), tf.random.normal((2, TINY.z_dim), seed=14)
+  plain = g.forward(c, z, 2, 1.0).numpy()
+  np.testing.assert_allclose(g.forward(c, z, 2, 1.0, mixing=(z2, tf.constant(4))).numpy(), plain)
+  np.testing.assert_allclose(g.forward(c, z, 2, 1.0, mixing=(z2, tf.constant(0))).numpy(),
+                             g.forward(c, z2, 2, 1.0).numpy(), atol=1e-6)
+  mixed = g.forward(c, z, 2, 1.0, mixing=(z2, tf.constant(2))).numpy()
+  assert not np.allclose(mixed, plain) and not np.allclose(mixed, g.forward(c, z2, 2, 1.0))
+  assert new_trainer(STYLEGAN_SMOKE)._style_mixing(tf.constant([0, 1], tf.int64), 3) == ()
+  with pytest.raises(ValueError, match="--style_mixing=1.5 is not allowed"):
+    dataclasses.replace(STYLEGAN_SMOKE, style_mixing=1.5)
+
+
+def test_start_size_sets_the_first_phase():
+  cfg = dataclasses.replace(TINY, stylegan_start_size=16)
+  assert stylegan.num_phases(cfg) == 2 and stylegan.phase_resolution(cfg, 0) == 16
+  g, _, d = build_networks(cfg)
+  x = g((tf.random.uniform((2, cfg.c_dim)), tf.random.normal((2, cfg.z_dim))), training=False)
+  np.testing.assert_array_equal(x.numpy(), np.repeat(np.repeat(x.numpy()[:, ::2, ::2], 2, 1), 2, 2))
+  assert d(x)[1].shape == (2, cfg.q_outputs)
+  with pytest.raises(ValueError, match="stylegan_start_size=64"):
+    dataclasses.replace(TINY, stylegan_start_size=64)

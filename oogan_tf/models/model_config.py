@@ -73,6 +73,8 @@ class ModelConfig:
       and 8 in the paper). z_dim is the size of its input z (512 in the paper).
     stylegan_block0_collapse: reproduce the released code's bug of a 4x4 valid second conv at
       the 4x4 level, which collapses it to 1x1 (False: 3x3 same).
+    stylegan_start_size: the resolution of the first phase (8 as the reference, whose
+      --init-size flag is ignored; 8 <= start <= image_size, a power of two).
   """
 
   image_size: int = 64
@@ -92,6 +94,7 @@ class ModelConfig:
   style_dim: int = 512
   mapping_layers: int = 8
   stylegan_block0_collapse: bool = False
+  stylegan_start_size: int = 8
 
   def __post_init__(self):
     _choice("image_size", self.image_size, IMAGE_SIZES)
@@ -121,6 +124,8 @@ class ModelConfig:
                        "q_type=stylegan)")
     if self.g_type == "stylegan":
       _choice("image_size", self.image_size, STYLEGAN_SIZES)
+      starts = tuple(r for r in (8, 16, 32, 64, 128) if r <= self.image_size)
+      _choice("stylegan_start_size", self.stylegan_start_size, starts)
       width4 = stylegan_width(self.ndf, 4)
       if width4 % self.q_outputs:
         raise ValueError(f"ndf={self.ndf} is not allowed with {self.q_outputs} Q outputs: the "

@@ -1,8 +1,9 @@
 """The StyleGAN-based OOGAN (appendix C.1, reference-notes section 12), progressive to S pixels.
 
-Levels l = 0..L hold resolution 4 * 2^l (L = log2(S / 4)). Training runs in phases p = 0..L-1 at
-resolution 8 * 2^p (top level T = p + 1), each fading in from the level below with alpha going
-0 -> 1 (oogan_tf.progressive). The current phase and alpha are variables of each network (saved
+Levels l = 0..L hold resolution 4 * 2^l (L = log2(S / 4)). Training runs in phases p = 0, 1, ...
+at resolution start * 2^p (start = stylegan_start_size, 8 as the reference; top level T =
+log2(start / 4) + p), each fading in from the level below with alpha going 0 -> 1
+(oogan_tf.progressive). The current phase and alpha are variables of each network (saved
 in checkpoints and exports), and every call switches on the phase inside the graph, so:
 
 * G always returns [B, S, S, ch] images: the top level's output nearest-upsampled to S;
@@ -15,7 +16,8 @@ works at any phase with the model's fixed S x S signatures.
 G: z -> PixelNorm -> mapping_layers x (EqualDense(style_dim) + LReLU 0.2) = style w (one w for
 every layer, no mixing). The code (c, or [c | one_hot(k)]) replaces StyleGAN's constant input:
 CodeTo4x4(code); the 4x4 and 8x8 noise maps are EqualDense projections of the code (16 and 64
-values); higher levels get 0.1 N(0, 1) noise while training (zeros otherwise). Each level: conv
+values); higher levels get 0.1 N(0, 1) noise while training (zeros otherwise). With style
+mixing (training only), the levels from a random crossover on take the style of a second z. Each level: conv
 (level 0: the code map instead) -> noise -> AdaIN(w) -> LReLU -> conv -> the same noise -> AdaIN
 -> LReLU; levels >= 1 first upsample bilinearly. to_rgb: 1x1, no output activation.
 D: from_rgb 1x1 -> ConvBlocks (two 3x3 + LReLU, then 2x2 average pool) down to 4x4 -> Q head
@@ -34,7 +36,6 @@ from oogan_tf.models import stylegan_layers as sl
 from oogan_tf.models.model_config import ModelConfig, stylegan_width
 
 STYLE_NOISE_STD = 0.1  # random noise of the levels above 8x8 while training
-PHASE0_RESOLUTION = 8  # the reference starts growing at 8x8 (its --init-size is ignored)
 
 
 def num_levels(image_size: int) -> int:
@@ -42,14 +43,23 @@ def num_levels(image_size: int) -> int:
   return int(round(math.log2(image_size // 4)))
 
 
-def num_phases(image_size: int) -> int:
-  """P = L: phases at 8, 16, ..., S pixels."""
-  return num_levels(image_size)
+def _start_level(cfg: ModelConfig) -> int:
+  return num_levels(cfg.stylegan_start_size)
 
 
-def phase_resolution(phase):
-  """The resolution of phase p: 8 * 2^p (a Python int, or an int32 tensor for a tensor p)."""
-  return PHASE0_RESOLUTION * 2 ** phase
+def top_level(cfg: ModelConfig, phase):
+  """The highest level phase p runs (int, or an int32 tensor for a tensor p)."""
+  return _start_level(cfg) + phase
+
+
+def num_phases(cfg: ModelConfig) -> int:
+  """Phases at start, 2 start, ..., S pixels (start = cfg.stylegan_start_size)."""
+  return num_levels(cfg.image_size) - _start_level(cfg) + 1
+
+
+def phase_resolution(cfg: ModelConfig, phase):
+  """The resolution of phase p: start * 2^p (a Python int, or an int32 tensor for a tensor p)."""
+  return cfg.stylegan_start_size * 2 ** phase
 
 
 def _up2(x: tf.Tensor) -> tf.Tensor:
@@ -159,37 +169,53 @@ class StyleGenerator(keras.Model):
     return tf.cast(STYLE_NOISE_STD * tf.random.stateless_normal((batch, size, size, 1), key),
                    code.dtype)
 
-  def forward(self, code, z, phase: int, alpha, noise_key=None) -> tf.Tensor:
-    """G at a fixed phase (Python int) and alpha (float scalar): [B, S, S, ch] float32."""
+  def style(self, z) -> tf.Tensor:
+    """The mapping network: z [B, Z] -> w [B, style_dim]."""
     w = sl.pixel_norm(z)
     for i in range(self.cfg.mapping_layers):
       w = sl.leaky_relu(getattr(self, f"mapping{i}")(w))
+    return w
+
+  def forward(self, code, z, phase: int, alpha, noise_key=None, mixing=None) -> tf.Tensor:
+    """G at a fixed phase (Python int) and alpha (float scalar): [B, S, S, ch] float32.
+
+    mixing: None, or (z2 [B, Z], crossover int32 []): style mixing, the levels >= crossover
+    take their style from z2 (crossover above the top level: no mixing).
+    """
+    w = self.style(z)
+    w2, crossover = (self.style(mixing[0]), mixing[1]) if mixing is not None else (None, None)
     batch = tf.shape(code)[0]
-    top = phase + 1
+    top = top_level(self.cfg, phase)
     x = self.code_map(code)
     features = []
     for level in range(top + 1):
       if level:
         x = _up2(x)
-      x = getattr(self, f"level{level}")(x, w, self._noise(code, level, noise_key, batch))
+      style = w if w2 is None else tf.where(level >= crossover, w2, w)
+      x = getattr(self, f"level{level}")(x, style, self._noise(code, level, noise_key, batch))
       features.append(x)
     out = getattr(self, f"to_rgb{top}")(features[top])
     skip = getattr(self, f"to_rgb{top - 1}")(_up2(features[top - 1]))
     alpha = tf.cast(alpha, out.dtype)
     out = (1.0 - alpha) * skip + alpha * out
-    factor = self.cfg.image_size // phase_resolution(phase)
+    factor = self.cfg.image_size // phase_resolution(self.cfg, phase)
     if factor > 1:
       out = tf.repeat(tf.repeat(out, factor, axis=1), factor, axis=2)  # nearest
     return tf.cast(out, tf.float32)
 
   def call(self, inputs, training=None):
+    """inputs: (code, z), or while training (code, z, noise_key) or (code, z, noise_key, z2,
+    crossover) for style mixing (see forward)."""
     code, z, *rest = inputs
     noise_key = rest[0] if (rest and training) else None
+    mixing = None
+    if len(rest) == 3 and training:
+      mixing = (tf.cast(rest[1], self.compute_dtype), rest[2])
     code = tf.cast(code, self.compute_dtype)
     z = tf.cast(z, self.compute_dtype)
     phase, alpha = self.progress()
-    branches = [lambda p=p: self.forward(code, z, p, alpha, noise_key)
-                for p in range(num_phases(self.cfg.image_size))]
+    branches = [lambda p=p: self.forward(code, z, p, alpha, noise_key, mixing)
+                for p in range(num_phases(self.cfg))]
     return tf.switch_case(tf.convert_to_tensor(phase), branches)
 
   def build_for(self, batch_size: int = 2) -> "StyleGenerator":
@@ -197,7 +223,7 @@ class StyleGenerator(keras.Model):
     self.progress.build()
     code = tf.zeros((batch_size, self.cfg.code_dim))
     z = tf.zeros((batch_size, self.cfg.z_dim))
-    for p in range(num_phases(self.cfg.image_size)):
+    for p in range(num_phases(self.cfg)):
       self.forward(code, z, p, 1.0)
     self((code, z), training=False)
     return self
@@ -276,8 +302,8 @@ class StyleDiscriminator(keras.Model):
 
   def forward(self, x, phase: int, alpha) -> tuple[tf.Tensor, tf.Tensor]:
     """D at a fixed phase (Python int) and alpha; x float [B, S, S, ch]."""
-    top = phase + 1
-    factor = self.cfg.image_size // phase_resolution(phase)
+    top = top_level(self.cfg, phase)
+    factor = self.cfg.image_size // phase_resolution(self.cfg, phase)
     if factor > 1:
       x = tf.nn.avg_pool2d(x, factor, factor, "VALID")
     h = _down2(getattr(self, f"block{top}")(getattr(self, f"from_rgb{top}")(x)))
@@ -296,8 +322,7 @@ class StyleDiscriminator(keras.Model):
     del training  # no BatchNorm
     x = tf.cast(x, self.compute_dtype)
     phase, alpha = self.progress()
-    branches = [lambda p=p: self.forward(x, p, alpha)
-                for p in range(num_phases(self.cfg.image_size))]
+    branches = [lambda p=p: self.forward(x, p, alpha) for p in range(num_phases(self.cfg))]
     return tf.switch_case(tf.convert_to_tensor(phase), branches)
 
   def build_for(self, batch_size: int = 2) -> "StyleDiscriminator":
@@ -305,7 +330,7 @@ class StyleDiscriminator(keras.Model):
     self.progress.build()
     s = self.cfg.image_size
     x = tf.zeros((batch_size, s, s, self.cfg.channels))
-    for p in range(num_phases(s)):
+    for p in range(num_phases(self.cfg)):
       self.forward(x, p, 1.0)
     self(x, training=False)
     return self
