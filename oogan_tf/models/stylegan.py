@@ -225,6 +225,7 @@ class StyleGenerator(keras.Model):
     z = tf.zeros((batch_size, self.cfg.z_dim))
     for p in range(num_phases(self.cfg)):
       self.forward(code, z, p, 1.0)
+    self.built = True  # every variable exists now; Keras need not guess a build()
     self((code, z), training=False)
     return self
 
@@ -332,6 +333,7 @@ class StyleDiscriminator(keras.Model):
     x = tf.zeros((batch_size, s, s, self.cfg.channels))
     for p in range(num_phases(self.cfg)):
       self.forward(x, p, 1.0)
+    self.built = True
     self(x, training=False)
     return self
 
