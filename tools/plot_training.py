@@ -4,7 +4,8 @@ docs and for runs whose TensorBoard is not at hand.
     python tools/plot_training.py --model_dir=runs/sg_dsprites --output=curves.png \
         --keys=loss/d_wgan,loss/gradient_penalty,loss/info_reconstruction
 
-One panel per key (the per-loop means against the iteration). For a StyleGAN-based run, dashed
+One panel per key (the per-loop means against the iteration; a symmetric log scale for a key
+whose values pass 10^4 in magnitude). For a StyleGAN-based run, dashed
 lines mark where the resolution (progress/resolution) changes, labelled with the new size.
 Unknown keys are named in one error line (exit 2).
 """
@@ -56,6 +57,8 @@ def plot(records: list[dict], keys: list[str], output: str) -> None:
     points = [(r["step"], r[key]) for r in records if key in r]
     ax.plot([p[0] for p in points], [p[1] for p in points], lw=1)
     ax.set_ylabel(key.split("/")[-1], fontsize=8)
+    if max(abs(p[1]) for p in points) > 1e4:  # a diverging loss would flatten the rest
+      ax.set_yscale("symlog")
     for step, res in changes:
       ax.axvline(step, color="grey", ls="--", lw=0.8)
       ax.text(step, ax.get_ylim()[1], f" {res}px", fontsize=7, va="top")
