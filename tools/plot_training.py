@@ -20,10 +20,15 @@ from absl import app
 from absl import flags
 import matplotlib
 
+from oogan_tf import config_flags
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-_MODEL_DIR = flags.DEFINE_string("model_dir", None, "Run directory holding stats.jsonl.")
+# --model_dir is shared with the training flags (define_if_absent), so this module imports into
+# a process that defined them.
+config_flags.define_if_absent(flags.DEFINE_string, "model_dir", None,
+                              "Run directory holding stats.jsonl.")
 _OUTPUT = flags.DEFINE_string("output", None, "PNG to write.")
 _KEYS = flags.DEFINE_list("keys", ["loss/d_total", "loss/g_adv", "loss/info"],
                           "stats.jsonl keys to plot, one panel each.")
@@ -70,11 +75,12 @@ def plot(records: list[dict], keys: list[str], output: str) -> None:
 
 def main(argv):
   del argv
-  if not _MODEL_DIR.value or not _OUTPUT.value:
+  model_dir = flags.FLAGS.model_dir
+  if not model_dir or not _OUTPUT.value:
     print("error: --model_dir and --output are required", file=sys.stderr)
     return 2
   try:
-    plot(read_stats(_MODEL_DIR.value), _KEYS.value, _OUTPUT.value)
+    plot(read_stats(model_dir), _KEYS.value, _OUTPUT.value)
   except ValueError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
