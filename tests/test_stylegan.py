@@ -305,3 +305,20 @@ def test_start_size_sets_the_first_phase():
   assert d(x)[1].shape == (2, cfg.q_outputs)
   with pytest.raises(ValueError, match="stylegan_start_size=64"):
     dataclasses.replace(TINY, stylegan_start_size=64)
+
+
+def test_initialisation_differs_per_weight_and_follows_the_seed():
+  import keras  # pylint: disable=g-import-not-at-top
+  keras.utils.set_random_seed(0)
+  g, _, d = build_networks(TINY)
+  # Same-shaped weights of different layers start different (no shared initializer seed).
+  np.testing.assert_raises(AssertionError, np.testing.assert_array_equal,
+                           g.level1.conv2.kernel.numpy(), g.level2.conv2.kernel.numpy())
+  np.testing.assert_raises(AssertionError, np.testing.assert_array_equal,
+                           d.block1.conv2.kernel.numpy(), d.block2.conv2.kernel.numpy())
+  keras.utils.set_random_seed(0)
+  again = build_networks(TINY).generator
+  np.testing.assert_array_equal(g.level1.conv2.kernel.numpy(), again.level1.conv2.kernel.numpy())
+  keras.utils.set_random_seed(1)
+  other = build_networks(TINY).generator
+  assert not np.array_equal(g.level1.conv2.kernel.numpy(), other.level1.conv2.kernel.numpy())

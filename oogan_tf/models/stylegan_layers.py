@@ -13,7 +13,13 @@ import math
 import keras
 import tensorflow as tf
 
-_NORMAL = keras.initializers.RandomNormal(0.0, 1.0)
+
+
+def _normal() -> keras.initializers.Initializer:
+  # A new initializer per weight: an unseeded Keras initializer fixes its seed when constructed
+  # (from Python's RNG, which keras.utils.set_random_seed seeds), so one shared instance would
+  # give every weight of the same shape the same values, whatever the run's seed.
+  return keras.initializers.RandomNormal(0.0, 1.0)
 
 
 def leaky_relu(x: tf.Tensor) -> tf.Tensor:
@@ -40,7 +46,7 @@ class EqualDense(keras.layers.Layer):
   def build(self, input_shape):
     fan_in = int(input_shape[-1])
     self.scale = math.sqrt(2.0 / fan_in)
-    self.kernel = self.add_weight(name="kernel", shape=(fan_in, self.units), initializer=_NORMAL)
+    self.kernel = self.add_weight(name="kernel", shape=(fan_in, self.units), initializer=_normal())
     init = self.bias_init
     self.bias = self.add_weight(
         name="bias", shape=(self.units,),
@@ -65,7 +71,7 @@ class EqualConv2D(keras.layers.Layer):
     c_in, k = int(input_shape[-1]), self.kernel_size
     self.scale = math.sqrt(2.0 / (c_in * k * k))
     self.kernel = self.add_weight(name="kernel", shape=(k, k, c_in, self.filters),
-                                  initializer=_NORMAL)
+                                  initializer=_normal())
     self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
 
   def call(self, x):
@@ -88,7 +94,7 @@ class CodeTo4x4(keras.layers.Layer):
     d = int(input_shape[-1])
     self.scale = math.sqrt(2.0 / (self.filters * 16))
     self.kernel = self.add_weight(name="kernel", shape=(d, 4, 4, self.filters),
-                                  initializer=_NORMAL)
+                                  initializer=_normal())
     self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
 
   def call(self, code):
@@ -159,7 +165,7 @@ class GroupedOrthogonalConv(keras.layers.Layer):
                        f"of its {self.groups} outputs")
     self.channels = channels
     self.scale = math.sqrt(2.0 / (16 * channels // self.groups))
-    self.kernel = self.add_weight(name="kernel", shape=(4, 4, channels, 1), initializer=_NORMAL)
+    self.kernel = self.add_weight(name="kernel", shape=(4, 4, channels, 1), initializer=_normal())
     self.bias = self.add_weight(name="bias", shape=(self.groups,), initializer="zeros")
 
   def orthogonal_rows(self) -> tf.Tensor:
