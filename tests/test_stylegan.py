@@ -292,6 +292,9 @@ def test_style_mixing_takes_the_second_style_from_the_crossover_level():
   mixed = g.forward(c, z, 2, 1.0, mixing=(z2, tf.constant(2))).numpy()
   assert not np.allclose(mixed, plain) and not np.allclose(mixed, g.forward(c, z2, 2, 1.0))
   assert new_trainer(STYLEGAN_SMOKE)._style_mixing(tf.constant([0, 1], tf.int64), 3) == ()
+  mixing = dataclasses.replace(STYLEGAN_SMOKE, style_mixing=1.0)
+  out = new_trainer(mixing).replica_step(next(_fixed_batches(mixing)))  # one eager iteration
+  assert all(np.isfinite(float(v)) for v in out.values())
   with pytest.raises(ValueError, match="--style_mixing=1.5 is not allowed"):
     dataclasses.replace(STYLEGAN_SMOKE, style_mixing=1.5)
 
