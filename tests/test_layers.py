@@ -125,3 +125,22 @@ def test_infogan_q_has_no_orthogonal_layers():
   cfg = ModelConfig(image_size=32, c_dim=4, z_dim=4, ndf=4, ngf=4, q_type="infogan")
   assert Discriminator(cfg).build_for().orthogonal_layers == []
 
+
+
+def test_kernel_and_bias_are_drawn_independently():
+  # A shared unseeded Keras initializer made each bias a copy of its kernel's first values.
+  import keras  # pylint: disable=g-import-not-at-top,import-outside-toplevel
+  from oogan_tf.models import layers as L  # pylint: disable=import-outside-toplevel
+  keras.utils.set_random_seed(0)
+  conv = L.torch_conv2d(3, 3, 2)
+  conv.build((None, 8, 8, 2))
+  dense = L.torch_dense(4, 5)
+  dense.build((None, 5))
+  orth = L.OrthogonalDepthwiseConv2D(6)
+  orth.build((None, 8, 8, 6))
+  sn = L.SpectralNormConv2D(3, 3, 2)
+  sn.build((None, 8, 8, 2))
+  for layer in (conv, dense, orth, sn):
+    bias = layer.bias.numpy()
+    first = layer.kernel.numpy().ravel()[:bias.size]
+    assert not np.allclose(bias, first), type(layer).__name__

@@ -4,6 +4,9 @@ Every layer reproduces the authors' PyTorch module it stands for:
 
 * PyTorch-default initialisation (`torch_uniform`): weights and biases ~ U(+-1/sqrt(fan_in)), with
   PyTorch's fan_in (for a transposed conv that is out_channels * k * k, for a depthwise conv k * k).
+  Each weight gets its own initializer: an unseeded Keras initializer fixes its seed when built,
+  so one instance shared by a kernel and its bias made the bias a copy of the kernel's first
+  values (before 2026-12-05).
 * `SpectralNormConv2D` keeps the raw kernel, a persistent (u, v) pair, runs one power iteration per
   training call and convolves with W / sigma, as `torch.nn.utils.spectral_norm` does.
 * `OrthogonalDepthwiseConv2D` and `SpatialReadout` are the two orthogonally regularised layers of the
@@ -43,15 +46,16 @@ def torch_uniform(fan_in: int) -> keras.initializers.Initializer:
 def torch_conv2d(filters: int, kernel_size: int, in_channels: int, *, strides: int = 1,
                  padding: str = "same", name: str | None = None) -> keras.layers.Conv2D:
   """A Keras Conv2D with PyTorch-default initialisation (fan_in = in_channels * k * k)."""
-  init = torch_uniform(in_channels * kernel_size * kernel_size)
+  fan_in = in_channels * kernel_size * kernel_size
   return keras.layers.Conv2D(filters, kernel_size, strides=strides, padding=padding,
-                             kernel_initializer=init, bias_initializer=init, name=name)
+                             kernel_initializer=torch_uniform(fan_in),
+                             bias_initializer=torch_uniform(fan_in), name=name)
 
 
 def torch_dense(units: int, in_features: int, *, name: str | None = None) -> keras.layers.Dense:
   """A Keras Dense layer with PyTorch-default initialisation (fan_in = in_features)."""
-  init = torch_uniform(in_features)
-  return keras.layers.Dense(units, kernel_initializer=init, bias_initializer=init, name=name)
+  return keras.layers.Dense(units, kernel_initializer=torch_uniform(in_features),
+                            bias_initializer=torch_uniform(in_features), name=name)
 
 
 def batch_norm(name: str | None = None) -> BatchNorm:
@@ -109,10 +113,10 @@ class SpectralNormConv2D(keras.layers.Layer):
   def build(self, input_shape):
     k = self.kernel_size
     fan_in = (self.filters if self.from_vector else self.in_channels) * k * k
-    init = torch_uniform(fan_in)
     self.kernel = self.add_weight(name="kernel", shape=(k, k, self.in_channels, self.filters),
-                                  initializer=init)
-    self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=init)
+                                  initializer=torch_uniform(fan_in))
+    self.bias = self.add_weight(name="bias", shape=(self.filters,),
+                                initializer=torch_uniform(fan_in))
     rest = self.in_channels * k * k
     # PyTorch's u, v are buffers (not parameters): N(0, 1) draws normalised to unit length.
     self.sn_u = self.add_weight(name="sn_u", shape=(self.filters,), trainable=False,
@@ -160,10 +164,11 @@ class VectorTo4x4(keras.layers.Layer):
     self.in_channels = int(in_channels)
 
   def build(self, input_shape):
-    init = torch_uniform(self.filters * 16)
+    fan_in = self.filters * 16
     self.kernel = self.add_weight(name="kernel", shape=(4, 4, self.in_channels, self.filters),
-                                  initializer=init)
-    self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=init)
+                                  initializer=torch_uniform(fan_in))
+    self.bias = self.add_weight(name="bias", shape=(self.filters,),
+                                initializer=torch_uniform(fan_in))
 
   def call(self, inputs):
     kernel = tf.cast(self.kernel, self.compute_dtype)
@@ -256,9 +261,11 @@ class OrthogonalDepthwiseConv2D(keras.layers.Layer):
     self.channels = int(channels)
 
   def build(self, input_shape):
-    init = torch_uniform(16)
-    self.kernel = self.add_weight(name="kernel", shape=(4, 4, self.channels, 1), initializer=init)
-    self.bias = self.add_weight(name="bias", shape=(self.channels,), initializer=init)
+    fan_in = 16
+    self.kernel = self.add_weight(name="kernel", shape=(4, 4, self.channels, 1),
+                                  initializer=torch_uniform(fan_in))
+    self.bias = self.add_weight(name="bias", shape=(self.channels,),
+                                initializer=torch_uniform(fan_in))
 
   def orthogonal_rows(self) -> tf.Tensor:
     """float32 [C', 16]: one row per channel's 4x4 kernel."""
@@ -286,10 +293,10 @@ class OrthogonalConv2D(keras.layers.Layer):
 
   def build(self, input_shape):
     fan_in = 9 * int(input_shape[-1])
-    init = torch_uniform(fan_in)
     self.kernel = self.add_weight(name="kernel", shape=(3, 3, int(input_shape[-1]), self.channels),
-                                  initializer=init)
-    self.bias = self.add_weight(name="bias", shape=(self.channels,), initializer=init)
+                                  initializer=torch_uniform(fan_in))
+    self.bias = self.add_weight(name="bias", shape=(self.channels,),
+                                initializer=torch_uniform(fan_in))
 
   def orthogonal_rows(self) -> tf.Tensor:
     """float32 [C', 9F]: one row per output filter."""
