@@ -1,7 +1,7 @@
 """Plots a run's training losses from its stats.jsonl (what the console and TensorBoard show), for
 docs and for runs whose TensorBoard is not at hand.
 
-    python tools/plot_training.py --model_dir=runs/sg_dsprites --output=curves.png \
+    python tools/plot_training.py --model_dir=runs/sg_dsprites --png=curves.png \
         --keys=loss/d_wgan,loss/gradient_penalty,loss/info_reconstruction
 
 One panel per key (the per-loop means against the iteration; a symmetric log scale for a key
@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-imp
 # a process that defined them.
 config_flags.define_if_absent(flags.DEFINE_string, "model_dir", None,
                               "Run directory holding stats.jsonl.")
-_OUTPUT = flags.DEFINE_string("output", None, "PNG to write.")
+_PNG = flags.DEFINE_string("png", None, "PNG file to write.")
 _KEYS = flags.DEFINE_list("keys", ["loss/d_total", "loss/g_adv", "loss/info"],
                           "stats.jsonl keys to plot, one panel each.")
 
@@ -76,15 +76,15 @@ def plot(records: list[dict], keys: list[str], output: str) -> None:
 def main(argv):
   del argv
   model_dir = flags.FLAGS.model_dir
-  if not model_dir or not _OUTPUT.value:
-    print("error: --model_dir and --output are required", file=sys.stderr)
+  if not model_dir or not _PNG.value:
+    print("error: --model_dir and --png are required", file=sys.stderr)
     return 2
   try:
-    plot(read_stats(model_dir), _KEYS.value, _OUTPUT.value)
+    plot(read_stats(model_dir), _KEYS.value, _PNG.value)
   except ValueError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
-  print(f"wrote {_OUTPUT.value}")
+  print(f"wrote {_PNG.value}")
   return 0
 
 
