@@ -74,16 +74,17 @@ class OOGANExport(tf.Module):
     # are those of an export that never had it.
     category = ([tf.TensorSpec([None], tf.int32, name="category")] if m.cat_dim else [])
     one_category = ([tf.TensorSpec([], tf.int32, name="category")] if m.cat_dim else [])
-    self.sample = tf.function(self._sample, input_signature=[
+    # No tensor-dependent Python control flow below: AutoGraph is not needed (it costs seconds).
+    self.sample = tf.function(self._sample, autograph=False, input_signature=[
         tf.TensorSpec([None, m.c_dim], tf.float32, name="c"),
         tf.TensorSpec([None, m.z_dim], tf.float32, name="z")] + category)
-    self.sample_from_seed = tf.function(self._sample_from_seed, input_signature=[
+    self.sample_from_seed = tf.function(self._sample_from_seed, autograph=False, input_signature=[
         tf.TensorSpec([], tf.int64, name="seed"), tf.TensorSpec([], tf.int32, name="num")])
-    self.traverse = tf.function(self._traverse, input_signature=[
+    self.traverse = tf.function(self._traverse, autograph=False, input_signature=[
         tf.TensorSpec([], tf.int64, name="seed"), tf.TensorSpec([], tf.int32, name="dim"),
         tf.TensorSpec([], tf.int32, name="steps"), tf.TensorSpec([], tf.float32, name="low"),
         tf.TensorSpec([], tf.float32, name="high")] + one_category)
-    self.encode = tf.function(self._encode, input_signature=[
+    self.encode = tf.function(self._encode, autograph=False, input_signature=[
         tf.TensorSpec([None, s, s, ch], tf.float32, name="images")])
 
   def _generate(self, c, z, category):

@@ -131,6 +131,9 @@ class StyleGANTrainer:
       self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
     self.metric_keys = (LOSS_KEYS + (CATEGORICAL_KEY,) * bool(m.cat_dim) +
                         tuple(f"ortho/{n}" for n in self.ortho.names))
+    # The step has no tensor-dependent Python control flow (phases switch by tf.switch_case /
+    # tf.cond), so AutoGraph need not transpile it and the layer methods it calls.
+    self._replica_step = tf.autograph.experimental.do_not_convert(self.replica_step)
     self.train_loop = tf.function(self._train_loop)
 
   # ----------------------------------------------------------------------------------------------
@@ -282,7 +285,7 @@ class StyleGANTrainer:
     """Runs `num_steps` iterations (crossing phases in one trace); returns each metric's mean."""
     sums = {k: tf.constant(0.0) for k in self.metric_keys}
     for _ in tf.range(num_steps):
-      out = self.strategy.run(self.replica_step, args=(next(iterator),))
+      out = self.strategy.run(self._replica_step, args=(next(iterator),))
       sums = {k: sums[k] + tf.cast(out[k], tf.float32) for k in self.metric_keys}
       update_ema(self.networks, self.cfg.ema_decay)
       self.step.assign_add(1)

@@ -2,20 +2,17 @@
 generator-side readout with standard errors on an export."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+import in_process
 from oogan_tf import baselines, eval_report, evaluate_lib
 from oogan_tf.config import TrainConfig
 from oogan_tf.data import dsprites
 from oogan_tf.models import build_networks
 from tiny import TINY_MODEL
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = TINY_MODEL
 SIZES = {"factor_vae": {"num_train": 200, "num_variance_estimate": 2000},
          "mig": {"num_train": 1000},
@@ -73,9 +70,7 @@ def test_renderer_sampler_is_one_code_per_factor():
 
 
 def _cli(*args):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-  return subprocess.run([sys.executable, "-m", "oogan_tf.evaluate", *args], cwd=REPO, env=env,
-                        capture_output=True, text=True, timeout=300)
+  return in_process.run_main("oogan_tf.evaluate", *args)
 
 
 def _scalar_scores_have_se(results):

@@ -5,9 +5,6 @@ features, but leaves the prepared-files check reading the (empty) data_dir, so t
 data also patch that check to True.
 """
 import contextlib
-import os
-import subprocess
-import sys
 from unittest import mock
 
 import numpy as np
@@ -15,6 +12,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+import in_process
 from oogan_tf import data
 from oogan_tf.config import TrainConfig
 from oogan_tf.data import tfds_data
@@ -147,12 +145,8 @@ def test_not_prepared_is_one_clear_line(tmp_path):
 
 
 def test_train_cli_not_prepared_exits_2_before_writing(tmp_path):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-  run = subprocess.run(
-      [sys.executable, "-m", "oogan_tf.train", "--dataset=tfds:dsprites",
-       f"--data_dir={tmp_path / 'empty'}", f"--model_dir={tmp_path / 'run'}"],
-      cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), env=env,
-      capture_output=True, text=True, timeout=120)
+  run = in_process.run_main("oogan_tf.train", "--dataset=tfds:dsprites",
+                            f"--data_dir={tmp_path / 'empty'}", f"--model_dir={tmp_path / 'run'}")
   assert run.returncode == 2, run.stderr
   assert run.stderr.strip().splitlines() == [run.stderr.strip()]
   assert "--dataset='tfds:dsprites' is not prepared" in run.stderr

@@ -1,7 +1,7 @@
 """Tests of oogan_tf.evaluate_lib / python -m oogan_tf.evaluate on a tiny untrained export.
 
-The CLI runs in subprocesses: oogan_tf.evaluate and oogan_tf.train both define absl flags such
-as --seed, which cannot live in one process.
+The CLI runs in this process (tests/in_process.py); the one-line error of a missing InceptionV3
+file is checked in a real process.
 """
 
 import glob
@@ -15,6 +15,7 @@ import sys
 import numpy as np
 import pytest
 
+import in_process
 from oogan_tf import eval_report, evaluate_lib, export_format, export_lib
 from oogan_tf.config import TrainConfig
 from oogan_tf.data.ground_truth import GroundTruthBase
@@ -62,9 +63,7 @@ def exports(tmp_path_factory):
 
 
 def _cli(*args):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-  return subprocess.run([sys.executable, "-m", "oogan_tf.evaluate", *args], cwd=REPO, env=env,
-                        capture_output=True, text=True, timeout=120)
+  return in_process.run_main("oogan_tf.evaluate", *args)
 
 
 def _finite(x):
@@ -186,14 +185,10 @@ def test_cli_writes_json_refuses_overwrite_and_unknown_metric(exports, tmp_path)
 
 def test_cli_evaluates_a_run_directory_checkpoint(smoke_run, tmp_path):
   """--model_dir: the smoke run's newest checkpoint (EMA weights) is evaluated end to end."""
-  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
   run_dir = tmp_path / "run"
   shutil.copytree(smoke_run, run_dir)
-  result = subprocess.run([sys.executable, "-m", "oogan_tf.evaluate", f"--model_dir={run_dir}",
-                           "--metrics=mig,factor_vae,ortho,tc", "--sizes_scale=0.01",
-                           "--noprogress"],
-                          cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+  result = _cli(f"--model_dir={run_dir}", "--metrics=mig,factor_vae,ortho,tc",
+                "--sizes_scale=0.01", "--noprogress")
   assert result.returncode == 0, result.stderr[-2000:]
   with open(run_dir / "eval" / "eval_4.json") as f:
     out = json.load(f)
@@ -201,9 +196,7 @@ def test_cli_evaluates_a_run_directory_checkpoint(smoke_run, tmp_path):
   assert out["metadata"]["iteration"] == 4
   assert "rendered" in out["dataset"]["source"]
   assert {"numpy", "sklearn", "tensorflow"} <= set(out["versions"])
-  both = subprocess.run([sys.executable, "-m", "oogan_tf.evaluate", f"--model_dir={run_dir}",
-                         f"--export_dir={run_dir}"], cwd=repo, env=env, capture_output=True,
-                        text=True, timeout=300)
+  both = _cli(f"--model_dir={run_dir}", f"--export_dir={run_dir}")
   assert both.returncode != 0 and "exactly one of --export_dir or --model_dir" in both.stderr
 
 

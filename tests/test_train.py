@@ -19,6 +19,7 @@ from oogan_tf import controller, losses, train_lib
 from oogan_tf.config import TrainConfig
 from oogan_tf.models import ModelConfig
 from oogan_tf.trainer import NonFiniteLossError, new_trainer
+import in_process
 from tiny import FAST_CALIBRATION, TINY_MODEL
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -35,9 +36,8 @@ def tiny_config(model_dir, **kw):
 
 
 def _run_cli(*args):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-  return subprocess.run([sys.executable, "-m", "oogan_tf.train", *args], cwd=REPO, env=env,
-                        capture_output=True, text=True, timeout=300)
+  """`python -m oogan_tf.train ARGS`, in this process (the SIGTERM test starts a real one)."""
+  return in_process.run_main("oogan_tf.train", *args)
 
 
 def _scalar_and_image_tags(event_dir):

@@ -14,7 +14,7 @@ from oogan_tf.models import layers
 from oogan_tf.models.model_config import D_MULTIPLIERS, ModelConfig
 
 
-class Trunk(keras.layers.Layer):
+class Trunk(layers.BuiltOnFirstCall, keras.layers.Layer):
   """SN conv 1x1 (no activation) then DownBlocks to 16x16.
 
   images float [B, S, S, channels] -> features [B, 16, 16, ndf * n[-3]].
@@ -38,7 +38,7 @@ class Trunk(keras.layers.Layer):
     return x
 
 
-class RealFakeHead(keras.layers.Layer):
+class RealFakeHead(layers.BuiltOnFirstCall, keras.layers.Layer):
   """DownBlock (8x8) -> DownBlock (4x4) -> SN conv 4x4 valid -> raw score.
 
   features [B, 16, 16, F] -> scores float32 [B] (unbounded; used with the hinge loss).
@@ -64,7 +64,7 @@ def _q_head_sizes(cfg: ModelConfig) -> tuple[int, int, int, bool]:
   return cfg.ndf * n[-3], cfg.ndf * n[-2], cfg.q_outputs, cfg.spectral_norm == "all"
 
 
-class OOGANQHead(keras.layers.Layer):
+class OOGANQHead(layers.BuiltOnFirstCall, keras.layers.Layer):
   """OOGAN's Q ("CodeReduction"): DownBlock -> conv 3x3 (-> C') -> LReLU(0.1) ->
   orthogonal depthwise 4x4 stride 2 -> orthogonal spatial read-out.
 
@@ -93,7 +93,7 @@ class OOGANQHead(keras.layers.Layer):
     return tf.cast(self.readout(self.orth_conv(x)), tf.float32)
 
 
-class InfoGANQHead(keras.layers.Layer):
+class InfoGANQHead(layers.BuiltOnFirstCall, keras.layers.Layer):
   """InfoGAN-style Q (ablation): DownBlock (8x8) -> DownBlock (-> C', 4x4) -> SN conv 4x4 valid.
 
   features [B, 16, 16, F] -> q float32 [B, C'].
@@ -115,7 +115,7 @@ class InfoGANQHead(keras.layers.Layer):
     return tf.cast(tf.reshape(self.out(x, training=training), (-1, self.out.filters)), tf.float32)
 
 
-class PaperQHead(keras.layers.Layer):
+class PaperQHead(layers.BuiltOnFirstCall, keras.layers.Layer):
   """The paper's Q (Table 3), branching off after the two shared blocks: orthogonal 3x3 conv
   (-> C') + LReLU(0.1) + avg pool, orthogonal 4x4 depthwise conv (stride 2) + LReLU(0.1) + avg
   pool, grouped linear read-out over the remaining 2x2 (one weight map per output).
@@ -149,7 +149,7 @@ class PaperQHead(keras.layers.Layer):
 _Q_HEADS = {"oogan": OOGANQHead, "infogan": InfoGANQHead, "paper": PaperQHead}
 
 
-class Discriminator(keras.Model):
+class Discriminator(layers.BuiltOnFirstCall, keras.Model):
   """D(x) -> (real/fake score float32 [B], Q output float32 [B, C']).
 
   images: float [B, S, S, channels] in [-1, 1]. For a probabilistic Q the Q output is

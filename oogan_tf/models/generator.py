@@ -55,7 +55,7 @@ class CompeteFreeInput(keras.layers.Layer):
     return a + self.attention(c) * bz
 
 
-class InfoGANInput(keras.layers.Layer):
+class InfoGANInput(layers.BuiltOnFirstCall, keras.layers.Layer):
   """InfoGAN-style input block (ablation): [c, z] -> T4 -> BN -> LReLU(0.01) -> UpBlock.
 
   c float [B, C + K] and z float [B, Z] -> float [B, 8, 8, F8].
@@ -77,7 +77,7 @@ class InfoGANInput(keras.layers.Layer):
     return self.up(x, training=training)
 
 
-class Generator(keras.Model):
+class Generator(layers.BuiltOnFirstCall, keras.Model):
   """G: (c float32 [B, C + K], z float32 [B, Z]) -> images float32 [B, S, S, channels] in (-1, 1).
 
   c is the code [continuous codes | one_hot(category)] (codes.generator_code); K = cfg.cat_dim,

@@ -30,6 +30,20 @@ BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
 
 
+class BuiltOnFirstCall:
+  """Mixin for a Keras layer or model made only of other layers (no variables of its own).
+
+  Without a build() of its own, Keras builds such a layer on its first call by tracing `call` on
+  symbolic inputs first: about a second of graph construction per network, paid again by every
+  network made (the tests make hundreds). With this no-op build the sublayers build themselves
+  during that first call instead. Call it eagerly first (`build_for`), so that variables are never
+  created inside a tf.function.
+  """
+
+  def build(self, input_shape):
+    del input_shape
+
+
 def torch_uniform(fan_in: int) -> keras.initializers.Initializer:
   """U(-1/sqrt(fan_in), +1/sqrt(fan_in)): PyTorch's default for conv/linear weights and biases.
 
@@ -193,7 +207,7 @@ def conv2d(filters: int, kernel_size: int, in_channels: int, *, spectral_norm: b
                       name=name)
 
 
-class UpBlock(keras.layers.Layer):
+class UpBlock(BuiltOnFirstCall, keras.layers.Layer):
   """2x upsample -> conv 3x3 (same) -> BatchNorm -> LeakyReLU(0.1).
 
   float [B, H, W, in] -> [B, 2H, 2W, out]. Upsampling is nearest-neighbour (the released code) or
@@ -212,7 +226,7 @@ class UpBlock(keras.layers.Layer):
     return self.act(self.bn(self.conv(self.up(x), training=training), training=training))
 
 
-class DownBlock(keras.layers.Layer):
+class DownBlock(BuiltOnFirstCall, keras.layers.Layer):
   """conv 3x3 (same) -> BatchNorm -> AvgPool 2x2 -> LeakyReLU(0.2) (pool before activation).
 
   float [B, H, W, in] -> [B, H/2, W/2, out].
@@ -230,7 +244,7 @@ class DownBlock(keras.layers.Layer):
     return self.act(self.pool(self.bn(self.conv(x, training=training), training=training)))
 
 
-class ChannelAttention(keras.layers.Layer):
+class ChannelAttention(BuiltOnFirstCall, keras.layers.Layer):
   """The compete-free G's gain on the z features: Linear(C->F) -> ReLU -> Linear(F->F), times F.
 
   float [B, C] -> [B, 1, 1, F]. As in the released code there is no squashing: the "mask" is an

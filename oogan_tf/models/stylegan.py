@@ -33,6 +33,7 @@ import keras
 import tensorflow as tf
 
 from oogan_tf.models import stylegan_layers as sl
+from oogan_tf.models.layers import BuiltOnFirstCall
 from oogan_tf.models.model_config import ModelConfig, stylegan_width
 
 STYLE_NOISE_STD = 0.1  # random noise of the levels above 8x8 while training
@@ -85,7 +86,7 @@ class _Progress(keras.layers.Layer):
     return self.phase, self.alpha
 
 
-class _StyledLevel(keras.layers.Layer):
+class _StyledLevel(BuiltOnFirstCall, keras.layers.Layer):
   """One synthesis level: (conv) -> noise -> AdaIN -> LReLU -> conv -> noise -> AdaIN -> LReLU.
 
   x float [B, H, W, F_in] (level 0: the code map [B, 4, 4, F]), style [B, W], noise
@@ -111,7 +112,7 @@ class _StyledLevel(keras.layers.Layer):
     return sl.leaky_relu(self.adain2(self.noise2(x, noise), style))
 
 
-class StyleGenerator(keras.Model):
+class StyleGenerator(BuiltOnFirstCall, keras.Model):
   """G((code [B, C + K], z [B, Z][, noise_key int64 [2]]), training) -> float32 [B, S, S, ch].
 
   Values are unbounded (no output activation, as StyleGAN; data are in [-1, 1]). Without
@@ -230,7 +231,7 @@ class StyleGenerator(keras.Model):
     return self
 
 
-class _ConvBlock(keras.layers.Layer):
+class _ConvBlock(BuiltOnFirstCall, keras.layers.Layer):
   """conv 3x3 (-> filters) -> LReLU -> conv 3x3 -> LReLU: [B, H, W, F] -> [B, H, W, filters]."""
 
   def __init__(self, filters: int, **kwargs):
@@ -242,7 +243,7 @@ class _ConvBlock(keras.layers.Layer):
     return sl.leaky_relu(self.conv2(sl.leaky_relu(self.conv1(x))))
 
 
-class StyleQHead(keras.layers.Layer):
+class StyleQHead(BuiltOnFirstCall, keras.layers.Layer):
   """Q on D's 4x4 features: ConvBlock -> grouped orthogonal 4x4 conv -> float32 [B, C'].
 
   C' = cfg.q_outputs in the project's layout [mu | log_sigma | category logits] (the released
@@ -263,7 +264,7 @@ class StyleQHead(keras.layers.Layer):
     return tf.cast(self.orth_conv(self.block(x)), tf.float32)
 
 
-class StyleDiscriminator(keras.Model):
+class StyleDiscriminator(BuiltOnFirstCall, keras.Model):
   """D(x float [B, S, S, ch] in [-1, 1]) -> (score float32 [B], q float32 [B, C']).
 
   The score is unbounded (WGAN-GP). No BatchNorm, so `training` changes nothing.

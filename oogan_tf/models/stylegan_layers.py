@@ -13,6 +13,8 @@ import math
 import keras
 import tensorflow as tf
 
+from oogan_tf.models.layers import BuiltOnFirstCall
+
 
 
 def _normal() -> keras.initializers.Initializer:
@@ -117,7 +119,7 @@ class NoiseInjection(keras.layers.Layer):
     return x + tf.cast(self.weight * self.scale, self.compute_dtype) * tf.cast(noise, x.dtype)
 
 
-class AdaIN(keras.layers.Layer):
+class AdaIN(BuiltOnFirstCall, keras.layers.Layer):
   """Instance norm (no affine, eps 1e-5) then gamma * x + beta, (gamma, beta) = EqualDense(style).
 
   x float [B, H, W, F], style float [B, W_dim] -> [B, H, W, F]. gamma starts at 1, beta at 0.
