@@ -10,6 +10,7 @@ FlagValues: the tools that build configs (tools/reproduce.py) use it.
 
 from __future__ import annotations
 
+import sys
 from typing import Sequence
 
 from absl import flags
@@ -75,7 +76,11 @@ def define_if_absent(definer, name: str, *args, flag_values: flags.FlagValues = 
   --model_dir and --data_dir, so both can be imported into one process (the first definition's
   help text is the one shown)."""
   if name not in flag_values:
-    definer(name, *args, flag_values=flag_values)
+    # Registered under the calling module (not this one), so that --help lists it as that
+    # program's own flag.
+    caller = sys._getframe(1).f_globals["__name__"]  # pylint: disable=protected-access
+    caller = sys.argv[0] if caller == "__main__" else caller  # absl's name for the main module
+    definer(name, *args, flag_values=flag_values, module_name=caller)
 
 
 def define_config_flags(skip: tuple[str, ...] = (),

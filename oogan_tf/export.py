@@ -9,27 +9,46 @@ see oogan_tf.export_lib for the signatures. BatchNorm calibration follows the ru
 from absl import flags
 
 from oogan_tf import cli
+from oogan_tf import config_flags
 from oogan_tf import export_lib
+from oogan_tf.config import TrainConfig
 
-_MODEL_DIR = flags.DEFINE_string("model_dir", None, "Run directory to export from.")
-_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Checkpoint path (default: newest).")
-_EXPORT_DIR = flags.DEFINE_string("export_dir", None, "Output (default MODEL_DIR/export/<iter>).")
-_STANDING = flags.DEFINE_integer("standing_stats_batches", None, "EMA-G standing-statistics "
-                                 "batches (default: the run's config; 0 = the live G's).")
-_RECALIBRATION = flags.DEFINE_integer("encoder_recalibration_batches", None, "Real batches for "
-                                      "D's BatchNorm recalibration (default: the run's config).")
+# Shared names (train and evaluate define them too), so that the entry points can share a
+# process. The calibration sizes keep train's defaults; only a value given on the command line
+# replaces the run's config.
+_DEFAULTS = TrainConfig()
+config_flags.define_if_absent(flags.DEFINE_string, "model_dir", None,
+                              "Run directory to export from.")
+config_flags.define_if_absent(flags.DEFINE_string, "checkpoint", None,
+                              "Checkpoint path (default: newest).")
+config_flags.define_if_absent(flags.DEFINE_string, "export_dir", None,
+                              "Output (default MODEL_DIR/export/<iter>).")
+config_flags.define_if_absent(flags.DEFINE_integer, "standing_stats_batches",
+                              _DEFAULTS.standing_stats_batches,
+                              "EMA-G standing-statistics batches; not given: the run's config "
+                              "(0 = the live G's).")
+config_flags.define_if_absent(flags.DEFINE_integer, "encoder_recalibration_batches",
+                              _DEFAULTS.encoder_recalibration_batches,
+                              "Real batches for D's BatchNorm recalibration; not given: the run's "
+                              "config.")
+FLAGS = flags.FLAGS
+
+
+def _given(name: str):
+  """The flag's value if given on the command line, else None (the run's config decides)."""
+  return FLAGS[name].value if FLAGS[name].present else None
 
 
 def main(argv):
   del argv
-  if not _MODEL_DIR.value:
+  if not FLAGS.model_dir:
     cli.fail("--model_dir is required")
   try:
-    path = export_lib.export_from_checkpoint(_MODEL_DIR.value, _CHECKPOINT.value,
-                                             _EXPORT_DIR.value, _STANDING.value,
-                                             _RECALIBRATION.value)
+    path = export_lib.export_from_checkpoint(FLAGS.model_dir, FLAGS.checkpoint, FLAGS.export_dir,
+                                             _given("standing_stats_batches"),
+                                             _given("encoder_recalibration_batches"))
   except export_lib.ExportExistsError as e:
-    if _EXPORT_DIR.value or not export_lib.is_complete_export(e.path):
+    if FLAGS.export_dir or not export_lib.is_complete_export(e.path):
       cli.fail(f"{e}")
     # The default path of this checkpoint's iteration: the work is done already.
     print(f"export | this iteration is already exported: {e.path}")

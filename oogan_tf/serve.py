@@ -14,11 +14,14 @@ import sys
 from absl import flags
 
 from oogan_tf import cli
+from oogan_tf import config_flags
 from oogan_tf import serving
 from oogan_tf.serving import model as model_lib
 from oogan_tf.serving import server as server_lib
 
-_EXPORT_DIR = flags.DEFINE_string("export_dir", None, "Export directory (python -m oogan_tf.export).")
+# Shared with evaluate and export (one process can import them all).
+config_flags.define_if_absent(flags.DEFINE_string, "export_dir", None,
+                              "Export directory (python -m oogan_tf.export).")
 _HOST = flags.DEFINE_string("host", "127.0.0.1", "Address to bind; 0.0.0.0 exposes the server to "
                             "the network (there is no authentication).")
 _PORT = flags.DEFINE_integer("port", 8501, "Port (0: any free port, printed at startup).")
@@ -50,7 +53,7 @@ _MAX_INFLIGHT_VALUES = flags.DEFINE_integer(
 def main(argv):
   if len(argv) > 1:
     cli.fail(f"unexpected arguments {argv[1:]}")
-  if not _EXPORT_DIR.value:
+  if not flags.FLAGS.export_dir:
     cli.fail("--export_dir is required")
   try:
     limits = server_lib.Limits(
@@ -61,7 +64,7 @@ def main(argv):
     if _MAX_REQUEST_VALUES.value < 1:
       raise ValueError(f"--max_request_values={_MAX_REQUEST_VALUES.value} is not allowed; it "
                        "must be >= 1")
-    served = serving.ServedModel(_EXPORT_DIR.value, _MAX_REQUEST_VALUES.value)
+    served = serving.ServedModel(flags.FLAGS.export_dir, _MAX_REQUEST_VALUES.value)
     server = serving.make_server(served, host=_HOST.value, port=_PORT.value,
                                  model_name=_MODEL_NAME.value,
                                  **dataclasses.asdict(limits))

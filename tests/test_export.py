@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+import in_process
 from oogan_tf import calibration, export_lib, train_lib
 from oogan_tf.config import TrainConfig
 from tiny import FAST_CALIBRATION, TINY_MODEL
@@ -144,20 +145,16 @@ def test_cli_refuses_to_overwrite_and_tools_use_only_the_export(run, tmp_path):
   cfg, export_dir, model = run
   pb = os.path.join(export_dir, "saved_model.pb")
   before = os.stat(pb).st_mtime_ns
-  again = subprocess.run([sys.executable, "-m", "oogan_tf.export", f"--model_dir={cfg.model_dir}"],
-                         cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+  again = in_process.run_main("oogan_tf.export", f"--model_dir={cfg.model_dir}")
   # The default path of the newest iteration exists: nothing to do, and nothing rewritten.
   assert again.returncode == 0, again.stderr[-2000:]
   assert f"already exported: {export_dir}" in again.stdout
   assert os.stat(pb).st_mtime_ns == before
-  explicit = subprocess.run([sys.executable, "-m", "oogan_tf.export",
-                             f"--model_dir={cfg.model_dir}", f"--export_dir={export_dir}"],
-                            cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+  explicit = in_process.run_main("oogan_tf.export", f"--model_dir={cfg.model_dir}",
+                                 f"--export_dir={export_dir}")
   assert explicit.returncode == 2 and "already exists" in explicit.stderr
   assert os.stat(pb).st_mtime_ns == before
-  missing = subprocess.run([sys.executable, "-m", "oogan_tf.export",
-                            f"--model_dir={tmp_path / 'nothing'}"],
-                           cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+  missing = in_process.run_main("oogan_tf.export", f"--model_dir={tmp_path / 'nothing'}")
   assert missing.returncode != 0 and "has no config.json" in missing.stderr
 
   grid = tmp_path / "grid.png"
