@@ -15,6 +15,7 @@ KEYS = {"sec_per_iter_median", "sec_per_iter_p10", "sec_per_iter_p90", "sec_per_
         "jit_compile", "preset", "machine", "iterations_timed", "replicas"}
 
 
+@pytest.mark.slow
 def test_benchmark_smoke_writes_one_json_line(tmp_path):
   out = tmp_path / "bench.json"
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
@@ -37,6 +38,7 @@ def test_benchmark_smoke_writes_one_json_line(tmp_path):
   assert row["projected_minutes"] == pytest.approx(600 * printed["sec_per_iter_median"] / 60)
 
 
+@pytest.mark.slow
 def test_profile_step_writes_a_trace_and_op_tables(tmp_path):
   logdir, out = tmp_path / "prof", tmp_path / "profile.json"
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")

@@ -31,6 +31,7 @@ def _mirrored():
   return tf.distribute.MirroredStrategy(devices)
 
 
+@pytest.mark.slow
 def test_mirrored_two_replicas_match_one_device():
   single = new_trainer(CFG)
   out_single = single.train_loop(iter(_global_batches()), tf.constant(3, tf.int64))
@@ -72,6 +73,7 @@ def _free_ports(n):
   return ports
 
 
+@pytest.mark.slow
 def test_two_process_multi_worker_trains_and_checkpoints(tmp_path):
   ports = _free_ports(2)
   cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}

@@ -141,6 +141,7 @@ def test_every_op_using_an_input_waits_for_the_input_checks(run, tmp_path, name)
   assert not unordered, unordered[:10]
 
 
+@pytest.mark.slow
 def test_cli_refuses_to_overwrite_and_tools_use_only_the_export(run, tmp_path):
   cfg, export_dir, model = run
   pb = os.path.join(export_dir, "saved_model.pb")
@@ -210,6 +211,7 @@ np.savez(sys.argv[3], **{k: v.numpy() for k, v in out.items()})
 """
 
 
+@pytest.mark.slow
 def test_round_trip_in_fresh_processes_matches_in_process_ema_generator(run, tmp_path):
   cfg, export_dir, _ = run
   rs = np.random.RandomState(0)

@@ -61,6 +61,7 @@ def test_dry_run_prints_plan(tmp_path, capsys):
   assert not (tmp_path / "w").exists()
 
 
+@pytest.mark.slow
 def test_end_to_end_and_resume(tmp_path, capsys):
   workdir = tmp_path / "w"
   assert reproduce.run(_argv(workdir)) == 0

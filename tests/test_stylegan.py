@@ -158,6 +158,7 @@ def _state(trainer) -> list[tf.Variable]:
           [trainer.step])
 
 
+@pytest.mark.slow
 def test_train_loop_crosses_phases_in_one_trace_and_resumes_mid_fade_exactly(tmp_path):
   cfg = dataclasses.replace(STYLEGAN_SMOKE, phase_steps=4, fade_steps=2)
   straight = new_trainer(cfg)
@@ -224,6 +225,7 @@ def test_loss_gates_drop_large_terms_and_report_it():
   assert STYLEGAN_SMOKE.stylegan_loss_gates  # the default keeps the released gates
 
 
+@pytest.mark.slow
 def test_smoke_preset_trains_through_two_phases_and_exports(tmp_path):
   model_dir = tmp_path / "run"
   result = train_lib.train(dataclasses.replace(STYLEGAN_SMOKE, model_dir=str(model_dir)))

@@ -94,6 +94,7 @@ def test_cli_smoke_writes_run_directory_and_resumes(tmp_path):
   assert tf.train.latest_checkpoint(str(model_dir / "ckpt")).endswith("ckpt-6")
 
 
+@pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_and_the_run_resumes(tmp_path):
   model_dir = tmp_path / "run"
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
@@ -125,6 +126,7 @@ def test_sigterm_saves_a_checkpoint_and_the_run_resumes(tmp_path):
   assert f"(iteration {stopped})" in resumed.stdout
 
 
+@pytest.mark.slow
 def test_resume_is_deterministic(tmp_path):
   straight = train_lib.train(tiny_config(tmp_path / "a"))
   half = train_lib.train(tiny_config(tmp_path / "b", train_steps=2))
@@ -288,6 +290,7 @@ def test_checkpoint_restores_every_variable(tmp_path):
     np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
 
 
+@pytest.mark.slow
 def test_jit_compile_step_gives_finite_losses():
   trainer = new_trainer(tiny_config(None, jit_compile=True))
   real = iter(tf.data.Dataset.from_tensors(tf.zeros((8, 32, 32, 1))).repeat())
