@@ -70,17 +70,29 @@ def help_text(f, usage: str, extra_groups: dict[str, tuple[str, ...]] | None = N
   return "\n".join(lines)
 
 
-def define_if_absent(definer, name: str, *args, flag_values: flags.FlagValues = flags.FLAGS
-                     ) -> None:
-  """definer(name, *args) unless flag_values has `name` already: train and evaluate share --seed,
-  --model_dir and --data_dir, so both can be imported into one process (the first definition's
-  help text is the one shown)."""
+def _calling_module(depth: int) -> str:
+  """absl's name of the module `depth` frames above the caller (the main module: sys.argv[0])."""
+  name = sys._getframe(depth + 1).f_globals["__name__"]  # pylint: disable=protected-access
+  return sys.argv[0] if name == "__main__" else name
+
+
+def define_if_absent(definer, name: str, *args, flag_values: flags.FlagValues = flags.FLAGS,
+                     _module: str | None = None) -> None:
+  """definer(name, *args) unless flag_values has `name` already: the entry points share names
+  (--seed, --model_dir, --export_dir, ...), so they can be imported into one process (the first
+  definition's help text is the one shown). The flag is registered under the calling module (not
+  this one), so that --help lists it as that program's own flag."""
   if name not in flag_values:
-    # Registered under the calling module (not this one), so that --help lists it as that
-    # program's own flag.
-    caller = sys._getframe(1).f_globals["__name__"]  # pylint: disable=protected-access
-    caller = sys.argv[0] if caller == "__main__" else caller  # absl's name for the main module
-    definer(name, *args, flag_values=flag_values, module_name=caller)
+    definer(name, *args, flag_values=flag_values, module_name=_module or _calling_module(1))
+
+
+def define_locations(helps: dict[str, str], flag_values: flags.FlagValues = flags.FLAGS) -> None:
+  """The path flags the entry points share (--model_dir, --checkpoint, --export_dir), each a string
+  defaulting to None with the calling program's help text; see define_if_absent."""
+  caller = _calling_module(1)
+  for name, help_text in helps.items():
+    define_if_absent(flags.DEFINE_string, name, None, help_text, flag_values=flag_values,
+                     _module=caller)
 
 
 def define_config_flags(skip: tuple[str, ...] = (),

@@ -34,12 +34,10 @@ from oogan_tf.metrics import (FIDELITY_METRICS, METRIC_NAMES, PROTOCOLS, Incepti
 
 DEFAULT_METRICS = "factor_vae,beta_vae,mig,dci,sap,modularity,ortho"
 
-config_flags.define_if_absent(flags.DEFINE_string, "export_dir", None,
-                              "Export directory (python -m oogan_tf.export).")
-config_flags.define_if_absent(flags.DEFINE_string, "model_dir", None,
-                              "Run directory: evaluate its newest checkpoint (EMA G).")
-config_flags.define_if_absent(flags.DEFINE_string, "checkpoint", None,
-                              "With --model_dir: this checkpoint instead of the newest.")
+config_flags.define_locations({
+    "export_dir": "Export directory (python -m oogan_tf.export).",
+    "model_dir": "Run directory: evaluate its newest checkpoint (EMA G).",
+    "checkpoint": "With --model_dir: this checkpoint instead of the newest."})
 flags.DEFINE_string("metrics", DEFAULT_METRICS, "Comma-separated metrics, from: "
                     f"{','.join(METRIC_NAMES)}.")
 flags.DEFINE_enum("protocol", "dlib", PROTOCOLS, "FactorVAE protocol: dlib (disentanglement_lib "

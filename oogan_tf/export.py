@@ -17,12 +17,10 @@ from oogan_tf.config import TrainConfig
 # process. The calibration sizes keep train's defaults; only a value given on the command line
 # replaces the run's config.
 _DEFAULTS = TrainConfig()
-config_flags.define_if_absent(flags.DEFINE_string, "model_dir", None,
-                              "Run directory to export from.")
-config_flags.define_if_absent(flags.DEFINE_string, "checkpoint", None,
-                              "Checkpoint path (default: newest).")
-config_flags.define_if_absent(flags.DEFINE_string, "export_dir", None,
-                              "Output (default MODEL_DIR/export/<iter>).")
+config_flags.define_locations({
+    "model_dir": "Run directory to export from.",
+    "checkpoint": "Checkpoint path (default: newest).",
+    "export_dir": "Output (default MODEL_DIR/export/<iter>)."})
 config_flags.define_if_absent(flags.DEFINE_integer, "standing_stats_batches",
                               _DEFAULTS.standing_stats_batches,
                               "EMA-G standing-statistics batches; not given: the run's config "

@@ -20,8 +20,7 @@ from oogan_tf.serving import model as model_lib
 from oogan_tf.serving import server as server_lib
 
 # Shared with evaluate and export (one process can import them all).
-config_flags.define_if_absent(flags.DEFINE_string, "export_dir", None,
-                              "Export directory (python -m oogan_tf.export).")
+config_flags.define_locations({"export_dir": "Export directory (python -m oogan_tf.export)."})
 _HOST = flags.DEFINE_string("host", "127.0.0.1", "Address to bind; 0.0.0.0 exposes the server to "
                             "the network (there is no authentication).")
 _PORT = flags.DEFINE_integer("port", 8501, "Port (0: any free port, printed at startup).")

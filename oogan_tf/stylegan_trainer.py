@@ -42,10 +42,10 @@ import tensorflow as tf
 from oogan_tf import codes as codes_lib
 from oogan_tf import losses
 from oogan_tf import progressive
+from oogan_tf.compiled_loop import mean_over_iterations
 from oogan_tf.config import TrainConfig
 from oogan_tf.models import (OrthogonalRegularizer, build_networks, category_logits,
-                             checkpoint_of, copy_non_trainable, count_params, split_q,
-                             update_ema)
+                             checkpoint_of, copy_non_trainable, count_params, split_q)
 from oogan_tf.models import stylegan
 from oogan_tf.models.orthogonal import make_adam
 
@@ -283,14 +283,8 @@ class StyleGANTrainer:
 
   def _train_loop(self, iterator, num_steps: tf.Tensor) -> dict[str, tf.Tensor]:
     """Runs `num_steps` iterations (crossing phases in one trace); returns each metric's mean."""
-    sums = {k: tf.constant(0.0) for k in self.metric_keys}
-    for _ in tf.range(num_steps):
-      out = self.strategy.run(self._replica_step, args=(next(iterator),))
-      sums = {k: sums[k] + tf.cast(out[k], tf.float32) for k in self.metric_keys}
-      update_ema(self.networks, self.cfg.ema_decay)
-      self.step.assign_add(1)
-    count = tf.cast(num_steps, tf.float32)
-    out = {k: v / count for k, v in sums.items()}
+    out = mean_over_iterations(self.strategy, self._replica_step, iterator, num_steps,
+                               self.metric_keys, self.networks, self.cfg.ema_decay, self.step)
     # progress/* report the last iteration run, not a mean over phases.
     phase, alpha = self.progress(self.step.read_value() - 1)
     out["progress/resolution"] = tf.cast(stylegan.phase_resolution(self.cfg.model, phase),

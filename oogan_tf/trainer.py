@@ -32,10 +32,10 @@ import tensorflow as tf
 
 from oogan_tf import codes as codes_lib
 from oogan_tf import losses
+from oogan_tf.compiled_loop import mean_over_iterations
 from oogan_tf.config import TrainConfig
 from oogan_tf.models import (OrthogonalRegularizer, build_networks, category_logits,
-                             checkpoint_of, copy_non_trainable, count_params, split_q,
-                             update_ema)
+                             checkpoint_of, copy_non_trainable, count_params, split_q)
 from oogan_tf.models.orthogonal import make_adam
 from oogan_tf.stylegan_trainer import StyleGANTrainer
 
@@ -263,16 +263,8 @@ class Trainer:
 
   def _train_loop(self, iterator, num_steps: tf.Tensor) -> dict[str, tf.Tensor]:
     """Runs `num_steps` iterations; returns each metric's mean over them (float32 scalars)."""
-    sums = {k: tf.constant(0.0) for k in self.metric_keys}
-    for _ in tf.range(num_steps):
-      per_replica = self.strategy.run(self._replica_step, args=(next(iterator),))
-      sums = {k: sums[k] + self.strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica[k],
-                                                 axis=None)
-              for k in self.metric_keys}
-      update_ema(self.networks, self.cfg.ema_decay)
-      self.step.assign_add(1)
-    count = tf.cast(num_steps, tf.float32)
-    return {k: v / count for k, v in sums.items()}
+    return mean_over_iterations(self.strategy, self._replica_step, iterator, num_steps,
+                                self.metric_keys, self.networks, self.cfg.ema_decay, self.step)
 
   def loss_scales(self) -> dict[str, float]:
     """Current dynamic loss scales (mixed_float16 only)."""
