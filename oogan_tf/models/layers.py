@@ -34,8 +34,8 @@ class BuiltOnFirstCall:
   """Mixin for a Keras layer or model made only of other layers (no variables of its own).
 
   Without a build() of its own, Keras builds such a layer on its first call by tracing `call` on
-  symbolic inputs first: about a second of graph construction per network, paid again by every
-  network made (the tests make hundreds). With this no-op build the sublayers build themselves
+  symbolic inputs first: about 0.7 s of graph construction per network (measured: a new G + D at
+  128 px, 1.8 s -> 0.4 s to the first output), paid again by every network made. With this no-op build the sublayers build themselves
   during that first call instead. Call it eagerly first (`build_for`), so that variables are never
   created inside a tf.function.
   """
