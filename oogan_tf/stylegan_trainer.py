@@ -47,7 +47,7 @@ from oogan_tf.config import TrainConfig
 from oogan_tf.models import (OrthogonalRegularizer, build_networks, category_logits,
                              checkpoint_of, copy_non_trainable, count_params, split_q)
 from oogan_tf.models import stylegan
-from oogan_tf.models.orthogonal import make_adam
+from oogan_tf.models.adam import Adam
 
 DRIFT_WEIGHT = 0.001
 MAPPING_LR_SCALE = 0.01
@@ -68,7 +68,7 @@ class _Group:
 
   def __init__(self, name, variables, learning_rate, cfg: TrainConfig, active):
     self.name, self.variables, self.active = name, list(variables), active
-    self.optimizer = make_adam(learning_rate, cfg.beta_1, cfg.beta_2, cfg.epsilon)
+    self.optimizer = Adam(learning_rate, cfg.beta_1, cfg.beta_2, cfg.epsilon)
     self.optimizer.build(self.variables)
 
 

@@ -36,7 +36,7 @@ from oogan_tf.compiled_loop import mean_over_iterations
 from oogan_tf.config import TrainConfig
 from oogan_tf.models import (OrthogonalRegularizer, build_networks, category_logits,
                              checkpoint_of, copy_non_trainable, count_params, split_q)
-from oogan_tf.models.orthogonal import make_adam
+from oogan_tf.models.adam import Adam
 from oogan_tf.stylegan_trainer import StyleGANTrainer
 
 LOSS_KEYS = ("loss/d_total", "loss/d_hinge", "loss/gradient_penalty", "loss/g_adv", "loss/info",
@@ -49,13 +49,10 @@ class NonFiniteLossError(RuntimeError):
   """A loss became NaN or infinite; the run stops without saving the corrupted state."""
 
 
-def _adam(cfg: TrainConfig) -> keras.optimizers.Optimizer:
-  opt = make_adam(cfg.learning_rate, cfg.beta_1, cfg.beta_2, cfg.epsilon)
-  if cfg.precision == "mixed_float16":
-    # float16 gradients underflow without loss scaling; the wrapper unscales and skips
-    # non-finite steps.
-    return keras.optimizers.LossScaleOptimizer(opt)
-  return opt
+def _adam(cfg: TrainConfig) -> Adam:
+  # float16 gradients underflow without loss scaling.
+  return Adam(cfg.learning_rate, cfg.beta_1, cfg.beta_2, cfg.epsilon,
+              loss_scaling=cfg.precision == "mixed_float16")
 
 
 def _synchronize_batch_norm(model: keras.Model) -> None:
@@ -162,7 +159,7 @@ class Trainer:
     # under mixed_float16. Scaling through output_gradients needs no op recorded on the tape.
     replicas = self.strategy.num_replicas_in_sync
     factor = 1.0 / replicas
-    if isinstance(opt, keras.optimizers.LossScaleOptimizer):
+    if opt.loss_scaling:
       factor = opt.scale_loss(tf.constant(factor))
     grads = tape.gradient(loss, variables, output_gradients=tf.cast(factor, loss.dtype))
     if leftover:
@@ -270,7 +267,7 @@ class Trainer:
     """Current dynamic loss scales (mixed_float16 only)."""
     return {name: float(opt.dynamic_scale) for name, opt in
             (("d", self.opt_d), ("g", self.opt_g), ("info", self.opt_info))
-            if isinstance(opt, keras.optimizers.LossScaleOptimizer)}
+            if opt.loss_scaling}
 
 
 def new_trainer(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None):

@@ -287,7 +287,7 @@ def test_checkpoint_restores_every_variable(tmp_path):
                           [target.opt_d, target.opt_g, target.opt_info] + target.ortho.optimizers):
     pairs += list(zip(a_opt.variables, b_opt.variables))
   for a, b in pairs:
-    np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+    np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=getattr(a, "path", a.name))
 
 
 @pytest.mark.slow

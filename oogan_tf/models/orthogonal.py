@@ -15,18 +15,11 @@ import tensorflow as tf
 
 from oogan_tf import losses
 from oogan_tf.models import layers as oogan_layers
+from oogan_tf.models.adam import Adam
 from oogan_tf.models import stylegan_layers
 
 CONV_LR = 1e-5
 READOUT_LR = 1e-4
-
-
-def make_adam(learning_rate: float, beta_1: float = 0.5, beta_2: float = 0.99,
-              epsilon: float = 1e-8) -> keras.optimizers.Adam:
-  """The project's Adam (the reference's defaults: betas (0.5, 0.99), eps 1e-8, no decay); the
-  trainer's three optimisers and the private orthogonal ones all come from here."""
-  return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2,
-                               epsilon=epsilon)
 
 
 def _regularised_variable(layer: keras.layers.Layer) -> tf.Variable:
@@ -56,7 +49,7 @@ class OrthogonalRegularizer:
     self.enabled = bool(enabled)
     self.variables = [_regularised_variable(layer) for layer in self.layers]
     self.optimizers = [
-        make_adam(readout_lr if isinstance(layer, oogan_layers.SpatialReadout) else conv_lr)
+        Adam(readout_lr if isinstance(layer, oogan_layers.SpatialReadout) else conv_lr)
         for layer in self.layers
     ]
     for opt, var in zip(self.optimizers, self.variables):
@@ -95,7 +88,7 @@ class OrthogonalRegularizer:
       grad = None
       if self.enabled:
         grad = tape.gradient(scaled, var)
-        opt.apply_gradients([(grad, var)])
+        opt.apply([grad], [var])
       values.append(loss)
       grads.append(grad)
     return values, grads
