@@ -16,6 +16,7 @@ from absl import flags
 from absl import logging
 
 from oogan_tf import export_format
+from oogan_tf import shared_flags
 
 USAGE_ERROR = 2
 
@@ -113,12 +114,16 @@ class DataSourceFlags:
   """
 
   def __init__(self, purpose: str, datasets: Sequence[str]):
-    self.dataset = flags.DEFINE_string(
+    tool = shared_flags.calling_module(1)  # the flags belong to the tool that creates these
+    self.dataset = shared_flags.string(
         "dataset", "dsprites", f"Dataset to {purpose}: {', '.join(datasets)}, or "
-        "tfds:<name>[:split] (prepared by tensorflow_datasets in --data_dir).")
-    self.data_dir = flags.DEFINE_string("data_dir", None, "Directory with the dataset's files.")
-    self.image_size = flags.DEFINE_integer("image_size", 64, "Side S of the [S, S, C] images.")
-    self.channels = flags.DEFINE_integer("channels", 1, "1 (greyscale) or 3 (RGB).")
+        "tfds:<name>[:split] (prepared by tensorflow_datasets in --data_dir).", _module=tool)
+    self.data_dir = shared_flags.string("data_dir", None, "Directory with the dataset's files.",
+                                        _module=tool)
+    self.image_size = shared_flags.integer("image_size", 64, "Side S of the [S, S, C] images.",
+                                           _module=tool)
+    self.channels = shared_flags.integer("channels", 1, "1 (greyscale) or 3 (RGB).",
+                                         _module=tool)
 
   def open(self, batch_size: int, seed: int = 0):
     """(description of the source, tf.data.Dataset of float32 [batch_size, S, S, C] batches in
@@ -140,13 +145,15 @@ class ExportImageFlags:
   """
 
   def __init__(self, seed_help: str, output: str):
-    self.export_dir = flags.DEFINE_string(
-        "export_dir", None, "Export directory (python -m oogan_tf.export); required.")
-    self.seed = flags.DEFINE_integer("seed", 0, seed_help)
-    self.upscale = flags.DEFINE_integer(
+    tool = shared_flags.calling_module(1)  # the flags belong to the tool that creates these
+    self.export_dir = shared_flags.string(
+        "export_dir", None, "Export directory (python -m oogan_tf.export); required.",
+        _module=tool)
+    self.seed = shared_flags.integer("seed", 0, seed_help, _module=tool)
+    self.upscale = shared_flags.integer(
         "upscale", 1, "Nearest-neighbour upscaling factor of each image (1-16), e.g. 4 for "
-        "readable 32 px images.")
-    self.output = flags.DEFINE_string("output", output, "PNG file to write.")
+        "readable 32 px images.", _module=tool)
+    self.output = shared_flags.string("output", output, "PNG file to write.", _module=tool)
 
   def start(self, argv: Sequence[str], ranges: dict[str, tuple[float, float]]) -> dict:
     """Checks argv (no positional arguments), the flags in `ranges` and --upscale; returns the

@@ -3,18 +3,18 @@
 `define_config_flags()` defines one flag per TrainConfig / ModelConfig field (defaults from the
 dataclasses); `config_from_flags(FLAGS)` turns the parsed values into a validated TrainConfig.
 An entry point that gives a name another meaning (evaluate's --seed is the metric seed) passes it
-in `skip` and defines its own with `define_if_absent`, so that train and evaluate can share one
+in `skip` and defines its own with `shared_flags.define_if_absent`, so that train and evaluate can share one
 process. `config_from_args([...])` parses argument lists (flagfiles included) on a private
 FlagValues: the tools that build configs (tools/reproduce.py) use it.
 """
 
 from __future__ import annotations
 
-import sys
 from typing import Sequence
 
 from absl import flags
 
+from oogan_tf import shared_flags
 from oogan_tf.codes import SCHEDULES
 from oogan_tf.config import PRECISIONS, STRATEGIES, TrainConfig
 from oogan_tf.data.config import DATASETS
@@ -70,35 +70,10 @@ def help_text(f, usage: str, extra_groups: dict[str, tuple[str, ...]] | None = N
   return "\n".join(lines)
 
 
-def _calling_module(depth: int) -> str:
-  """absl's name of the module `depth` frames above the caller (the main module: sys.argv[0])."""
-  name = sys._getframe(depth + 1).f_globals["__name__"]  # pylint: disable=protected-access
-  return sys.argv[0] if name == "__main__" else name
-
-
-def define_if_absent(definer, name: str, *args, flag_values: flags.FlagValues = flags.FLAGS,
-                     _module: str | None = None) -> None:
-  """definer(name, *args) unless flag_values has `name` already: the entry points share names
-  (--seed, --model_dir, --export_dir, ...), so they can be imported into one process (the first
-  definition's help text is the one shown). The flag is registered under the calling module (not
-  this one), so that --help lists it as that program's own flag."""
-  if name not in flag_values:
-    definer(name, *args, flag_values=flag_values, module_name=_module or _calling_module(1))
-
-
-def define_locations(helps: dict[str, str], flag_values: flags.FlagValues = flags.FLAGS) -> None:
-  """The path flags the entry points share (--model_dir, --checkpoint, --export_dir), each a string
-  defaulting to None with the calling program's help text; see define_if_absent."""
-  caller = _calling_module(1)
-  for name, help_text in helps.items():
-    define_if_absent(flags.DEFINE_string, name, None, help_text, flag_values=flag_values,
-                     _module=caller)
-
-
 def define_config_flags(skip: tuple[str, ...] = (),
                         flag_values: flags.FlagValues = flags.FLAGS) -> None:
   """Defines the configuration flags on flag_values (absl's global FlagValues by default),
-  except the names in skip and those defined already (define_if_absent)."""
+  except the names in skip and those defined already (shared_flags.define_if_absent)."""
   d, m = TrainConfig(), ModelConfig()
   integer, floating, boolean, string, enum = (flags.DEFINE_integer, flags.DEFINE_float,
                                               flags.DEFINE_bool, flags.DEFINE_string,
@@ -205,7 +180,7 @@ def define_config_flags(skip: tuple[str, ...] = (),
   ]
   for definer, name, *args in table:
     if name not in skip:
-      define_if_absent(definer, name, *args, flag_values=flag_values)
+      shared_flags.define_if_absent(definer, name, *args, flag_values=flag_values)
 
 _MODEL_FIELDS = ("image_size", "channels", "c_dim", "cat_dim", "z_dim", "g_type", "q_type",
                  "probabilistic_q", "learned_constant", "spectral_norm", "upsample", "g_output",

@@ -24,6 +24,7 @@ from absl import flags
 
 from oogan_tf import cli
 from oogan_tf import config_flags
+from oogan_tf import shared_flags
 from oogan_tf import eval_report, evaluate_lib
 from oogan_tf import export_format
 from oogan_tf import export_lib
@@ -34,7 +35,7 @@ from oogan_tf.metrics import (FIDELITY_METRICS, METRIC_NAMES, PROTOCOLS, Incepti
 
 DEFAULT_METRICS = "factor_vae,beta_vae,mig,dci,sap,modularity,ortho"
 
-config_flags.define_locations({
+shared_flags.define_locations({
     "export_dir": "Export directory (python -m oogan_tf.export).",
     "model_dir": "Run directory: evaluate its newest checkpoint (EMA G).",
     "checkpoint": "With --model_dir: this checkpoint instead of the newest."})
@@ -45,7 +46,7 @@ flags.DEFINE_enum("protocol", "dlib", PROTOCOLS, "FactorVAE protocol: dlib (dise
 flags.DEFINE_float("sizes_scale", 1.0, "Multiplies every metric's sample counts (quick runs).")
 flags.DEFINE_string("sizes", None, "JSON per-metric sample sizes applied after --sizes_scale, e.g. "
                     "'{\"factor_vae\": {\"num_train\": 800}, \"mig\": {\"num_train\": 4000}}'.")
-config_flags.define_if_absent(flags.DEFINE_integer, "seed", 0, "Seed of every metric.")
+shared_flags.define_if_absent(flags.DEFINE_integer, "seed", 0, "Seed of every metric.")
 flags.DEFINE_integer("num_seeds", 1, "Run every representation metric with this many seeds "
                      "(--seed, --seed+1, ...); report the mean and the standard error over them.")
 flags.DEFINE_integer("encode_batch_size", 512, "Images per encode call.")
@@ -54,7 +55,7 @@ flags.DEFINE_enum("baseline", None, ["untrained", "oracle", "noise"], "Score a r
 flags.DEFINE_integer("baseline_inits", 5, "--baseline=untrained: random initialisations "
                      "(seeds 0 .. N-1).")
 
-config_flags.define_if_absent(flags.DEFINE_string, "data_dir", None,
+shared_flags.define_if_absent(flags.DEFINE_string, "data_dir", None,
                               "Dataset directory (default: the training config's).")
 flags.DEFINE_string("vgg_weights", None, "Local VGG16 (include_top=False) weights file; needed "
                     "by perceptual_diversity.")

@@ -9,7 +9,7 @@ see oogan_tf.export_lib for the signatures. BatchNorm calibration follows the ru
 from absl import flags
 
 from oogan_tf import cli
-from oogan_tf import config_flags
+from oogan_tf import shared_flags
 from oogan_tf import export_lib
 from oogan_tf.config import TrainConfig
 
@@ -17,15 +17,15 @@ from oogan_tf.config import TrainConfig
 # process. The calibration sizes keep train's defaults; only a value given on the command line
 # replaces the run's config.
 _DEFAULTS = TrainConfig()
-config_flags.define_locations({
+shared_flags.define_locations({
     "model_dir": "Run directory to export from.",
     "checkpoint": "Checkpoint path (default: newest).",
     "export_dir": "Output (default MODEL_DIR/export/<iter>)."})
-config_flags.define_if_absent(flags.DEFINE_integer, "standing_stats_batches",
+shared_flags.define_if_absent(flags.DEFINE_integer, "standing_stats_batches",
                               _DEFAULTS.standing_stats_batches,
                               "EMA-G standing-statistics batches; not given: the run's config "
                               "(0 = the live G's).")
-config_flags.define_if_absent(flags.DEFINE_integer, "encoder_recalibration_batches",
+shared_flags.define_if_absent(flags.DEFINE_integer, "encoder_recalibration_batches",
                               _DEFAULTS.encoder_recalibration_batches,
                               "Real batches for D's BatchNorm recalibration; not given: the run's "
                               "config.")

@@ -14,13 +14,13 @@ import sys
 from absl import flags
 
 from oogan_tf import cli
-from oogan_tf import config_flags
+from oogan_tf import shared_flags
 from oogan_tf import serving
 from oogan_tf.serving import model as model_lib
 from oogan_tf.serving import server as server_lib
 
 # Shared with evaluate and export (one process can import them all).
-config_flags.define_locations({"export_dir": "Export directory (python -m oogan_tf.export)."})
+shared_flags.define_locations({"export_dir": "Export directory (python -m oogan_tf.export)."})
 _HOST = flags.DEFINE_string("host", "127.0.0.1", "Address to bind; 0.0.0.0 exposes the server to "
                             "the network (there is no authentication).")
 _PORT = flags.DEFINE_integer("port", 8501, "Port (0: any free port, printed at startup).")

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import in_process
 from oogan_tf import attribute_study as study
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -214,9 +215,7 @@ def test_lists_checkpoints_oldest_first_and_skips_a_damaged_one(smoke_run, tmp_p
 
 
 def _tool(*args):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-  return subprocess.run([sys.executable, "tools/attribute_study.py", *args], cwd=REPO, env=env,
-                        capture_output=True, text=True, timeout=300)
+  return in_process.run_main("tools/attribute_study.py", *args)
 
 
 def test_tool_studies_every_checkpoint_of_a_run(celeba, smoke_run, tmp_path):
@@ -253,11 +252,14 @@ def test_tool_studies_every_checkpoint_of_a_run(celeba, smoke_run, tmp_path):
 
 
 def test_tool_refuses_a_bad_flag_in_one_line_and_writes_nothing(tmp_path):
-  # Each run of the tool costs seconds of TensorFlow start-up (oogan_tf.cli), so one bad flag
-  # here; the refusal of a finished --output_dir is checked above.
+  # A real process (C++ start-up lines would show on stderr), so one bad flag here; the refusal
+  # of a finished --output_dir is checked above.
   (tmp_path / "run").mkdir()
   (tmp_path / "run" / "config.json").write_text("{}")  # passes the first, cheap check of a run
-  run = _tool(f"--model_dir={tmp_path / 'run'}", f"--output_dir={tmp_path / 'out'}")
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+  run = subprocess.run([sys.executable, "tools/attribute_study.py",
+                        f"--model_dir={tmp_path / 'run'}", f"--output_dir={tmp_path / 'out'}"],
+                       cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
   assert run.returncode == 2, run.stderr
   lines = run.stderr.strip().splitlines()
   assert len(lines) == 1 and lines[0].startswith("error: --celeba_dir is required"), run.stderr

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+import in_process
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEYS = {"sec_per_iter_median", "sec_per_iter_p10", "sec_per_iter_p90", "sec_per_iter_min",
         "sec_per_iter_max", "images_per_sec", "pipeline_images_per_sec", "model_flops_per_iter",
@@ -18,11 +20,9 @@ KEYS = {"sec_per_iter_median", "sec_per_iter_p10", "sec_per_iter_p90", "sec_per_
 @pytest.mark.slow
 def test_benchmark_smoke_writes_one_json_line(tmp_path):
   out = tmp_path / "bench.json"
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-  result = subprocess.run(
-      [sys.executable, "tools/benchmark.py", "--flagfile=flags/smoke.flags", "--iterations=2",
-       "--warmup_loops=1", "--pipeline_batches=2", f"--output={out}"],
-      cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+  result = in_process.run_main("tools/benchmark.py", "--flagfile=flags/smoke.flags",
+                               "--iterations=2", "--warmup_loops=1", "--pipeline_batches=2",
+                               f"--output={out}")
   assert result.returncode == 0, result.stderr[-3000:]
   printed = json.loads(result.stdout.strip().splitlines()[-1])
   assert KEYS <= set(printed)
@@ -41,10 +41,9 @@ def test_benchmark_smoke_writes_one_json_line(tmp_path):
 @pytest.mark.slow
 def test_profile_step_writes_a_trace_and_op_tables(tmp_path):
   logdir, out = tmp_path / "prof", tmp_path / "profile.json"
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-  cmd = [sys.executable, "tools/profile_step.py", "--flagfile=flags/smoke.flags", "--iterations=1",
-         "--warmup_loops=1", f"--logdir={logdir}", f"--output={out}"]
-  result = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+  args = ["tools/profile_step.py", "--flagfile=flags/smoke.flags", "--iterations=1",
+          "--warmup_loops=1", f"--logdir={logdir}", f"--output={out}"]
+  result = in_process.run_main(*args)
   assert result.returncode == 0, result.stderr[-3000:]
   profile = json.loads(out.read_text())
   assert os.path.exists(profile["trace"]) and profile["trace"].startswith(str(logdir))
@@ -55,7 +54,7 @@ def test_profile_step_writes_a_trace_and_op_tables(tmp_path):
     assert parts.get(part, 0) > 0, parts
   assert abs(sum(parts.values()) - profile["op_seconds_per_iteration"]) < 1e-6
   # A second run must not write into the first trace's directory.
-  again = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+  again = in_process.run_main(*args)
   assert again.returncode != 0 and "is not empty" in again.stderr
 
 
@@ -92,12 +91,10 @@ def test_gpu_bench_without_a_gpu_or_with_bad_arguments_exits_2(tmp_path):
 
 def test_benchmark_eval_times_render_encode_and_each_metric(tmp_path):
   out = tmp_path / "bench_eval.json"
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-  result = subprocess.run(
-      [sys.executable, "tools/benchmark_eval.py",
-       "--export_dir=docs/results/models/dsprites_cpu_study_oogan_s2", "--metrics=mig,sap",
-       "--sizes_scale=0.005", "--num_images=64", "--encode_batch_size=64", f"--output={out}"],
-      cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+  result = in_process.run_main(
+      "tools/benchmark_eval.py", "--export_dir=docs/results/models/dsprites_cpu_study_oogan_s2",
+      "--metrics=mig,sap", "--sizes_scale=0.005", "--num_images=64", "--encode_batch_size=64",
+      f"--output={out}")
   assert result.returncode == 0, result.stderr[-3000:]
   printed = json.loads(result.stdout.strip().splitlines()[-1])
   assert json.loads(out.read_text()) == printed
@@ -111,12 +108,9 @@ def test_benchmark_eval_times_render_encode_and_each_metric(tmp_path):
 
 
 def test_benchmark_eval_full_runs_the_evaluation_once_with_the_code_cache(tmp_path):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-  result = subprocess.run(
-      [sys.executable, "tools/benchmark_eval.py",
-       "--export_dir=docs/results/models/dsprites_cpu_study_oogan_s2", "--metrics=mig,beta_vae",
-       "--full", "--sizes_scale=0.005"],
-      cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+  result = in_process.run_main(
+      "tools/benchmark_eval.py", "--export_dir=docs/results/models/dsprites_cpu_study_oogan_s2",
+      "--metrics=mig,beta_vae", "--full", "--sizes_scale=0.005")
   assert result.returncode == 0, result.stderr[-3000:]
   printed = json.loads(result.stdout.strip().splitlines()[-1])
   assert printed["sizes_scale"] == 0.005 and printed["full_protocol_s"] > 0

@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -13,6 +11,7 @@ from oogan_tf import calibration, export_lib
 from oogan_tf.config import TrainConfig
 from oogan_tf.models import Generator, build_networks, copy_non_trainable
 from oogan_tf.models.batch_norm import BatchNorm
+import in_process
 from tiny import TINY_MODEL
 
 TINY = TINY_MODEL
@@ -96,19 +95,14 @@ def test_export_records_its_batchnorm_statistics(tmp_path):
 
 
 def test_bn_serving_check_tool_prints_one_json_line(smoke_run):
-  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-  run = subprocess.run([sys.executable, "tools/bn_serving_check.py", f"--model_dir={smoke_run}",
-                        "--num=16", "--batch=8", "--standing_batches=2"],
-                       cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+  run = in_process.run_main("tools/bn_serving_check.py", f"--model_dir={smoke_run}", "--num=16",
+                            "--batch=8", "--standing_batches=2")
   assert run.returncode == 0, run.stderr[-2000:]
   out = json.loads(run.stdout.strip().splitlines()[-1])
   assert out["iteration"] == 4 and out["num"] == 16 and out["standing_batches"] == 2
   assert {"batch_stats", "live_running_stats", "standing_stats"} <= set(out)
   assert 0.0 <= out["mean_abs_diff_standing"] <= 2.0
-  bad = subprocess.run([sys.executable, "tools/bn_serving_check.py", "--num=0",
-                        f"--model_dir={smoke_run}"], cwd=repo, env=env, capture_output=True,
-                       text=True, timeout=300)
+  bad = in_process.run_main("tools/bn_serving_check.py", "--num=0", f"--model_dir={smoke_run}")
   assert bad.returncode == 2
   assert bad.stderr.strip().splitlines() == [
       "error: --num=0 is not allowed; it must be in [1, 100000]"]

@@ -6,8 +6,6 @@ import dataclasses
 import json
 import math
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,9 +17,9 @@ from oogan_tf.metrics import categorical_accuracy
 from oogan_tf.models import Discriminator, Generator, category_logits, split_q
 from oogan_tf.serving import RequestError, ServedModel
 from oogan_tf.trainer import CATEGORICAL_KEY, new_trainer
+import in_process
 from tiny import FAST_CALIBRATION, TINY_MODEL
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 K = 4
 CAT_MODEL = dataclasses.replace(TINY_MODEL, cat_dim=K)
 
@@ -189,15 +187,12 @@ def test_served_model_bounds_the_category_and_tells_the_explorer(cat_export):
 
 
 def test_traverse_tool_takes_a_category(cat_export, tmp_path):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-  base = [sys.executable, "tools/traverse.py", f"--export_dir={cat_export}", "--steps=3",
+  base = ["tools/traverse.py", f"--export_dir={cat_export}", "--steps=3",
           f"--output={tmp_path / 't.png'}", "--plain"]
-  bad = subprocess.run(base + [f"--category={K}"], cwd=REPO, env=env, capture_output=True,
-                       text=True, check=False)
+  bad = in_process.run_main(*base, f"--category={K}")
   assert bad.returncode == 2 and "--category=4 is not allowed" in bad.stderr
   assert not (tmp_path / "t.png").exists()
-  ok = subprocess.run(base + ["--category=2"], cwd=REPO, env=env, capture_output=True, text=True,
-                      check=False)
+  ok = in_process.run_main(*base, "--category=2")
   assert ok.returncode == 0, ok.stderr
   assert "category 2" in ok.stdout and (tmp_path / "t.png").exists()
 

@@ -159,21 +159,19 @@ def test_cli_refuses_to_overwrite_and_tools_use_only_the_export(run, tmp_path):
   assert missing.returncode != 0 and "has no config.json" in missing.stderr
 
   grid = tmp_path / "grid.png"
-  result = subprocess.run([sys.executable, "tools/sample.py", f"--export_dir={export_dir}",
-                           "--num=6", "--seed=5", "--ncols=3", f"--output={grid}"],
-                          cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+  result = in_process.run_main("tools/sample.py", f"--export_dir={export_dir}", "--num=6",
+                               "--seed=5", "--ncols=3", f"--output={grid}")
   assert result.returncode == 0, result.stderr[-2000:]
   pixels = np.asarray(Image.open(grid))
   assert pixels.shape == (2 * 33 + 1, 3 * 33 + 1)
-  # The same seed in this process gives the same pixels as in the tool's process.
+  # The tool's seed gives the same pixels as calling the export's signature directly.
   images = _seed_call(model, 5, 6)["images"].numpy()
   expected = np.clip(np.round(images[0, :, :, 0] * 255), 0, 255).astype(np.uint8)
   np.testing.assert_array_equal(pixels[1:33, 1:33], expected)
 
   traversal = tmp_path / "trav.png"
-  result = subprocess.run([sys.executable, "tools/traverse.py", f"--export_dir={export_dir}",
-                           "--steps=4", f"--output={traversal}", "--plain", "--upscale=2"],
-                          cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+  result = in_process.run_main("tools/traverse.py", f"--export_dir={export_dir}", "--steps=4",
+                               f"--output={traversal}", "--plain", "--upscale=2")
   assert result.returncode == 0, result.stderr[-2000:]
   assert np.asarray(Image.open(traversal)).shape == (3 * 65 + 1, 4 * 65 + 1)
   bad = subprocess.run([sys.executable, "tools/sample.py", f"--export_dir={export_dir}",
@@ -183,9 +181,8 @@ def test_cli_refuses_to_overwrite_and_tools_use_only_the_export(run, tmp_path):
   assert bad.stderr.strip().splitlines() == [
       "error: --upscale=0 is not allowed; it must be in [1, 16]"]
   sheet_path = tmp_path / "sheet.png"
-  result = subprocess.run([sys.executable, "tools/traverse.py", f"--export_dir={export_dir}",
-                           "--steps=4", f"--output={sheet_path}", "--min_cell=64"],
-                          cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+  result = in_process.run_main("tools/traverse.py", f"--export_dir={export_dir}", "--steps=4",
+                               f"--output={sheet_path}", "--min_cell=64")
   assert result.returncode == 0, result.stderr[-2000:]
   sheet = np.asarray(Image.open(sheet_path))
   # 3 codes x 4 steps of 32-px images upscaled x2, with labels above and to the left.

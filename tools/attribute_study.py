@@ -26,29 +26,30 @@ import numpy as np
 
 from oogan_tf import attribute_study as study
 from oogan_tf import cli
+from oogan_tf import shared_flags
 
-_CELEBA_DIR = flags.DEFINE_string(
+_CELEBA_DIR = shared_flags.string(
     "celeba_dir", None, "CelebA directory: list_attr_celeba.txt and img_align_celeba/*.jpg "
     "(required unless --classifier names an existing classifier).")
-_MODEL_DIR = flags.DEFINE_string("model_dir", None, "Training run directory (its config.json "
+_MODEL_DIR = shared_flags.string("model_dir", None, "Training run directory (its config.json "
                                  "and ckpt/); every intact checkpoint is scored. Required.")
-_OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where figure8.png, figure9.png and "
+_OUTPUT_DIR = shared_flags.string("output_dir", None, "Where figure8.png, figure9.png and "
                                   "attribute_study.json are written (never over existing ones). "
                                   "Required.")
-_CLASSIFIER = flags.DEFINE_string(
+_CLASSIFIER = shared_flags.string(
     "classifier", None, "Attribute classifier (.keras): loaded if it exists, else trained and "
     "saved there. Default: OUTPUT_DIR/attribute_classifier.keras.")
-_TRAIN_IMAGES = flags.DEFINE_integer("train_images", 20000,
+_TRAIN_IMAGES = shared_flags.integer("train_images", 20000,
                                      "CelebA images the classifier trains on (1-1000000).")
-_HOLDOUT_IMAGES = flags.DEFINE_integer(
+_HOLDOUT_IMAGES = shared_flags.integer(
     "holdout_images", 2000, "Further CelebA images, not trained on, that measure the "
     "classifier's accuracy per attribute (1-1000000).")
-_EPOCHS = flags.DEFINE_integer("epochs", 5, "Classifier training epochs (1-1000).")
-_SAMPLES = flags.DEFINE_integer("samples_per_dim", 500, "Generated images per code dimension and "
+_EPOCHS = shared_flags.integer("epochs", 5, "Classifier training epochs (1-1000).")
+_SAMPLES = shared_flags.integer("samples_per_dim", 500, "Generated images per code dimension and "
                                 "checkpoint (1-1000000).")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of the CelebA subset, the classifier's training "
+_SEED = shared_flags.integer("seed", 0, "Seed of the CelebA subset, the classifier's training "
                              "and the generated codes and noise (the same for every checkpoint).")
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", 128, "Batch size of classifier training and of "
+_BATCH_SIZE = shared_flags.integer("batch_size", 128, "Batch size of classifier training and of "
                                    "generation (1-4096).")
 
 _CLASSIFIER_FILE = "attribute_classifier.keras"

@@ -25,14 +25,15 @@ import tensorflow as tf
 from oogan_tf import cli
 from oogan_tf import config_flags
 from oogan_tf import data as data_lib
+from oogan_tf import shared_flags
 from oogan_tf.trainer import Trainer, new_trainer
 
 config_flags.define_config_flags()
-_ITERATIONS = flags.DEFINE_integer("iterations", 20, "Timed iterations (after warm-up).")
-_WARMUP = flags.DEFINE_integer("warmup_loops", 2, "Untimed loops (tracing, allocator warm-up).")
-_LOOP = flags.DEFINE_integer("bench_steps_per_loop", 1, "Iterations per timed compiled call.")
-_PIPELINE_BATCHES = flags.DEFINE_integer("pipeline_batches", 50, "Batches for the input test.")
-_OUTPUT = flags.DEFINE_string("output", None, "Write the JSON result here too.")
+_ITERATIONS = shared_flags.integer("iterations", 20, "Timed iterations (after warm-up).")
+_WARMUP = shared_flags.integer("warmup_loops", 2, "Untimed loops (tracing, allocator warm-up).")
+_LOOP = shared_flags.integer("bench_steps_per_loop", 1, "Iterations per timed compiled call.")
+_PIPELINE_BATCHES = shared_flags.integer("pipeline_batches", 50, "Batches for the input test.")
+_OUTPUT = shared_flags.string("output", None, "Write the JSON result here too.")
 
 
 def iteration_flops(trainer: Trainer) -> float:

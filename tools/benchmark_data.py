@@ -12,11 +12,12 @@ import time
 from absl import app, flags
 
 from oogan_tf import cli, data
+from oogan_tf import shared_flags
 
 _SOURCE = cli.DataSourceFlags("measure", data.DATASETS)
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Global batch size.")
-_WARMUP = flags.DEFINE_integer("warmup_batches", 20, "Untimed batches first.")
-_NUM_BATCHES = flags.DEFINE_integer("num_batches", 300, "Timed batches.")
+_BATCH_SIZE = shared_flags.integer("batch_size", 64, "Global batch size.")
+_WARMUP = shared_flags.integer("warmup_batches", 20, "Untimed batches first.")
+_NUM_BATCHES = shared_flags.integer("num_batches", 300, "Timed batches.")
 
 
 def main(argv):

@@ -38,20 +38,22 @@ import numpy as np
 
 from oogan_tf import cli
 from oogan_tf import export_format
+from oogan_tf import shared_flags
 
 FULL_PROTOCOL = ("factor_vae", "mig", "dci", "sap", "beta_vae", "modularity")
 
-_EXPORT_DIR = flags.DEFINE_string("export_dir", None, "Export directory to benchmark.")
-_METRICS = flags.DEFINE_string("metrics", ",".join(FULL_PROTOCOL), "Comma-separated metrics.")
-_PROTOCOL = flags.DEFINE_enum("protocol", "dlib", ["dlib", "gan_papers"], "FactorVAE protocol.")
-_SCALE = flags.DEFINE_float("sizes_scale", None,
-                            "Sample-size scale of the timed metric runs (default 0.02; 1 with "
-                            "--full).")
-_BATCH = flags.DEFINE_integer("encode_batch_size", 512, "Images per encode call.")
-_NUM_IMAGES = flags.DEFINE_integer("num_images", 2048, "Images for the render and encode timings.")
-_DATA_DIR = flags.DEFINE_string("data_dir", None, "Dataset directory (default: the export's).")
-_OUTPUT = flags.DEFINE_string("output", None, "Also write the JSON line here.")
-_FULL = flags.DEFINE_bool("full", False, "Run the metrics once at full sizes and time them.")
+_EXPORT_DIR = shared_flags.string("export_dir", None, "Export directory to benchmark.")
+_METRICS = shared_flags.string("metrics", ",".join(FULL_PROTOCOL), "Comma-separated metrics.")
+_PROTOCOL = shared_flags.enum("protocol", "dlib", ["dlib", "gan_papers"], "FactorVAE protocol.")
+_SCALE = shared_flags.floating("sizes_scale", None,
+                               "Sample-size scale of the timed metric runs (default 0.02; 1 "
+                               "with --full).")
+_BATCH = shared_flags.integer("encode_batch_size", 512, "Images per encode call.")
+_NUM_IMAGES = shared_flags.integer("num_images", 2048, "Images for the render and encode timings.")
+_DATA_DIR = shared_flags.string("data_dir", None, "Dataset directory (default: the export's).")
+_OUTPUT = shared_flags.string("output", None, "Also write the JSON line here.")
+_FULL = shared_flags.boolean("full", False,
+                             "Run the metrics once at full sizes and time them.")
 
 
 def _timed(fn, *args):

@@ -16,13 +16,14 @@ from absl import flags
 import numpy as np
 
 from oogan_tf import cli
+from oogan_tf import shared_flags
 
-_MODEL_DIR = flags.DEFINE_string("model_dir", None, "Run directory to restore (required).")
-_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Checkpoint prefix (default: the newest).")
-_NUM = flags.DEFINE_integer("num", 256, "Images per mode (1-100000).")
-_BATCH = flags.DEFINE_integer("batch", 64, "Batch of the batch-statistics mode (1-4096).")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of the codes and noise.")
-_STANDING = flags.DEFINE_integer("standing_batches", 32,
+_MODEL_DIR = shared_flags.string("model_dir", None, "Run directory to restore (required).")
+_CHECKPOINT = shared_flags.string("checkpoint", None, "Checkpoint prefix (default: the newest).")
+_NUM = shared_flags.integer("num", 256, "Images per mode (1-100000).")
+_BATCH = shared_flags.integer("batch", 64, "Batch of the batch-statistics mode (1-4096).")
+_SEED = shared_flags.integer("seed", 0, "Seed of the codes and noise.")
+_STANDING = shared_flags.integer("standing_batches", 32,
                                  "Batches of the standing statistics (0-10000).")
 
 

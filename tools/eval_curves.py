@@ -23,10 +23,11 @@ from absl import app
 from absl import flags
 
 from oogan_tf import eval_report
+from oogan_tf import shared_flags
 
 _RUNS = flags.DEFINE_multi_string("run", [], "LABEL:DIR of eval_<iteration>.json files.")
 _BASELINES = flags.DEFINE_multi_string("baseline", [], "LABEL:PATH of a baseline JSON.")
-_OUTPUT = flags.DEFINE_string("output_dir", None, "Where the plots and curves.md go.")
+_OUTPUT = shared_flags.string("output_dir", None, "Where the plots and curves.md go.")
 _SCORES = flags.DEFINE_list(
     "scores", ["factor_vae/eval_accuracy", "mig/discrete_mig", "generator_factors/score",
                "generator_factors/coverage/mean", "generator_factors/c_variance_share/mean"],

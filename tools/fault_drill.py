@@ -31,16 +31,17 @@ import time
 from absl import flags
 
 from oogan_tf import cli
+from oogan_tf import shared_flags
 
 # Not --flagfile: absl reads that one itself, as this program's own flags.
-_TRAIN_FLAGFILE = flags.DEFINE_string("train_flagfile", "flags/smoke.flags",
+_TRAIN_FLAGFILE = shared_flags.string("train_flagfile", "flags/smoke.flags",
                                       "Preset of the drilled training runs.")
-_TRAIN_STEPS = flags.DEFINE_integer("train_steps", 40, "Iterations of each run (>= 1).")
-_CHECKPOINT_EVERY = flags.DEFINE_integer("checkpoint_every_steps", 4,
+_TRAIN_STEPS = shared_flags.integer("train_steps", 40, "Iterations of each run (>= 1).")
+_CHECKPOINT_EVERY = shared_flags.integer("checkpoint_every_steps", 4,
                                          "Checkpoint interval of each run (>= 1).")
-_KILLS = flags.DEFINE_integer("kills", 3, "SIGKILLs delivered to the drill run (>= 1).")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of the kill moments.")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Where the two run directories and their logs "
+_KILLS = shared_flags.integer("kills", 3, "SIGKILLs delivered to the drill run (>= 1).")
+_SEED = shared_flags.integer("seed", 0, "Seed of the kill moments.")
+_WORKDIR = shared_flags.string("workdir", None, "Where the two run directories and their logs "
                                "go (default: a new temporary directory).")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

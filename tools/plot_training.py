@@ -20,14 +20,14 @@ from absl import app
 from absl import flags
 import matplotlib
 
-from oogan_tf import config_flags
+from oogan_tf import shared_flags
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-# --model_dir is shared with the training flags (define_if_absent), so this module imports into
-# a process that defined them.
-config_flags.define_if_absent(flags.DEFINE_string, "model_dir", None,
+# --model_dir is shared with the training flags, so this module imports into a process that
+# defined them.
+shared_flags.define_if_absent(flags.DEFINE_string, "model_dir", None,
                               "Run directory holding stats.jsonl.")
 _PNG = flags.DEFINE_string("png", None, "PNG file to write.")
 _KEYS = flags.DEFINE_list("keys", ["loss/d_total", "loss/g_adv", "loss/info"],

@@ -8,11 +8,12 @@ import math
 from absl import app, flags, logging
 
 from oogan_tf import cli, data, visualize
+from oogan_tf import shared_flags
 
 _SOURCE = cli.DataSourceFlags("preview", data.DATASETS)
-_NUM_IMAGES = flags.DEFINE_integer("num_images", 64, "Images in the grid.")
-_SEED = flags.DEFINE_integer("seed", 0, "Shuffling/sampling seed.")
-_OUTPUT = flags.DEFINE_string("output", "grid.png", "Where to write the PNG grid.")
+_NUM_IMAGES = shared_flags.integer("num_images", 64, "Images in the grid.")
+_SEED = shared_flags.integer("seed", 0, "Shuffling/sampling seed.")
+_OUTPUT = shared_flags.string("output", "grid.png", "Where to write the PNG grid.")
 
 
 def main(argv):

@@ -27,14 +27,15 @@ from tensorflow.tsl.profiler.protobuf import xplane_pb2
 from oogan_tf import cli
 from oogan_tf import config_flags
 from oogan_tf import data as data_lib
+from oogan_tf import shared_flags
 from oogan_tf.trainer import new_trainer
 
 config_flags.define_config_flags()
-_ITERATIONS = flags.DEFINE_integer("iterations", 3, "Profiled iterations (after warm-up).")
-_WARMUP = flags.DEFINE_integer("warmup_loops", 2, "Untimed single-iteration loops first.")
-_LOGDIR = flags.DEFINE_string("logdir", None, "Where the trace is written (a new directory).")
-_TOP = flags.DEFINE_integer("top", 15, "Rows printed per table.")
-_OUTPUT = flags.DEFINE_string("output", None, "Write the tables as JSON here too.")
+_ITERATIONS = shared_flags.integer("iterations", 3, "Profiled iterations (after warm-up).")
+_WARMUP = shared_flags.integer("warmup_loops", 2, "Untimed single-iteration loops first.")
+_LOGDIR = shared_flags.string("logdir", None, "Where the trace is written (a new directory).")
+_TOP = shared_flags.integer("top", 15, "Rows printed per table.")
+_OUTPUT = shared_flags.string("output", None, "Write the tables as JSON here too.")
 
 # Scope prefixes, most specific first: (name-scope fragment, part label).
 _PARTS = (("bn_second_order", "BatchNorm second derivative (gradient penalty)"),

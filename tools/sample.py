@@ -6,11 +6,12 @@
 from absl import flags
 
 from oogan_tf import cli
+from oogan_tf import shared_flags
 
 _IMAGE = cli.ExportImageFlags("Seed of the samples' codes and noise (sample_from_seed).",
                             output="grid.png")
-_NUM = flags.DEFINE_integer("num", 64, "Number of samples (1-10000).")
-_NCOLS = flags.DEFINE_integer("ncols", 8, "Images per row of the grid (1-1000).")
+_NUM = shared_flags.integer("num", 64, "Number of samples (1-10000).")
+_NCOLS = shared_flags.integer("ncols", 8, "Images per row of the grid (1-1000).")
 
 
 def main(argv):

@@ -21,10 +21,11 @@ import time
 from absl import flags
 
 from oogan_tf import cli
+from oogan_tf import shared_flags
 
-_EXPORT_DIR = flags.DEFINE_string("export_dir", None, "Export to serve.")
-_CLIENTS = flags.DEFINE_integer("clients", 150, "Slow clients (1-1000).")
-_ROUNDS = flags.DEFINE_integer("rounds", 10, "Valid requests, one a second (1-600).")
+_EXPORT_DIR = shared_flags.string("export_dir", None, "Export to serve.")
+_CLIENTS = shared_flags.integer("clients", 150, "Slow clients (1-1000).")
+_ROUNDS = shared_flags.integer("rounds", 10, "Valid requests, one a second (1-600).")
 
 _PREDICT = "/v1/models/oogan:predict"
 

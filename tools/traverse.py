@@ -14,19 +14,22 @@ import os
 from absl import flags
 
 from oogan_tf import cli
+from oogan_tf import shared_flags
 
 _IMAGE = cli.ExportImageFlags("Seed of z and of the codes that are not swept.",
                             output="traversal.png")
-_STEPS = flags.DEFINE_integer("steps", 10, "Images per traversal (2-1000).")
-_LOW = flags.DEFINE_float("low", None, "First swept value (default: the export's code range).")
-_HIGH = flags.DEFINE_float("high", None, "Last swept value (default: the export's code range).")
-_PER_DIMENSION = flags.DEFINE_bool("per_dimension", False,
-                                   "One PNG per dimension: the --output stem + _cNN.png.")
-_PLAIN = flags.DEFINE_bool("plain", False,
-                           "The bare image grid (no labels, no --min_cell upscaling).")
-_CATEGORY = flags.DEFINE_integer("category", None, "Category of the categorical code shown in "
+_STEPS = shared_flags.integer("steps", 10, "Images per traversal (2-1000).")
+_LOW = shared_flags.floating("low", None,
+                             "First swept value (default: the export's code range).")
+_HIGH = shared_flags.floating("high", None,
+                              "Last swept value (default: the export's code range).")
+_PER_DIMENSION = shared_flags.boolean("per_dimension", False,
+                                      "One PNG per dimension: the --output stem + _cNN.png.")
+_PLAIN = shared_flags.boolean("plain", False,
+                              "The bare image grid (no labels, no --min_cell upscaling).")
+_CATEGORY = shared_flags.integer("category", None, "Category of the categorical code shown in "
                                  "every image (exports with cat_dim > 0; default 0).")
-_MIN_CELL = flags.DEFINE_integer("min_cell", 48, "Labelled sheet: upscale each image to at least "
+_MIN_CELL = shared_flags.integer("min_cell", 48, "Labelled sheet: upscale each image to at least "
                                  "this many pixels (1-1024).")
 
 
