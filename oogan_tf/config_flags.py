@@ -3,7 +3,7 @@
 `define_config_flags()` defines one flag per TrainConfig / ModelConfig field (defaults from the
 dataclasses); `config_from_flags(FLAGS)` turns the parsed values into a validated TrainConfig.
 An entry point that gives a name another meaning (evaluate's --seed is the metric seed) passes it
-in `skip` and defines its own with `shared_flags.define_if_absent`, so that train and evaluate can share one
+in `skip` and defines its own (oogan_tf.shared_flags), so that train and evaluate can share one
 process. `config_from_args([...])` parses argument lists (flagfiles included) on a private
 FlagValues: the tools that build configs (tools/reproduce.py) use it.
 """

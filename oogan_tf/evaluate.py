@@ -39,34 +39,34 @@ shared_flags.define_locations({
     "export_dir": "Export directory (python -m oogan_tf.export).",
     "model_dir": "Run directory: evaluate its newest checkpoint (EMA G).",
     "checkpoint": "With --model_dir: this checkpoint instead of the newest."})
-flags.DEFINE_string("metrics", DEFAULT_METRICS, "Comma-separated metrics, from: "
+shared_flags.string("metrics", DEFAULT_METRICS, "Comma-separated metrics, from: "
                     f"{','.join(METRIC_NAMES)}.")
-flags.DEFINE_enum("protocol", "dlib", PROTOCOLS, "FactorVAE protocol: dlib (disentanglement_lib "
+shared_flags.enum("protocol", "dlib", PROTOCOLS, "FactorVAE protocol: dlib (disentanglement_lib "
                   "defaults) or gan_papers (100 images per vote, 500 votes, no held-out votes).")
-flags.DEFINE_float("sizes_scale", 1.0, "Multiplies every metric's sample counts (quick runs).")
-flags.DEFINE_string("sizes", None, "JSON per-metric sample sizes applied after --sizes_scale, e.g. "
+shared_flags.floating("sizes_scale", 1.0,
+                      "Multiplies every metric's sample counts (quick runs).")
+shared_flags.string("sizes", None, "JSON per-metric sample sizes applied after --sizes_scale, e.g. "
                     "'{\"factor_vae\": {\"num_train\": 800}, \"mig\": {\"num_train\": 4000}}'.")
-shared_flags.define_if_absent(flags.DEFINE_integer, "seed", 0, "Seed of every metric.")
-flags.DEFINE_integer("num_seeds", 1, "Run every representation metric with this many seeds "
+shared_flags.integer("seed", 0, "Seed of every metric.")
+shared_flags.integer("num_seeds", 1, "Run every representation metric with this many seeds "
                      "(--seed, --seed+1, ...); report the mean and the standard error over them.")
-flags.DEFINE_integer("encode_batch_size", 512, "Images per encode call.")
-flags.DEFINE_enum("baseline", None, ["untrained", "oracle", "noise"], "Score a reference row "
+shared_flags.integer("encode_batch_size", 512, "Images per encode call.")
+shared_flags.enum("baseline", None, ["untrained", "oracle", "noise"], "Score a reference row "
                   "instead of a model: random initial weights, a sprite-measuring oracle, or noise.")
-flags.DEFINE_integer("baseline_inits", 5, "--baseline=untrained: random initialisations "
+shared_flags.integer("baseline_inits", 5, "--baseline=untrained: random initialisations "
                      "(seeds 0 .. N-1).")
 
-shared_flags.define_if_absent(flags.DEFINE_string, "data_dir", None,
-                              "Dataset directory (default: the training config's).")
-flags.DEFINE_string("vgg_weights", None, "Local VGG16 (include_top=False) weights file; needed "
+shared_flags.string("data_dir", None, "Dataset directory (default: the training config's).")
+shared_flags.string("vgg_weights", None, "Local VGG16 (include_top=False) weights file; needed "
                     "by perceptual_diversity.")
-flags.DEFINE_integer("pd_trials", None, "perceptual_diversity trials (default 1000 x "
+shared_flags.integer("pd_trials", None, "perceptual_diversity trials (default 1000 x "
                      "--sizes_scale).")
-flags.DEFINE_integer("pd_batch_size", None, "perceptual_diversity pairs per trial (default 100).")
-flags.DEFINE_string("output", None, "Result JSON (default <export_dir>/eval.json).")
-flags.DEFINE_bool("overwrite", False, "Replace an existing --output file.")
-flags.DEFINE_string("summary_dir", None, "Also write eval/<metric>/<key> scalars here.")
-flags.DEFINE_integer("step", 0, "Step of the TensorBoard scalars.")
-flags.DEFINE_bool("progress", True, "Progress lines on stderr for long metrics.")
+shared_flags.integer("pd_batch_size", None, "perceptual_diversity pairs per trial (default 100).")
+shared_flags.string("output", None, "Result JSON (default <export_dir>/eval.json).")
+shared_flags.boolean("overwrite", False, "Replace an existing --output file.")
+shared_flags.string("summary_dir", None, "Also write eval/<metric>/<key> scalars here.")
+shared_flags.integer("step", 0, "Step of the TensorBoard scalars.")
+shared_flags.boolean("progress", True, "Progress lines on stderr for long metrics.")
 
 # The training configuration of --baseline (architecture, data); --seed, --model_dir and
 # --data_dir keep evaluate's meaning. With --model_dir, --standing_stats_batches and

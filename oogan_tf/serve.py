@@ -21,30 +21,31 @@ from oogan_tf.serving import server as server_lib
 
 # Shared with evaluate and export (one process can import them all).
 shared_flags.define_locations({"export_dir": "Export directory (python -m oogan_tf.export)."})
-_HOST = flags.DEFINE_string("host", "127.0.0.1", "Address to bind; 0.0.0.0 exposes the server to "
+_HOST = shared_flags.string("host", "127.0.0.1", "Address to bind; 0.0.0.0 exposes the server to "
                             "the network (there is no authentication).")
-_PORT = flags.DEFINE_integer("port", 8501, "Port (0: any free port, printed at startup).")
-_MODEL_NAME = flags.DEFINE_string("model_name", "oogan", "Model name in /v1/models/<name>.")
-_MAX_BODY_BYTES = flags.DEFINE_integer("max_body_bytes", server_lib.DEFAULT_MAX_BODY_BYTES,
+_PORT = shared_flags.integer("port", 8501, "Port (0: any free port, printed at startup).")
+_MODEL_NAME = shared_flags.string("model_name", "oogan", "Model name in /v1/models/<name>.")
+_MAX_BODY_BYTES = shared_flags.integer("max_body_bytes", server_lib.DEFAULT_MAX_BODY_BYTES,
                                        "Larger request bodies get HTTP 413.")
 _DEFAULTS = server_lib.Limits()
-_MAX_CONNECTIONS = flags.DEFINE_integer("max_connections", _DEFAULTS.max_connections,
+_MAX_CONNECTIONS = shared_flags.integer("max_connections", _DEFAULTS.max_connections,
                                         "Open connections; more get HTTP 503 + Retry-After.")
-_WORKERS = flags.DEFINE_integer("workers", _DEFAULTS.workers,
+_WORKERS = shared_flags.integer("workers", _DEFAULTS.workers,
                                 "Threads that compute and answer received requests.")
-_MAX_QUEUED = flags.DEFINE_integer("max_queued", _DEFAULTS.max_queued, "Received requests that "
+_MAX_QUEUED = shared_flags.integer("max_queued", _DEFAULTS.max_queued, "Received requests that "
                                    "may wait for a worker; more get HTTP 503 + Retry-After.")
-_REQUEST_TIMEOUT = flags.DEFINE_float("request_timeout_s", _DEFAULTS.request_timeout_s,
-                                      "Seconds to receive a whole request (else HTTP 408), and "
-                                      "again to send its answer.")
-_SHUTDOWN_TIMEOUT = flags.DEFINE_float("shutdown_timeout_s", _DEFAULTS.shutdown_timeout_s,
-                                       "After SIGTERM, seconds for the requests already received; "
-                                       "then every connection is dropped and the process exits.")
-_MAX_REQUEST_VALUES = flags.DEFINE_integer(
+_REQUEST_TIMEOUT = shared_flags.floating(
+    "request_timeout_s", _DEFAULTS.request_timeout_s,
+    "Seconds to receive a whole request (else HTTP 408), and again to send its answer.")
+_SHUTDOWN_TIMEOUT = shared_flags.floating(
+    "shutdown_timeout_s", _DEFAULTS.shutdown_timeout_s,
+    "After SIGTERM, seconds for the requests already received; then every connection is dropped "
+    "and the process exits.")
+_MAX_REQUEST_VALUES = shared_flags.integer(
     "max_request_values", model_lib.DEFAULT_MAX_REQUEST_VALUES, "Image values (images x H x "
     "W x channels) one request may ask for or send; sets the batch cap below 256 for large "
     "images.")
-_MAX_INFLIGHT_VALUES = flags.DEFINE_integer(
+_MAX_INFLIGHT_VALUES = shared_flags.integer(
     "max_inflight_values", _DEFAULTS.max_inflight_values, "Image values computed at once over "
     "all requests; a request that does not fit within 2 s gets HTTP 503 + Retry-After.")
 

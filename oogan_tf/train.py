@@ -16,10 +16,12 @@ from absl import flags
 from oogan_tf import cli
 from oogan_tf import config_flags
 from oogan_tf import presets
+from oogan_tf import shared_flags
 from oogan_tf.config import TrainConfig
 
 config_flags.define_config_flags()
-flags.DEFINE_bool("dry_run", False, "Print the resolved config and parameter counts, then exit.")
+shared_flags.boolean("dry_run", False,
+                     "Print the resolved config and parameter counts, then exit.")
 
 FLAGS = flags.FLAGS
 
