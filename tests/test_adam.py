@@ -97,3 +97,29 @@ def test_apply_refuses_a_variable_it_was_not_built_for():
   opt.build([tf.Variable([1.0])])
   with pytest.raises(ValueError, match="not given to build"):
     opt.apply([tf.constant([1.0])], [tf.Variable([2.0])])
+
+
+def test_restores_a_checkpoint_of_keras_adam(tmp_path):
+  # Runs checkpointed before this optimiser replaced Keras' Adam must resume exactly.
+  rs = np.random.RandomState(1)
+  w0 = [rs.normal(size=(2, 3)).astype(np.float32), rs.normal(size=(3,)).astype(np.float32)]
+  keras_vars = [keras.Variable(w) for w in w0]
+  keras_opt = keras.optimizers.Adam(0.01, beta_1=0.5, beta_2=0.99, epsilon=1e-8)
+  keras_opt.build(keras_vars)
+  grads = [tf.constant(rs.normal(size=w.shape).astype(np.float32)) for w in w0]
+  keras_opt.apply(grads, keras_vars)
+  path = tf.train.Checkpoint(opt=keras_opt, w=keras_vars).save(str(tmp_path / "ckpt"))
+  ours_vars = [keras.Variable(np.zeros_like(w)) for w in w0]
+  ours = adam_lib.Adam(0.5)
+  ours.build(ours_vars)
+  tf.train.Checkpoint(opt=ours, w=ours_vars).restore(path).assert_existing_objects_matched()
+  assert int(ours.iterations.numpy()) == 1
+  assert float(ours.learning_rate.numpy()) == pytest.approx(0.01)
+  for ours_slot, keras_slot in zip(ours.momentums + ours.velocities,
+                                   keras_opt._momentums + keras_opt._velocities):  # pylint: disable=protected-access
+    np.testing.assert_array_equal(ours_slot.numpy(), keras_slot.numpy())
+  # The next step from the restored state is Keras' next step.
+  ours.apply(grads, ours_vars)
+  keras_opt.apply(grads, keras_vars)
+  for a, b in zip(ours_vars, keras_vars):
+    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)

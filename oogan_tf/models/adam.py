@@ -50,27 +50,29 @@ class Adam(tf.Module):
   Call `build(variables)` once, inside the strategy scope the variables were created in; then
   `apply(grads, variables)` with gradients float [same shapes] (None: that variable is not
   updated, as PyTorch skips a parameter without a gradient) from the replica context.
-  Checkpointed state: iterations (int64, steps applied), the learning rate, one first- and second-moment slot per
-  variable and, with loss scaling, the scale and the count of finite steps since it last changed.
+  Checkpointed state, laid out as Keras 3's Adam lays it out (so runs checkpointed with Keras'
+  optimiser resume here): `_iterations` (int64, steps applied), `_learning_rate` and `_variables`
+  = [iterations, learning rate, m_0, v_0, m_1, v_1, ...] (first- and second-moment slot per
+  variable); with loss scaling also the scale and the count of finite steps since it changed.
   """
 
   def __init__(self, learning_rate: float, beta_1: float = 0.5, beta_2: float = 0.99,
                epsilon: float = 1e-8, *, loss_scaling: bool = False, name: str = "adam"):
     super().__init__(name=name)
     # A variable, so a test or a schedule can change it between steps without a retrace.
-    self.learning_rate = tf.Variable(float(learning_rate), dtype=tf.float32, trainable=False,
-                                     name="learning_rate")
+    self._learning_rate = tf.Variable(float(learning_rate), dtype=tf.float32, trainable=False,
+                                      name="learning_rate")
     self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
     self.loss_scaling = bool(loss_scaling)
     self.built = False
 
   def build(self, variables: Sequence) -> None:
-    targets = [_tf_variable(v) for v in variables]
-    self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
-    self.momentums = [tf.Variable(tf.zeros(t.shape, t.dtype), trainable=False, name="m")
-                      for t in targets]
-    self.velocities = [tf.Variable(tf.zeros(t.shape, t.dtype), trainable=False, name="v")
-                       for t in targets]
+    self._iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
+    slots = []
+    for target in (_tf_variable(v) for v in variables):
+      slots += [tf.Variable(tf.zeros(target.shape, target.dtype), trainable=False, name=name)
+                for name in ("momentum", "velocity")]
+    self._variables = [self._iterations, self._learning_rate, *slots]
     if self.loss_scaling:
       self.dynamic_scale = tf.Variable(INITIAL_LOSS_SCALE, dtype=tf.float32, trainable=False,
                                        name="dynamic_scale")
@@ -79,9 +81,25 @@ class Adam(tf.Module):
     self.built = True
 
   @property
+  def iterations(self) -> tf.Variable:
+    return self._iterations
+
+  @property
+  def learning_rate(self) -> tf.Variable:
+    return self._learning_rate
+
+  @property
+  def momentums(self) -> list[tf.Variable]:
+    return list(self._variables[2::2])
+
+  @property
+  def velocities(self) -> list[tf.Variable]:
+    return list(self._variables[3::2])
+
+  @property
   def variables(self) -> list[tf.Variable]:
     extra = [self.dynamic_scale, self.step_counter] if self.loss_scaling else []
-    return [self.iterations, self.learning_rate, *self.momentums, *self.velocities, *extra]
+    return [*self._variables, *extra]
 
   def scale_loss(self, value: tf.Tensor) -> tf.Tensor:
     """value times the current loss scale (value itself without loss scaling)."""
@@ -131,14 +149,14 @@ class Adam(tf.Module):
     tf.cond(finite, finite_step, skipped_step)
 
   def _adam_step(self, distribution, grads, targets, slots) -> None:
-    t = tf.cast(self.iterations + 1, tf.float32)
-    constants = [tf.identity(self.learning_rate)] + [
+    t = tf.cast(self._iterations + 1, tf.float32)
+    constants = [tf.identity(self._learning_rate)] + [
         tf.constant(x, tf.float32) for x in (self.beta_1, self.beta_2, self.epsilon)]
     beta_1_power = tf.pow(constants[1], t)
     beta_2_power = tf.pow(constants[2], t)
     for grad, target, i in zip(grads, targets, slots):
       distribution.extended.update(
           target, _apply_adam,
-          args=(grad, self.momentums[i], self.velocities[i], beta_1_power, beta_2_power,
-                *constants), group=False)
-    self.iterations.assign_add(1)
+          args=(grad, self._variables[2 + 2 * i], self._variables[3 + 2 * i], beta_1_power,
+                beta_2_power, *constants), group=False)
+    self._iterations.assign_add(1)
