@@ -15,8 +15,8 @@ import tensorflow as tf
 
 from oogan_tf import losses
 from oogan_tf.models import layers as oogan_layers
-from oogan_tf.models.adam import Adam
 from oogan_tf.models import stylegan_layers
+from oogan_tf.models.adam import Adam
 
 CONV_LR = 1e-5
 READOUT_LR = 1e-4
