@@ -117,13 +117,13 @@ class DataSourceFlags:
     tool = shared_flags.calling_module(1)  # the flags belong to the tool that creates these
     self.dataset = shared_flags.string(
         "dataset", "dsprites", f"Dataset to {purpose}: {', '.join(datasets)}, or "
-        "tfds:<name>[:split] (prepared by tensorflow_datasets in --data_dir).", _module=tool)
+        "tfds:<name>[:split] (prepared by tensorflow_datasets in --data_dir).", module=tool)
     self.data_dir = shared_flags.string("data_dir", None, "Directory with the dataset's files.",
-                                        _module=tool)
+                                        module=tool)
     self.image_size = shared_flags.integer("image_size", 64, "Side S of the [S, S, C] images.",
-                                           _module=tool)
+                                           module=tool)
     self.channels = shared_flags.integer("channels", 1, "1 (greyscale) or 3 (RGB).",
-                                         _module=tool)
+                                         module=tool)
 
   def open(self, batch_size: int, seed: int = 0):
     """(description of the source, tf.data.Dataset of float32 [batch_size, S, S, C] batches in
@@ -148,12 +148,12 @@ class ExportImageFlags:
     tool = shared_flags.calling_module(1)  # the flags belong to the tool that creates these
     self.export_dir = shared_flags.string(
         "export_dir", None, "Export directory (python -m oogan_tf.export); required.",
-        _module=tool)
-    self.seed = shared_flags.integer("seed", 0, seed_help, _module=tool)
+        module=tool)
+    self.seed = shared_flags.integer("seed", 0, seed_help, module=tool)
     self.upscale = shared_flags.integer(
         "upscale", 1, "Nearest-neighbour upscaling factor of each image (1-16), e.g. 4 for "
-        "readable 32 px images.", _module=tool)
-    self.output = shared_flags.string("output", output, "PNG file to write.", _module=tool)
+        "readable 32 px images.", module=tool)
+    self.output = shared_flags.string("output", output, "PNG file to write.", module=tool)
 
   def start(self, argv: Sequence[str], ranges: dict[str, tuple[float, float]]) -> dict:
     """Checks argv (no positional arguments), the flags in `ranges` and --upscale; returns the

@@ -24,28 +24,28 @@ def calling_module(depth: int) -> str:
 
 
 def define_if_absent(definer, name: str, *args, flag_values: flags.FlagValues = flags.FLAGS,
-                     _module: str | None = None) -> None:
+                     module: str | None = None) -> None:
   """definer(name, *args) unless flag_values has `name` already: the entry points share names
   (--seed, --model_dir, --export_dir, ...), so they can be imported into one process (the first
   definition's help text is the one shown). The flag is registered under the calling module (not
   this one), so that --help lists it as that program's own flag; `use_defaults_of` gives it the
   default that module asked for."""
-  module = _module or calling_module(1)
+  owner = module or calling_module(1)
   if flag_values is flags.FLAGS and args:
-    _DEFAULTS.setdefault(module, {})[name] = args[0]
+    _DEFAULTS.setdefault(owner, {})[name] = args[0]
   if name not in flag_values:
-    definer(name, *args, flag_values=flag_values, module_name=module)
+    definer(name, *args, flag_values=flag_values, module_name=owner)
 
 
-def shared_flag(definer, name: str, *args, _module: str | None = None) -> flags.FlagHolder:
+def shared_flag(definer, name: str, *args, module: str | None = None) -> flags.FlagHolder:
   """definer(name, *args) as define_if_absent, returning a FlagHolder of --name either way.
 
   The tools define their flags with it, or with `string`, `integer`, `floating`, `boolean` and
   `enum` below (absl's DEFINE_* with the same arguments), so that every tool and entry point can
   run in one process (the tests do). A program's own process holds only its definitions; in a
   shared process the first definition is the registered one (see `use_defaults_of`).
-  _module: the program the flag belongs to (default: the calling module)."""
-  define_if_absent(definer, name, *args, _module=_module or calling_module(1))
+  module: the program the flag belongs to (default: the calling module)."""
+  define_if_absent(definer, name, *args, module=module or calling_module(1))
   return flags.FlagHolder(flags.FLAGS, flags.FLAGS[name])
 
 
@@ -55,13 +55,13 @@ def define_locations(helps: dict[str, str], flag_values: flags.FlagValues = flag
   caller = calling_module(1)
   for name, help_text in helps.items():
     define_if_absent(flags.DEFINE_string, name, None, help_text, flag_values=flag_values,
-                     _module=caller)
+                     module=caller)
 
 
 
 def _shared(definer):
-  def define(name: str, *args, _module: str | None = None) -> flags.FlagHolder:
-    return shared_flag(definer, name, *args, _module=_module or calling_module(1))
+  def define(name: str, *args, module: str | None = None) -> flags.FlagHolder:
+    return shared_flag(definer, name, *args, module=module or calling_module(1))
   define.__doc__ = f"shared_flag(flags.{definer.__name__}, name, *args)."
   return define
 
