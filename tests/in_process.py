@@ -33,7 +33,7 @@ class Completed:
   stderr: str
 
 
-def _tool(path: str):
+def load_tool(path: str):
   """The tool script at `path` (relative to the repository), imported once per process."""
   name = "tool_" + os.path.splitext(os.path.basename(path))[0]
   if name not in sys.modules:
@@ -47,7 +47,7 @@ def _tool(path: str):
 def run_main(module_name: str, *args: str) -> Completed:
   """`python -m module_name *args` (or `python tools/x.py *args` for a module_name ending in .py)
   in this process; flags and sys.argv are restored after."""
-  module = (_tool(module_name) if module_name.endswith(".py")
+  module = (load_tool(module_name) if module_name.endswith(".py")
             else importlib.import_module(module_name))
   argv = [module_name, *args]
   out, err = io.StringIO(), io.StringIO()

@@ -4,21 +4,15 @@ Checks the files, the table structure and that a second invocation skips finishe
 of a 4-iteration model mean nothing and are not checked.
 """
 
-import importlib.util
 import json
 import os
-import sys
 
 import pytest
 
+import in_process
 from oogan_tf import presets
 
-_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools",
-                     "reproduce.py")
-_spec = importlib.util.spec_from_file_location("reproduce", _PATH)
-reproduce = importlib.util.module_from_spec(_spec)
-sys.modules["reproduce"] = reproduce  # dataclasses look their module up while the class is built
-_spec.loader.exec_module(reproduce)
+reproduce = in_process.load_tool("tools/reproduce.py")
 
 # Tiny sizes: every metric runs, in seconds (DCI's boosted trees dominate otherwise).
 TINY_SIZES = {"factor_vae": {"num_train": 4, "num_variance_estimate": 200, "batch_size": 10},

@@ -64,7 +64,6 @@ class Adam(tf.Module):
                                       name="learning_rate")
     self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
     self.loss_scaling = bool(loss_scaling)
-    self.built = False
 
   def build(self, variables: Sequence) -> None:
     self._iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
@@ -78,7 +77,6 @@ class Adam(tf.Module):
                                        name="dynamic_scale")
       self.step_counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_counter")
     self._slot_of = {id(v): i for i, v in enumerate(variables)}
-    self.built = True
 
   @property
   def iterations(self) -> tf.Variable:
