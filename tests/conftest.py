@@ -30,3 +30,22 @@ def smoke_run(tmp_path_factory):
   train_lib.train(dataclasses.replace(SMOKE, model_dir=str(model_dir), export_at_end=False),
                   command_line="python -m oogan_tf.train --flagfile=flags/smoke.flags")
   return model_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory):
+  """An export of the untrained tiny model (tiny.TINY_MODEL, batch 8), written once per session.
+  Read-only: copy it before changing anything in it."""
+  from tiny import untrained_export  # pylint: disable=g-import-not-at-top
+  return untrained_export(tmp_path_factory.mktemp("tiny") / "export")
+
+
+@pytest.fixture(scope="session")
+def tiny_cat_export(tmp_path_factory):
+  """An export of the untrained tiny model with a 4-way categorical code, trained config on
+  digits (the categorical code's dataset), written once per session. Read-only."""
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  from tiny import FAST_CALIBRATION, TINY_MODEL, untrained_export  # pylint: disable=g-import-not-at-top
+  return untrained_export(tmp_path_factory.mktemp("tiny_cat") / "export",
+                          dataclasses.replace(TINY_MODEL, cat_dim=4), dataset="digits",
+                          **FAST_CALIBRATION)

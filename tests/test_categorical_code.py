@@ -6,12 +6,13 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from oogan_tf import codes, eval_report, evaluate_lib, export_lib, losses, summaries
+from oogan_tf import codes, eval_report, evaluate_lib, export_format, export_lib, losses, summaries
 from oogan_tf.config import TrainConfig
 from oogan_tf.metrics import categorical_accuracy
 from oogan_tf.models import Discriminator, Generator, category_logits, split_q
@@ -144,12 +145,10 @@ def test_summaries_draw_one_traversal_sheet_per_category():
 # ------------------------------------------------------------------------------------ export
 
 
-@pytest.fixture(scope="module")
-def cat_export(tmp_path_factory):
-  cfg = _config()
-  return export_lib.write_export(Generator(CAT_MODEL).build_for(),
-                                 Discriminator(CAT_MODEL).build_for(), cfg, 0,
-                                 str(tmp_path_factory.mktemp("cat") / "export"))
+@pytest.fixture
+def cat_export(tiny_cat_export):
+  """The session's untrained export with a K-way categorical code (conftest.py). Read-only."""
+  return tiny_cat_export
 
 
 def test_export_signatures_carry_the_category(cat_export):
@@ -246,17 +245,16 @@ def test_evaluate_scores_the_category_against_the_digit_labels(cat_export, tmp_p
   assert "higher" in line and f"{scores['chance']:.4f}" in line
 
 
-def test_evaluate_refuses_the_metric_without_a_categorical_code_or_labels(tmp_path):
-  plain_cfg = _config(model=TINY_MODEL)
-  plain = export_lib.write_export(Generator(TINY_MODEL).build_for(),
-                                  Discriminator(TINY_MODEL).build_for(), plain_cfg, 0,
-                                  str(tmp_path / "plain"))
+def test_evaluate_refuses_the_metric_without_a_categorical_code_or_labels(tiny_export,
+                                                                            cat_export, tmp_path):
   with pytest.raises(evaluate_lib.EvaluationError, match="has no categorical code"):
-    evaluate_lib.evaluate_export(plain, "categorical_accuracy")
-  dsprites_cfg = _config(dataset="dsprites")
-  on_dsprites = export_lib.write_export(Generator(CAT_MODEL).build_for(),
-                                        Discriminator(CAT_MODEL).build_for(), dsprites_cfg, 0,
-                                        str(tmp_path / "dsprites"))
+    evaluate_lib.evaluate_export(tiny_export, "categorical_accuracy")
+  # The same categorical export, its metadata saying it was trained on dSprites (no labels).
+  on_dsprites = str(tmp_path / "dsprites")
+  shutil.copytree(cat_export, on_dsprites)
+  metadata = export_format.read_metadata(on_dsprites)
+  metadata["config"]["dataset"] = "dsprites"
+  export_format.write_metadata(os.path.join(on_dsprites, export_format.METADATA_ASSET), metadata)
   with pytest.raises(evaluate_lib.EvaluationError, match="--dataset=dsprites, and only digits and mnist"):
     evaluate_lib.evaluate_export(on_dsprites, "categorical_accuracy")
 

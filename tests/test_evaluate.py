@@ -4,6 +4,7 @@ The CLI runs in this process (tests/in_process.py); the one-line error of a miss
 file is checked in a real process.
 """
 
+import dataclasses
 import glob
 import json
 import math
@@ -16,10 +17,9 @@ import numpy as np
 import pytest
 
 import in_process
-from oogan_tf import eval_report, evaluate_lib, export_format, export_lib
-from oogan_tf.config import TrainConfig
+from oogan_tf import eval_report, evaluate_lib, export_format
 from oogan_tf.data.ground_truth import GroundTruthBase
-from oogan_tf.models import Discriminator, Generator, ModelConfig
+from tiny import TINY_MODEL, untrained_export
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZE = 32
@@ -47,19 +47,13 @@ class BlockGroundTruth(GroundTruthBase):
     return x
 
 
-def _export(path, **model_kwargs):
-  cfg = TrainConfig(model=ModelConfig(image_size=SIZE, channels=1, c_dim=3, z_dim=4, ngf=4,
-                                      ndf=4, **model_kwargs), batch_size=8)
-  g = Generator(cfg.model).build_for()
-  d = Discriminator(cfg.model).build_for()
-  return export_lib.write_export(g, d, cfg, 0, str(path))
-
-
 @pytest.fixture(scope="module")
-def exports(tmp_path_factory):
-  root = tmp_path_factory.mktemp("exports")
-  return {"oogan": _export(root / "oogan"),
-          "infogan": _export(root / "infogan", q_type="infogan", probabilistic_q=False)}
+def exports(tiny_export, tmp_path_factory):
+  """Untrained tiny exports (32 px greyscale, c_dim 3, z_dim 4, widths 4): the session's OOGAN
+  one (conftest.py, read-only) and an InfoGAN one (deterministic Q)."""
+  infogan = dataclasses.replace(TINY_MODEL, q_type="infogan", probabilistic_q=False)
+  return {"oogan": tiny_export,
+          "infogan": untrained_export(tmp_path_factory.mktemp("exports") / "infogan", infogan)}
 
 
 def _cli(*args):

@@ -1,7 +1,9 @@
 """SavedModel export: signatures, determinism, in-graph validation, metadata, CLI and tools."""
 
+import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -11,22 +13,20 @@ import tensorflow as tf
 from PIL import Image
 
 import in_process
-from oogan_tf import calibration, export_lib, train_lib
-from oogan_tf.config import TrainConfig
-from tiny import FAST_CALIBRATION, TINY_MODEL
+from oogan_tf import calibration, export_lib
+from tiny import SMOKE
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-  """A 2-iteration tiny run and its export (via the library, from the newest checkpoint)."""
-  root = tmp_path_factory.mktemp("export")
-  cfg = TrainConfig(model=TINY_MODEL, batch_size=8, train_steps=2, steps_per_loop=2, sample_every_steps=2,
-                    checkpoint_every_steps=2, export_at_end=False, model_dir=str(root / "run"),
-                    **FAST_CALIBRATION)
-  train_lib.train(cfg)
+def run(smoke_run, tmp_path_factory):
+  """A copy of the session's smoke run (4 iterations, conftest.py) and its export, written by the
+  library from the newest checkpoint: (config, export directory, loaded export)."""
+  model_dir = tmp_path_factory.mktemp("export") / "run"
+  shutil.copytree(smoke_run, model_dir)
+  cfg = dataclasses.replace(SMOKE, model_dir=str(model_dir), export_at_end=False)
   export_dir = export_lib.export_from_checkpoint(cfg.model_dir)
   return cfg, export_dir, tf.saved_model.load(export_dir)
 
@@ -38,13 +38,13 @@ def _seed_call(model, seed, num):
 
 def test_default_location_metadata_and_signatures(run):
   cfg, export_dir, model = run
-  assert export_dir == os.path.join(cfg.model_dir, "export", "2")
+  assert export_dir == os.path.join(cfg.model_dir, "export", "4")
   assert set(model.signatures) == {"serving_default", "sample", "sample_from_seed", "traverse",
                                    "encode"}
   with open(os.path.join(export_dir, "assets", "oogan_metadata.json")) as f:
     meta = json.load(f)
   assert (meta["image_size"], meta["channels"], meta["c_dim"], meta["z_dim"]) == (32, 1, 3, 4)
-  assert meta["code_range"] == [0.0, 1.0] and meta["iteration"] == 2
+  assert meta["code_range"] == [0.0, 1.0] and meta["iteration"] == 4
   assert meta["config"]["batch_size"] == 8
 
 

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from oogan_tf import export_lib, run_dir, train_lib
 from test_train import REPO, tiny_config
+from tiny import untrained_export
 
 
 @pytest.fixture(scope="module")
@@ -155,8 +156,7 @@ def test_export_rename_never_replaces_a_finished_export(tmp_path, monkeypatch):
   real_exists = os.path.exists
   monkeypatch.setattr(export_lib.os.path, "exists",
                       lambda p: False if str(p) == str(target) else real_exists(p))
-  from test_serve import make_export
   with pytest.raises(export_lib.ExportExistsError):
-    make_export(target)
+    untrained_export(target)
   assert (target / "saved_model.pb").read_bytes() == b"finished"
   assert [n for n in os.listdir(tmp_path) if n.startswith(".export-tmp-")] == []

@@ -20,26 +20,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from oogan_tf import export_lib
 from oogan_tf import serving
-from oogan_tf.config import TrainConfig
-from oogan_tf.models import Discriminator, Generator
-from tiny import TINY_MODEL
 
 MAX_BODY_BYTES = 200_000  # > one 32x32x1 image as JSON (~20 KB), small enough to test 413
 ATOL = 1e-5  # JSON carries float32 values exactly; this only absorbs op-order differences
 
 
-def make_export(path) -> str:
-  cfg = TrainConfig(model=TINY_MODEL, batch_size=8)
-  generator = Generator(cfg.model).build_for()
-  discriminator = Discriminator(cfg.model).build_for()
-  return export_lib.write_export(generator, discriminator, cfg, 0, str(path))
-
-
 @pytest.fixture(scope="module")
-def export_dir(tmp_path_factory):
-  return make_export(tmp_path_factory.mktemp("serve") / "export")
+def export_dir(tiny_export):
+  """The session's untrained tiny export (conftest.py). Read-only."""
+  return tiny_export
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ Selenium drives the system chromedriver through an explicit Service path, so not
 downloaded. Skips only when /usr/bin/chromium or the selenium package is missing.
 """
 
-import dataclasses
 import os
 import threading
 
@@ -12,11 +11,7 @@ import numpy as np
 from PIL import Image
 import pytest
 
-from oogan_tf import export_lib
 from oogan_tf import serving
-from oogan_tf.config import TrainConfig
-from oogan_tf.models import Discriminator, Generator
-from tiny import TINY_MODEL
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -33,11 +28,7 @@ from selenium.webdriver.support.ui import WebDriverWait  # pylint: disable=g-imp
 TIMEOUT_S = 30
 
 
-def _serve(tmp_path_factory, model):
-  cfg = TrainConfig(model=model, batch_size=8)
-  export_dir = export_lib.write_export(
-      Generator(cfg.model).build_for(), Discriminator(cfg.model).build_for(), cfg, 0,
-      str(tmp_path_factory.mktemp("browser") / "export"))
+def _serve(export_dir):
   server = serving.make_server(serving.ServedModel(export_dir), port=0)
   thread = threading.Thread(target=server.serve_forever, daemon=True)
   thread.start()
@@ -45,16 +36,16 @@ def _serve(tmp_path_factory, model):
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory):
-  server = _serve(tmp_path_factory, TINY_MODEL)
+def url(tiny_export):
+  server = _serve(tiny_export)
   yield server.url
   server.shutdown()
   server.server_close()
 
 
 @pytest.fixture(scope="module")
-def categorical_url(tmp_path_factory):
-  server = _serve(tmp_path_factory, dataclasses.replace(TINY_MODEL, cat_dim=3))
+def categorical_url(tiny_cat_export):
+  server = _serve(tiny_cat_export)
   yield server.url
   server.shutdown()
   server.server_close()
@@ -125,7 +116,7 @@ def test_category_selector_changes_the_image(categorical_url, browser):
   select = browser.find_element("id", "category")
   assert select.is_displayed()
   assert [o.get_attribute("value") for o in select.find_elements("tag name", "option")] == [
-      "0", "1", "2"]
+      "0", "1", "2", "3"]
   before = browser.execute_script("return document.getElementById('image').toDataURL();")
   current = select.get_attribute("value")
   count = renders(browser)

@@ -16,14 +16,14 @@ import pytest
 
 from oogan_tf import serving
 from oogan_tf.serving import model as model_lib
-from test_serve import make_export
 
 PREDICT = "/v1/models/oogan:predict"
 
 
 @pytest.fixture(scope="module")
-def export_dir(tmp_path_factory):
-  return make_export(tmp_path_factory.mktemp("limits") / "export")
+def export_dir(tiny_export):
+  """The session's untrained tiny export (conftest.py). Read-only."""
+  return tiny_export
 
 
 @pytest.fixture(scope="module")
