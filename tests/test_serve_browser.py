@@ -28,27 +28,23 @@ from selenium.webdriver.support.ui import WebDriverWait  # pylint: disable=g-imp
 TIMEOUT_S = 30
 
 
-def _serve(export_dir):
+def _served(export_dir):
+  """Yields the URL of a server for export_dir running in a thread; shuts it down after."""
   server = serving.make_server(serving.ServedModel(export_dir), port=0)
-  thread = threading.Thread(target=server.serve_forever, daemon=True)
-  thread.start()
-  return server
+  threading.Thread(target=server.serve_forever, daemon=True).start()
+  yield server.url
+  server.shutdown()
+  server.server_close()
 
 
 @pytest.fixture(scope="module")
 def url(tiny_export):
-  server = _serve(tiny_export)
-  yield server.url
-  server.shutdown()
-  server.server_close()
+  yield from _served(tiny_export)
 
 
 @pytest.fixture(scope="module")
 def categorical_url(tiny_cat_export):
-  server = _serve(tiny_cat_export)
-  yield server.url
-  server.shutdown()
-  server.server_close()
+  yield from _served(tiny_cat_export)
 
 
 @pytest.fixture
