@@ -1,6 +1,7 @@
 """Training: CLI run directory + resume, determinism across resume, variable ownership of each
 step, single trace, presets, config validation, NaN stop, bfloat16."""
 
+import dataclasses
 import glob
 import json
 import math
@@ -20,7 +21,7 @@ from oogan_tf.config import TrainConfig
 from oogan_tf.models import ModelConfig
 from oogan_tf.trainer import NonFiniteLossError, new_trainer
 import in_process
-from tiny import FAST_CALIBRATION, TINY_MODEL
+from tiny import FAST_CALIBRATION, SMOKE, TINY_MODEL
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = TINY_MODEL
@@ -127,14 +128,19 @@ def test_sigterm_saves_a_checkpoint_and_the_run_resumes(tmp_path):
 
 
 @pytest.mark.slow
-def test_resume_is_deterministic(tmp_path):
-  straight = train_lib.train(tiny_config(tmp_path / "a"))
+def test_resume_is_deterministic(smoke_run, tmp_path):
+  # The straight run is the session's smoke run: tiny_config() is the smoke preset.
+  assert tiny_config(None) == dataclasses.replace(SMOKE, export_at_end=False, model_dir=None)
+  records = [json.loads(l) for l in (smoke_run / "stats.jsonl").read_text().splitlines()]
+  straight = records[-1]
+  assert straight["step"] == 4
   half = train_lib.train(tiny_config(tmp_path / "b", train_steps=2))
   assert half["step"] == 2
   resumed = train_lib.train(tiny_config(tmp_path / "b", train_steps=4))
   assert resumed["resumed_from"] == 2 and resumed["step"] == 4
-  for key, value in straight["metrics"].items():
-    assert resumed["metrics"][key] == pytest.approx(value, rel=1e-4, abs=1e-5), key
+  assert resumed["metrics"]
+  for key, value in resumed["metrics"].items():
+    assert straight[key] == pytest.approx(value, rel=1e-4, abs=1e-5), key
 
 
 def _snapshot(variables):
