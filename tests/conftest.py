@@ -42,8 +42,8 @@ def tiny_export(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_cat_export(tmp_path_factory):
-  """An export of the untrained tiny model with a 4-way categorical code, trained config on
-  digits (the categorical code's dataset), written once per session. Read-only."""
+  """An export of the untrained tiny model with a 4-way categorical code (test_categorical_code's
+  K), its config naming digits (a dataset with labels), written once per session. Read-only."""
   import dataclasses  # pylint: disable=g-import-not-at-top
   from tiny import FAST_CALIBRATION, TINY_MODEL, untrained_export  # pylint: disable=g-import-not-at-top
   return untrained_export(tmp_path_factory.mktemp("tiny_cat") / "export",
