@@ -36,8 +36,8 @@ def smoke_run(tmp_path_factory):
 def tiny_export(tmp_path_factory):
   """An export of the untrained tiny model (tiny.TINY_MODEL, batch 8), written once per session.
   Read-only: copy it before changing anything in it."""
-  from tiny import untrained_export  # pylint: disable=g-import-not-at-top
-  return untrained_export(tmp_path_factory.mktemp("tiny") / "export")
+  from tiny import write_uncalibrated_export  # pylint: disable=g-import-not-at-top
+  return write_uncalibrated_export(tmp_path_factory.mktemp("tiny") / "export")
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +45,8 @@ def tiny_cat_export(tmp_path_factory):
   """An export of the untrained tiny model with a 4-way categorical code (test_categorical_code's
   K), its config naming digits (a dataset with labels), written once per session. Read-only."""
   import dataclasses  # pylint: disable=g-import-not-at-top
-  from tiny import FAST_CALIBRATION, TINY_MODEL, untrained_export  # pylint: disable=g-import-not-at-top
-  return untrained_export(tmp_path_factory.mktemp("tiny_cat") / "export",
+  # pylint: disable-next=g-import-not-at-top
+  from tiny import FAST_CALIBRATION, TINY_MODEL, write_uncalibrated_export
+  return write_uncalibrated_export(tmp_path_factory.mktemp("tiny_cat") / "export",
                           dataclasses.replace(TINY_MODEL, cat_dim=4), dataset="digits",
                           **FAST_CALIBRATION)

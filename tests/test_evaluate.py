@@ -19,7 +19,7 @@ import pytest
 import in_process
 from oogan_tf import eval_report, evaluate_lib, export_format
 from oogan_tf.data.ground_truth import GroundTruthBase
-from tiny import TINY_MODEL, untrained_export
+from tiny import TINY_MODEL, write_uncalibrated_export
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZE = 32
@@ -53,7 +53,8 @@ def exports(tiny_export, tmp_path_factory):
   one (conftest.py, read-only) and an InfoGAN one (deterministic Q)."""
   infogan = dataclasses.replace(TINY_MODEL, q_type="infogan", probabilistic_q=False)
   return {"oogan": tiny_export,
-          "infogan": untrained_export(tmp_path_factory.mktemp("exports") / "infogan", infogan)}
+          "infogan": write_uncalibrated_export(tmp_path_factory.mktemp("exports") / "infogan",
+                                               infogan)}
 
 
 def _cli(*args):

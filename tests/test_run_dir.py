@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from oogan_tf import export_lib, run_dir, train_lib
 from test_train import REPO, tiny_config
-from tiny import untrained_export
+from tiny import write_uncalibrated_export
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +157,6 @@ def test_export_rename_never_replaces_a_finished_export(tmp_path, monkeypatch):
   monkeypatch.setattr(export_lib.os.path, "exists",
                       lambda p: False if str(p) == str(target) else real_exists(p))
   with pytest.raises(export_lib.ExportExistsError):
-    untrained_export(target)
+    write_uncalibrated_export(target)
   assert (target / "saved_model.pb").read_bytes() == b"finished"
   assert [n for n in os.listdir(tmp_path) if n.startswith(".export-tmp-")] == []
