@@ -23,7 +23,8 @@ import dataclasses
 
 import tensorflow as tf
 
-SCHEDULES = ("reference", "paper", "uniform")
+from oogan_tf.config import SCHEDULES
+
 UNIFORM, ONE_HOT, DOMINANT = 0, 1, 2
 # CE weight per regime, per schedule.
 CE_WEIGHTS = {

@@ -9,10 +9,11 @@ import dataclasses
 import json
 import math
 
-from oogan_tf.codes import SCHEDULES
 from oogan_tf.data.config import LABELLED_DATASETS, DataConfig, has_ground_truth
 from oogan_tf.models.model_config import ModelConfig
 
+# How c is drawn per iteration (oogan_tf.codes.sample_codes).
+SCHEDULES = ("reference", "paper", "uniform")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 # Seeds feed numpy (uint32) and TF's int64 stateless keys; this bound suits both.

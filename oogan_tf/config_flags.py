@@ -15,8 +15,7 @@ from typing import Sequence
 from absl import flags
 
 from oogan_tf import shared_flags
-from oogan_tf.codes import SCHEDULES
-from oogan_tf.config import PRECISIONS, STRATEGIES, TrainConfig
+from oogan_tf.config import PRECISIONS, SCHEDULES, STRATEGIES, TrainConfig
 from oogan_tf.data.config import DATASETS
 from oogan_tf.models.model_config import (G_OUTPUTS, G_TYPES, Q_TYPES, SPECTRAL_NORM, UPSAMPLE,
                                           ModelConfig)

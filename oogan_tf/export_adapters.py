@@ -1,7 +1,7 @@
 """A loaded oogan_tf SavedModel export as the plain functions the metrics take: an encoder
 (observations in [-1, 1] -> Q's codes), a sampler and a generator (codes -> images), and Q's
-orthogonal kernels read from the export's object graph (variable *names* do not survive a
-save/load, the object paths do). Inputs that do not fit the export raise ValueError.
+orthogonal kernels by object path (oogan_tf.export_format). Inputs that do not fit the export
+raise ValueError.
 """
 
 from __future__ import annotations
@@ -10,10 +10,8 @@ from typing import Any, Callable, Dict, List, Mapping, Tuple
 
 import numpy as np
 
+from oogan_tf import export_format
 from oogan_tf import metrics as metrics_lib
-
-_ORTHO_SUFFIXES = ("orth_conv/kernel", "readout/transform")
-
 
 def _batched(fn: Callable[[np.ndarray], Tuple[np.ndarray, ...]], x: np.ndarray,
              batch_size: int) -> Tuple[np.ndarray, ...]:
@@ -55,45 +53,11 @@ def make_encoder(loaded: Any, metadata: Mapping[str, Any], batch_size: int):
   return representation_fn, gaussian_fn
 
 
-def _children(obj: Any) -> Dict[str, Any]:
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  try:
-    return dict(tf.train.TrackableView(obj).children(obj))
-  except Exception:  # pylint: disable=broad-except
-    try:
-      return dict(obj._trackable_children())  # pylint: disable=protected-access
-    except Exception:  # pylint: disable=broad-except
-      return {}
-
-
 def find_orthogonal_kernels(loaded: Any) -> Dict[str, np.ndarray]:
-  """Q's orthogonal kernels of a loaded export, keyed by object path (sorted).
-
-  Variable names lose their scope in a save/load ("discriminator/kernel:0"), so we walk the
-  object graph from `loaded.discriminator` (or the root) and keep variables whose path ends in
-  `orth_conv/kernel` (4-D, [4, 4, C', 1]) or `readout/transform` (3-D, [4, 4, C']).
-  """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  root = getattr(loaded, "discriminator", None)
-  prefix = "discriminator" if root is not None else ""
-  root = loaded if root is None else root
-  found: Dict[str, np.ndarray] = {}
-  seen = set()
-  stack = [(prefix, root)]
-  while stack:
-    path, obj = stack.pop()
-    if id(obj) in seen:
-      continue
-    seen.add(id(obj))
-    if isinstance(obj, tf.Variable):
-      shape = tuple(obj.shape)
-      if ((path.endswith(_ORTHO_SUFFIXES[0]) and len(shape) == 4) or
-          (path.endswith(_ORTHO_SUFFIXES[1]) and len(shape) == 3)):
-        found[path] = obj.numpy()
-      continue
-    for name, child in _children(obj).items():
-      stack.append((f"{path}/{name}" if path else name, child))
-  return dict(sorted(found.items()))
+  """Q's orthogonal kernels of a loaded export, keyed by object path (sorted; see
+  export_format.orthogonal_kernel_variables): orth_conv/kernel [4, 4, C', 1] and
+  readout/transform [4, 4, C']."""
+  return {path: v.numpy() for path, v in export_format.orthogonal_kernel_variables(loaded).items()}
 
 
 def orthogonality_of(loaded: Any) -> Dict[str, Any]:

@@ -9,6 +9,11 @@ categorical code, 0 for none), `z_dim`, `code_range` (the
 range training draws c from, CODE_RANGE), `probabilistic_q`, `output_range` ([0, 1]: the images'
 value range), `config` (the TrainConfig as a dict) and `bn_statistics` (what the export's
 BatchNorm statistics are; oogan_tf.calibration.describe).
+
+The SavedModel's object graph holds the networks' variables (`generator_variables`,
+`discriminator_variables`) and Q's orthogonal kernels keyed by their object path in the
+discriminator (ORTHOGONAL_KERNELS), not the Keras layers themselves. Exports written before
+2026-12-05 hold the layers instead; orthogonal_kernel_variables finds the kernels in both.
 """
 
 from __future__ import annotations
@@ -26,6 +31,57 @@ OUTPUT_RANGE = (0.0, 1.0)
 # the chosen one over [0, 1]; the training summaries draw their sheets that way.
 TRAVERSAL_BASE_RANGE = (0.2, 0.6)
 TRAVERSAL_SWEEP = (0.0, 1.0)
+
+
+# The export attribute {object path: variable} of Q's orthogonal kernels, and which variables
+# those are: paths ending in orth_conv/kernel (4-D, [4, 4, C', 1]) or readout/transform (3-D,
+# [4, 4, C'] or [2, 2, C']), spatial axes first.
+ORTHOGONAL_KERNELS = "orthogonal_kernels"
+_ORTHOGONAL_SUFFIXES = {"orth_conv/kernel": 4, "readout/transform": 3}
+
+
+def _children(obj: Any) -> dict[str, Any]:
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  try:
+    return dict(tf.train.TrackableView(obj).children(obj))
+  except Exception:  # pylint: disable=broad-except
+    try:
+      return dict(obj._trackable_children())  # pylint: disable=protected-access
+    except Exception:  # pylint: disable=broad-except
+      return {}
+
+
+def orthogonal_kernel_variables(root: Any, prefix: str = "discriminator") -> dict[str, Any]:
+  """Q's orthogonal kernels under `root`: {path: variable}, sorted by path.
+
+  `root` is a live discriminator (Keras; variables are keras.Variable, given as their
+  tf.Variable) or a loaded export. A loaded export answers from its ORTHOGONAL_KERNELS
+  attribute; an export written before it had one (or `root` a network) is walked: variable
+  *names* lose their scope in a save/load, object paths do not.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  recorded = getattr(root, ORTHOGONAL_KERNELS, None)
+  if recorded is not None:
+    return dict(sorted(recorded.items()))
+  if getattr(root, "discriminator", None) is not None:  # an export of the layers themselves
+    root = root.discriminator
+  found: dict[str, Any] = {}
+  seen = set()
+  stack = [(prefix, root)]
+  while stack:
+    path, obj = stack.pop()
+    if id(obj) in seen:
+      continue
+    seen.add(id(obj))
+    variable = getattr(obj, "value", None) if not isinstance(obj, tf.Variable) else obj
+    if isinstance(variable, tf.Variable):
+      if any(path.endswith(suffix) and len(variable.shape) == rank
+             for suffix, rank in _ORTHOGONAL_SUFFIXES.items()):
+        found[path] = variable
+      continue
+    for name, child in _children(obj).items():
+      stack.append((f"{path}/{name}" if path else name, child))
+  return dict(sorted(found.items()))
 
 
 class NotAnExportError(ValueError):

@@ -87,6 +87,34 @@ def test_encode_returns_mean_and_log_sigma(run):
   assert out["c_mean"].shape == (4, 3) and out["c_log_sigma"].shape == (4, 3)
 
 
+
+def test_object_graph_holds_variables_and_q_kernels_by_path_not_layers(run):
+  cfg, export_dir, model = run
+  # pylint: disable=import-outside-toplevel
+  from oogan_tf import export_adapters, export_format
+  from oogan_tf.models import build_networks, checkpoint_of
+  assert not hasattr(model, "generator") and not hasattr(model, "discriminator")
+  networks = build_networks(cfg.model)
+  assert len(model.generator_variables) == len(networks.ema_generator.variables)
+  assert len(model.discriminator_variables) == len(networks.discriminator.variables)
+  paths = ["discriminator/q_head/orth_conv/kernel", "discriminator/q_head/readout/transform"]
+  assert sorted(getattr(model, export_format.ORTHOGONAL_KERNELS)) == paths
+  kernels = export_adapters.find_orthogonal_kernels(model)
+  assert [kernels[p].shape for p in paths] == [(4, 4, 6, 1), (4, 4, 6)]
+  # They are the trained variables: the checkpoint's values.
+  checkpoint_of(tf.Variable(0, dtype=tf.int64), networks).restore(
+      tf.train.latest_checkpoint(os.path.join(cfg.model_dir, "ckpt"))).expect_partial()
+  q = networks.discriminator.q_head
+  np.testing.assert_array_equal(kernels[paths[0]], q.orth_conv.kernel.numpy())
+  np.testing.assert_array_equal(kernels[paths[1]], q.readout.transform.numpy())
+  # An export written before the attribute existed holds the layers; they are walked.
+  old = tf.saved_model.load(os.path.join(REPO, "docs/results/models/dsprites_cpu_study_oogan_s2"))
+  assert not hasattr(old, export_format.ORTHOGONAL_KERNELS)
+  old_kernels = export_adapters.find_orthogonal_kernels(old)
+  assert sorted(old_kernels) == paths
+  assert [old_kernels[p].ndim for p in paths] == [4, 3]
+
+
 @pytest.mark.parametrize("call,message", [
     (lambda m: m.signatures["sample"](c=tf.zeros((2, 5)), z=tf.zeros((2, 4))),
      "input `c` must have shape [batch, 3]"),

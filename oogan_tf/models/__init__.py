@@ -1,14 +1,32 @@
-"""OOGAN networks: generator, discriminator with real/fake and Q heads, and their layers."""
+"""OOGAN networks: generator, discriminator with real/fake and Q heads, and their layers.
 
-from oogan_tf.models.discriminator import Discriminator, category_logits, split_q
-from oogan_tf.models.generator import Generator, copy_non_trainable
+ModelConfig and its enums load without TensorFlow; the networks load on first use (PEP 562), so
+that an entry point can parse and validate its flags, or print --help, before TensorFlow's import
+(5-7 s on 2 cores).
+"""
+
+import importlib
+
 from oogan_tf.models.model_config import IMAGE_SIZES, ModelConfig
-from oogan_tf.models.networks import Networks, build_networks, checkpoint_of, update_ema
-from oogan_tf.models.orthogonal import OrthogonalRegularizer
+
+# Public name -> the submodule that defines it.
+_LAZY = {"Discriminator": "discriminator", "category_logits": "discriminator",
+         "split_q": "discriminator", "Generator": "generator",
+         "copy_non_trainable": "generator", "Networks": "networks",
+         "build_networks": "networks", "checkpoint_of": "networks", "update_ema": "networks",
+         "OrthogonalRegularizer": "orthogonal"}
 
 __all__ = ["Discriminator", "category_logits", "Generator", "copy_non_trainable", "IMAGE_SIZES",
            "ModelConfig", "Networks", "OrthogonalRegularizer", "build_networks", "checkpoint_of",
-           "split_q", "update_ema"]
+           "split_q", "update_ema", "count_params"]
+
+
+def __getattr__(name: str):
+  if name not in _LAZY:
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+  value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+  globals()[name] = value
+  return value
 
 
 def count_params(variables) -> int:
