@@ -62,8 +62,9 @@ CATEGORICAL_KEY = "loss/info_categorical"
 class _Group:
   """One parameter group: its variables, its Adam, and when it takes part.
 
-  active(top, fading) -> bool tensor, with top the phase's top level (int32 tensor) and fading
-  a bool tensor (alpha < 1).
+  active(top, fading) -> bool, or a bool tensor where it depends on fading; top is the phase's
+  top level (Python int: each phase has its own branch of the step) and fading a bool tensor
+  (alpha < 1).
   """
 
   def __init__(self, name, variables, learning_rate, cfg: TrainConfig, active):
@@ -74,7 +75,7 @@ class _Group:
 
 def _always(top, fading):
   del top, fading
-  return tf.constant(True)
+  return True
 
 
 def _level_at_most(level):
@@ -131,8 +132,9 @@ class StyleGANTrainer:
       self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
     self.metric_keys = (LOSS_KEYS + (CATEGORICAL_KEY,) * bool(m.cat_dim) +
                         tuple(f"ortho/{n}" for n in self.ortho.names))
-    # The step has no tensor-dependent Python control flow (phases switch by tf.switch_case /
-    # tf.cond), so AutoGraph need not transpile it and the layer methods it calls.
+    # The step has no tensor-dependent Python control flow (it branches on the phase with one
+    # tf.switch_case, on fading with tf.cond), so AutoGraph need not transpile it and the layer
+    # methods it calls.
     self._replica_step = tf.autograph.experimental.do_not_convert(self.replica_step)
     self.train_loop = tf.function(self._train_loop)
 
@@ -185,35 +187,60 @@ class StyleGANTrainer:
     return z2, tf.where(mix, crossover, top + 1)
 
   @staticmethod
-  def _apply(groups, grads_by_id, top, fading) -> None:
+  def _taking_part(groups, top, fading) -> list[tuple[_Group, bool | tf.Tensor]]:
+    """The groups that may take part in a phase, each with its activity (bool or bool tensor)."""
+    out = []
     for group in groups:
-      grads = [grads_by_id[id(v)] for v in group.variables]
-
-      def step(group=group, grads=grads):
-        group.optimizer.apply(grads, group.variables)
-        return tf.constant(True)
-
-      tf.cond(group.active(top, fading), step, lambda: tf.constant(False))
+      active = group.active(top, fading)
+      if active is not False:
+        out.append((group, active))
+    return out
 
   @staticmethod
-  def _gradients(tape, loss, groups) -> dict:
-    variables = [v for g in groups for v in g.variables]
-    grads = tape.gradient(loss, variables)
-    return {id(v): tf.zeros_like(v) if g is None else g for v, g in zip(variables, grads)}
+  def _apply(tape, loss, taking_part) -> None:
+    """Steps each group that takes part on the gradient of `loss` (zero where it has none)."""
+    variables = [v for g, _ in taking_part for v in g.variables]
+    grads = dict(zip(map(id, variables), tape.gradient(loss, variables)))
+    for group, active in taking_part:
+      grads_g = [tf.zeros_like(v) if grads[id(v)] is None else grads[id(v)]
+                 for v in group.variables]
+
+      def step(group=group, grads_g=grads_g):
+        group.optimizer.apply(grads_g, group.variables)
+        return tf.constant(True)
+
+      if active is True:
+        step()
+      else:
+        tf.cond(active, step, lambda: tf.constant(False))
 
   def replica_step(self, real: tf.Tensor) -> dict[str, tf.Tensor]:
     """One iteration on real images float [B, S, S, ch] in [-1, 1]; returns the metric_keys'
-    float32 scalars. Does not advance the counter or the EMA (train_loop does)."""
-    cfg, m = self.cfg, self.cfg.model
-    G, D = self.generator, self.discriminator
+    float32 scalars. Does not advance the counter or the EMA (train_loop does).
+
+    One tf.switch_case on the phase, each branch a whole iteration at that phase (networks
+    called through call_at): the gradients inside a branch are plain ones, where switching
+    inside every network call made each gradient differentiate through every phase (it cost
+    ~70 % of the trace).
+    """
     n = self.step.read_value()
     phase, alpha = self.progress(n)
     for net in self.networks:
       stylegan.set_progress(net, phase, alpha)
+    branches = [lambda p=p: self._step_at(real, n, p, alpha) for p in range(self.num_phases)]
+    return tf.switch_case(phase, branches)
+
+  def _step_at(self, real, n, phase: int, alpha) -> dict[str, tf.Tensor]:
+    """replica_step's iteration n at a fixed phase (Python int) and alpha (float32 tensor)."""
+    cfg, m = self.cfg, self.cfg.model
+    G, D = self.generator, self.discriminator
     top, fading = stylegan.top_level(m, phase), alpha < 1.0
 
     def key(purpose):
       return codes_lib.step_key(cfg.seed, n, purpose)
+
+    def d_call(x):
+      return D.call_at(x, phase, alpha)
 
     real = tf.cast(real, tf.float32)
     if cfg.instance_noise_steps > 0:
@@ -221,21 +248,22 @@ class StyleGANTrainer:
     sample = codes_lib.sample_codes(key(0), n, cfg.batch_size, m.c_dim, m.z_dim,
                                     cfg.code_schedule, m.cat_dim)
     code = codes_lib.generator_code(sample.c, sample.category, m.cat_dim)
-    info_variables = ([v for g in self.g_groups for v in g.variables] +
-                      self.q_group.variables)
+    d_part = self._taking_part(self.d_groups, top, fading)
+    info_part = self._taking_part(self.g_groups + [self.q_group], top, fading)
     with tf.GradientTape(watch_accessed_variables=False) as g_tape:
-      g_tape.watch([v.value for v in info_variables])
-      fake = G((code, sample.z, key(5)) + self._style_mixing(key(6), top), training=True)
+      g_tape.watch([v.value for g, _ in info_part for v in g.variables])
+      fake = G.call_at((code, sample.z, key(5)) + self._style_mixing(key(6), top), phase, alpha,
+                       training=True)
       fake_sg = tf.stop_gradient(fake)
 
       with g_tape.stop_recording():
         with tf.GradientTape() as d_tape:
           with d_tape.stop_recording():
             ortho_values = self.ortho.step()
-          real_scores, _ = D(real, training=True)
+          real_scores, _ = d_call(real)
           with d_tape.stop_recording():
             self.ortho.step()
-          fake_scores, _ = D(fake_sg, training=True)
+          fake_scores, _ = d_call(fake_sg)
           d_wgan = tf.reduce_mean(fake_scores) - tf.reduce_mean(real_scores)
           drift = DRIFT_WEIGHT * tf.reduce_mean(tf.square(real_scores))
           if cfg.gp_weight > 0:
@@ -244,16 +272,16 @@ class StyleGANTrainer:
               self.ortho.step()
             # The penalty is on the gradient with respect to the image at the phase's own
             # resolution (what the reference's D takes), not the full-size one D pools from.
-            pooling = tf.cast(m.image_size // stylegan.phase_resolution(m, phase), tf.float32)
-            gp = losses.gradient_penalty(lambda x: D(x, training=True)[0],
+            pooling = float(m.image_size // stylegan.phase_resolution(m, phase))
+            gp = losses.gradient_penalty(lambda x: d_call(x)[0],
                                          mix * real + (1.0 - mix) * fake_sg, norm_scale=pooling)
           else:
             gp = tf.constant(0.0)
           d_loss = d_wgan + drift + cfg.gp_weight * gp
-        self._apply(self.d_groups, self._gradients(d_tape, d_loss, self.d_groups), top, fading)
+        self._apply(d_tape, d_loss, d_part)
         self.ortho.step()
 
-      fake_scores_g, q = D(fake, training=True)
+      fake_scores_g, q = d_call(fake)
       g_adv = losses.g_hinge_loss(fake_scores_g)
       mu, log_sigma = split_q(q, m.c_dim, m.probabilistic_q)
       rec = (losses.gaussian_nll(sample.c, mu, log_sigma) if log_sigma is not None
@@ -268,14 +296,13 @@ class StyleGANTrainer:
       if m.cat_dim:
         categorical = losses.categorical_cross_entropy(category_logits(q, m), sample.category)
         info += cfg.lambda_cat * categorical
-    groups = self.g_groups + [self.q_group]
-    self._apply(groups, self._gradients(g_tape, info, groups), top, fading)
+    self._apply(g_tape, info, info_part)
 
-    resolution = tf.cast(stylegan.phase_resolution(m, phase), tf.float32)
     values = [d_loss, d_wgan, drift, gp, g_adv, info, rec, onehot,
               tf.cast(nll_dropped, tf.float32), tf.cast(ce_dropped, tf.float32),
               tf.reduce_mean(real_scores), tf.reduce_mean(fake_scores),
-              tf.reduce_mean(fake_scores_g), resolution, alpha]
+              tf.reduce_mean(fake_scores_g),
+              tf.constant(float(stylegan.phase_resolution(m, phase))), tf.cast(alpha, tf.float32)]
     if m.cat_dim:
       values.append(categorical)
     values += list(ortho_values)

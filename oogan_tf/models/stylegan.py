@@ -206,7 +206,15 @@ class StyleGenerator(BuiltOnFirstCall, keras.Model):
 
   def call(self, inputs, training=None):
     """inputs: (code, z), or while training (code, z, noise_key) or (code, z, noise_key, z2,
-    crossover) for style mixing (see forward)."""
+    crossover) for style mixing (see forward). Runs at the network's own phase and alpha."""
+    phase, alpha = self.progress()
+    branches = [lambda p=p: self.call_at(inputs, p, alpha, training)
+                for p in range(num_phases(self.cfg))]
+    return tf.switch_case(tf.convert_to_tensor(phase), branches)
+
+  def call_at(self, inputs, phase: int, alpha, training=None) -> tf.Tensor:
+    """`call` at a fixed phase (Python int) and alpha: what a compiled step that has branched on
+    the phase itself calls (no switch inside, so its gradient is a plain one)."""
     code, z, *rest = inputs
     noise_key = rest[0] if (rest and training) else None
     mixing = None
@@ -214,10 +222,7 @@ class StyleGenerator(BuiltOnFirstCall, keras.Model):
       mixing = (tf.cast(rest[1], self.compute_dtype), rest[2])
     code = tf.cast(code, self.compute_dtype)
     z = tf.cast(z, self.compute_dtype)
-    phase, alpha = self.progress()
-    branches = [lambda p=p: self.forward(code, z, p, alpha, noise_key, mixing)
-                for p in range(num_phases(self.cfg))]
-    return tf.switch_case(tf.convert_to_tensor(phase), branches)
+    return self.forward(code, z, phase, alpha, noise_key, mixing)
 
   def build_for(self, batch_size: int = 2) -> "StyleGenerator":
     """Creates every variable (all phases) eagerly."""
@@ -322,10 +327,13 @@ class StyleDiscriminator(BuiltOnFirstCall, keras.Model):
 
   def call(self, x, training=None):
     del training  # no BatchNorm
-    x = tf.cast(x, self.compute_dtype)
     phase, alpha = self.progress()
-    branches = [lambda p=p: self.forward(x, p, alpha) for p in range(num_phases(self.cfg))]
+    branches = [lambda p=p: self.call_at(x, p, alpha) for p in range(num_phases(self.cfg))]
     return tf.switch_case(tf.convert_to_tensor(phase), branches)
+
+  def call_at(self, x, phase: int, alpha) -> tuple[tf.Tensor, tf.Tensor]:
+    """`call` at a fixed phase (Python int) and alpha (see StyleGenerator.call_at)."""
+    return self.forward(tf.cast(x, self.compute_dtype), phase, alpha)
 
   def build_for(self, batch_size: int = 2) -> "StyleDiscriminator":
     """Creates every variable (all phases) eagerly."""
