@@ -59,10 +59,34 @@ def is_complete_export(path: str) -> bool:
 class _Networks:
   """The networks the signatures call. A plain object, so the SavedModel's object graph does not
   take in their Keras layers: saving those costs ~40 % of an export (Keras lists every layer's
-  attributes for functions to save) and ~25 % of a load, and nothing reads them."""
+  attributes for functions to save) and ~25 % of a load, and nothing reads them.
+
+  A StyleGAN-based network is called at the phase it holds when the export is written (its
+  phase variable is not an input of any signature, so it cannot change): the graph holds that
+  phase only, not a switch over all of them. Its alpha is still read from its variable.
+  """
 
   def __init__(self, generator: Generator, discriminator: Discriminator):
     self.generator, self.discriminator = generator, discriminator
+    # Read now, eagerly (the signatures are traced later, inside tf.function).
+    self._g_phase, self._d_phase = self._phase(generator), self._phase(discriminator)
+
+  @staticmethod
+  def _phase(network) -> int | None:
+    progress = getattr(network, "progress", None)
+    return None if progress is None else int(progress.phase.numpy())
+
+  def generate(self, code: tf.Tensor, z: tf.Tensor) -> tf.Tensor:
+    """G's inference-mode output for (code [B, C''], z [B, Z]): float [B, S, S, ch]."""
+    if self._g_phase is None:
+      return self.generator((code, z), training=False)
+    return self.generator.call_at((code, z), self._g_phase, self.generator.progress.alpha)
+
+  def q(self, x: tf.Tensor) -> tf.Tensor:
+    """Q's output float32 [B, C'] for images x float [B, S, S, ch] in [-1, 1]."""
+    if self._d_phase is None:
+      return self.discriminator(x, training=False)[1]
+    return self.discriminator.call_at(x, self._d_phase, self.discriminator.progress.alpha)[1]
 
 
 class OOGANExport(tf.Module):
@@ -102,7 +126,7 @@ class OOGANExport(tf.Module):
 
   def _generate(self, c, z, category):
     code = codes_lib.generator_code(c, category, self._cat_dim)
-    x = self._networks.generator((code, z), training=False)
+    x = self._networks.generate(code, z)
     # Clipped: the StyleGAN-based G has no output activation (tanh / sigmoid outputs are inside
     # the range already).
     return tf.clip_by_value((tf.cast(x, tf.float32) + 1.0) / 2.0, 0.0, 1.0)
@@ -170,7 +194,7 @@ class OOGANExport(tf.Module):
     return {"images": self._generate(c, z, category)}
 
   def _encode(self, images):
-    _, q = self._networks.discriminator(images * 2.0 - 1.0, training=False)
+    q = self._networks.q(images * 2.0 - 1.0)
     mu, log_sigma = split_q(q, self._c_dim, self._probabilistic)
     out = {"c_mean": mu}
     if log_sigma is not None:
