@@ -18,6 +18,14 @@ tf.config.set_logical_device_configuration(
 import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position,wrong-import-order
 
 
+def pytest_collection_modifyitems(items):
+  """Modules with `slow` tests first (each keeps its order): with `--dist loadscope` the workers
+  take whole modules in this order, so the long ones start early and the short ones fill the
+  end, instead of one worker finishing a long module alone."""
+  slow = {item.module.__name__ for item in items if item.get_closest_marker("slow")}
+  items.sort(key=lambda item: item.module.__name__ not in slow)
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
   """A finished run of the smoke preset (4 iterations, checkpoints at 2 and 4, no export),
