@@ -47,7 +47,9 @@ def iteration_flops(trainer: Trainer) -> float:
   cfg = trainer.cfg
   s = cfg.model.image_size
   spec = tf.TensorSpec([trainer.per_replica_batch, s, s, cfg.model.channels], tf.float32)
-  graph = tf.function(trainer.replica_step).get_concrete_function(spec).graph
+  # AutoGraph off, as the trainer's own loop: the step has no tensor-dependent Python control
+  # flow, and converting it and its layers' methods costs seconds (6.0 -> 3.8 s for smoke).
+  graph = tf.function(trainer.replica_step, autograph=False).get_concrete_function(spec).graph
   opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
   opts["output"] = "none"
   total = tf.compat.v1.profiler.profile(graph, options=opts).total_float_ops
