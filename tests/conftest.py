@@ -26,17 +26,20 @@ def pytest_collection_modifyitems(items):
   items.sort(key=lambda item: item.module.__name__ not in slow)
 
 
+SMOKE_COMMAND = ("--flagfile=flags/smoke.flags", "--export_at_end=false")
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
-  """A finished run of the smoke preset (4 iterations, checkpoints at 2 and 4, no export),
-  trained once per session in this process exactly as `python -m oogan_tf.train
-  --flagfile=flags/smoke.flags --export_at_end=false` trains it. Read-only: copy it first."""
-  import dataclasses  # pylint: disable=g-import-not-at-top
-  from oogan_tf import train_lib  # pylint: disable=g-import-not-at-top
-  from tiny import SMOKE  # pylint: disable=g-import-not-at-top
+  """A finished run of the smoke preset (4 iterations, checkpoints at 2 and 4, no export):
+  `python -m oogan_tf.train --flagfile=flags/smoke.flags --export_at_end=false
+  --model_dir=...`, run once per session in this process (tests/in_process.py). What it printed
+  is beside it: smoke_run.parent / "stdout.txt". Read-only: copy it first."""
+  import in_process  # pylint: disable=g-import-not-at-top
   model_dir = tmp_path_factory.mktemp("smoke") / "run"
-  train_lib.train(dataclasses.replace(SMOKE, model_dir=str(model_dir), export_at_end=False),
-                  command_line="python -m oogan_tf.train --flagfile=flags/smoke.flags")
+  result = in_process.run_main("oogan_tf.train", *SMOKE_COMMAND, f"--model_dir={model_dir}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  (model_dir.parent / "stdout.txt").write_text(result.stdout)
   return model_dir
 
 
