@@ -144,6 +144,17 @@ def test_help_exits_0_with_flags_grouped_by_purpose():
   assert "  --dry_run: " in out
 
 
+def test_flags_parse_and_validate_without_loading_tensorflow():
+  # --help and bad flags answer before TensorFlow's import (5-7 s here): the entry point, the
+  # configs and the packages' config modules must not import it.
+  code = ("import sys; import oogan_tf.train, oogan_tf.config_flags, oogan_tf.models, "
+          "oogan_tf.data; print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+  result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert result.stdout.strip() == "[]"
+
+
 def _table_case(case, tmp_path):
   """(argv, check) for one bad input; check() asserts what must be left untouched."""
   run = tmp_path / "run"

@@ -11,16 +11,16 @@ Public API:
   has_ground_truth(name): whether a --dataset value has factor labels for the metrics.
   render_dsprites(factor_classes): uint8 [N, 64, 64] in {0, 1} from int [N, 5] class indices.
 """
-import importlib
-
 from oogan_tf.data.config import (DATASETS, LABELLED_DATASETS, DataConfig, DatasetError,
                                   has_ground_truth, validate)
 from oogan_tf.data.dsprites_render import (FACTOR_NAMES, FACTOR_SIZES, factors_to_indices,
                                            indices_to_factors, render_dsprites, render_shapes)
+from oogan_tf.lazy_import import module_getattr
 
 # The tf.data side loads on first use (PEP 562): configs validate without TensorFlow's import.
 _LAZY = {"GroundTruthData": "dsprites", "build_dataset": "registry",
          "describe_source": "registry", "get_ground_truth": "registry", "get_labelled": "registry"}
+__getattr__ = module_getattr(__name__, _LAZY)
 
 __all__ = [
     "DATASETS", "LABELLED_DATASETS", "DataConfig", "DatasetError", "GroundTruthData",
@@ -28,11 +28,3 @@ __all__ = [
     "render_dsprites", "render_shapes", "build_dataset", "describe_source", "get_ground_truth",
     "get_labelled", "has_ground_truth", "validate",
 ]
-
-
-def __getattr__(name: str):
-  if name not in _LAZY:
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-  value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-  globals()[name] = value
-  return value

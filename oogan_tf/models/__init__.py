@@ -5,8 +5,7 @@ that an entry point can parse and validate its flags, or print --help, before Te
 (5-7 s on 2 cores).
 """
 
-import importlib
-
+from oogan_tf.lazy_import import module_getattr
 from oogan_tf.models.model_config import IMAGE_SIZES, ModelConfig
 
 # Public name -> the submodule that defines it.
@@ -15,18 +14,11 @@ _LAZY = {"Discriminator": "discriminator", "category_logits": "discriminator",
          "copy_non_trainable": "generator", "Networks": "networks",
          "build_networks": "networks", "checkpoint_of": "networks", "update_ema": "networks",
          "OrthogonalRegularizer": "orthogonal"}
+__getattr__ = module_getattr(__name__, _LAZY)
 
 __all__ = ["Discriminator", "category_logits", "Generator", "copy_non_trainable", "IMAGE_SIZES",
            "ModelConfig", "Networks", "OrthogonalRegularizer", "build_networks", "checkpoint_of",
            "split_q", "update_ema", "count_params"]
-
-
-def __getattr__(name: str):
-  if name not in _LAZY:
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-  value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-  globals()[name] = value
-  return value
 
 
 def count_params(variables) -> int:
