@@ -284,7 +284,9 @@ def test_batched_cached_evaluation_equals_per_call_evaluation(exports):
   sizes = {"factor_vae": {"num_variance_estimate": 300, "num_train": 40, "num_eval": 20,
                           "batch_size": 16, "prune_threshold": 0.0},
            "beta_vae": {"num_train": 30, "num_eval": 20, "batch_size": 8},
-           "mig": {"num_train": 200}, "dci": {"num_train": 100, "num_test": 50},
+           # Boosting stages set DCI's time here (one tree per class and stage).
+           "mig": {"num_train": 200},
+           "dci": {"num_train": 100, "num_test": 50, "gbt_stages": 10},
            "sap": {"num_train": 100, "num_test": 50},
            "modularity": {"num_train": 100, "num_test": 50}}
   loaded = tf.saved_model.load(exports["oogan"])

@@ -170,6 +170,16 @@ def test_dci_known_answers():
   assert n["disentanglement"] < 0.2 and n["informativeness_test"] < 0.4
 
 
+def test_dci_gbt_stages_sets_the_boosting_stages():
+  kw = dict(num_train=60, num_test=30)
+  full = metrics.compute_dci(GT, perfect, rs(), **kw)
+  assert metrics.compute_dci(GT, perfect, rs(), gbt_stages=100, **kw) == full
+  few = metrics.compute_dci(GT, perfect, rs(), gbt_stages=2, **kw)
+  assert few != full and few["disentanglement"] > 0.9  # a clean code needs few stages
+  with pytest.raises(ValueError, match="gbt_stages must be an integer >= 1, got 0"):
+    metrics.compute_dci(GT, perfect, rs(), gbt_stages=0, **kw)
+
+
 def test_dci_formulas():
   assert metrics.dci.disentanglement(np.eye(3)) == pytest.approx(1.0)
   assert metrics.dci.completeness(np.eye(3)) == pytest.approx(1.0)
@@ -310,7 +320,8 @@ def test_registry_names():
   assert metrics.METRIC_NAMES == (
       "factor_vae", "beta_vae", "mig", "dci", "sap", "modularity", "tc", "generator_factors",
       "ortho", "perceptual_diversity", "fid", "kid", "categorical_accuracy")
-  assert metrics.default_params("dci") == {"num_train": 10000, "num_test": 5000, "batch_size": 16}
+  assert metrics.default_params("dci") == {"num_train": 10000, "num_test": 5000, "batch_size": 16,
+                                          "gbt_stages": 100}
   assert metrics.default_params("factor_vae", "gan_papers")["batch_size"] == 100
 
 

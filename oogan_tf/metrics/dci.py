@@ -1,7 +1,8 @@
 """DCI disentanglement / completeness / informativeness (Eastwood & Williams 2018), dlib version.
 
 For each factor k a default `sklearn.ensemble.GradientBoostingClassifier` (100 stages,
-lr 0.1, depth 3) predicts the class index from all codes; R[:, k] = |feature_importances_|;
+lr 0.1, depth 3; `gbt_stages` sets the stage count, 100 is dlib's) predicts the class index from
+all codes; R[:, k] = |feature_importances_|;
 informativeness = mean GBT accuracy (train / test).  With P_ik = R_ik / sum_k R_ik,
 D_i = 1 - H_K(P_i.) (entropy base K = #factors), D = sum_i rho_i D_i, rho_i = sum_k R_ik / sum R;
 C_k = 1 - H_D(R_.k / sum_i R_ik) (base D = #codes), C = sum_k (sum_i R_ik / sum R) C_k.
@@ -25,7 +26,9 @@ from sklearn import ensemble
 
 from oogan_tf.metrics import _utils
 
-DEFAULTS = dict(num_train=10000, num_test=5000, batch_size=16)
+# A stage fits one tree per class (up to 40 for dSprites' orientation): the fits, not the sample
+# counts, set DCI's time at small sizes; quick runs may lower gbt_stages.
+DEFAULTS = dict(num_train=10000, num_test=5000, batch_size=16, gbt_stages=100)
 SCORE_KEYS = ("disentanglement", "completeness", "informativeness_train",
               "informativeness_test")
 BOOTSTRAP = 1000  # replicates used by evaluate_representation; cheap (a mean per replicate)
@@ -53,9 +56,10 @@ def completeness(importance_matrix: np.ndarray) -> float:
 
 def importance_gbt(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
                    y_test: np.ndarray, random_state: np.random.RandomState,
-                   progress: Optional[_utils.ProgressFn] = None
+                   progress: Optional[_utils.ProgressFn] = None, stages: int = 100
                    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-  """Fits one GBT per factor on codes `[D, N]` -> factors `[K, N]` (test: `[D, M]`, `[K, M]`).
+  """Fits one GBT of `stages` stages per factor on codes `[D, N]` -> factors `[K, N]` (test:
+  `[D, M]`, `[K, M]`).
 
   Returns (importance matrix float64 `[D, K]`, bool `[K, N]` whether each GBT is right on
   each train point, bool `[K, M]` the same on the test points).
@@ -72,7 +76,8 @@ def importance_gbt(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
       correct_train[k] = True
       correct_test[k] = y_test[k] == y_train[k, 0]
     else:
-      model = ensemble.GradientBoostingClassifier(random_state=int(seeds[k]))
+      model = ensemble.GradientBoostingClassifier(n_estimators=stages,
+                                                  random_state=int(seeds[k]))
       model.fit(x_train.T, y_train[k])
       importance[:, k] = np.abs(model.feature_importances_)
       correct_train[k] = model.predict(x_train.T) == y_train[k]
@@ -89,8 +94,9 @@ def _mean_accuracy(correct: np.ndarray) -> float:
 
 def compute_dci(ground_truth: Any, representation_fn: _utils.RepresentationFn,
                 random_state: np.random.RandomState, *, num_train: int = 10000,
-                num_test: int = 5000, batch_size: int = 16, bootstrap: int = 0,
-                progress: Optional[_utils.ProgressFn] = None) -> Dict[str, Any]:
+                num_test: int = 5000, batch_size: int = 16, gbt_stages: int = 100,
+                bootstrap: int = 0, progress: Optional[_utils.ProgressFn] = None
+                ) -> Dict[str, Any]:
   """Computes DCI with gradient boosted trees.
 
   Args:
@@ -100,6 +106,7 @@ def compute_dci(ground_truth: Any, representation_fn: _utils.RepresentationFn,
     num_train: training points (dlib 10,000), >= 2.
     num_test: test points (dlib 5,000), >= 1.
     batch_size: points per sampling call (dlib 16).
+    gbt_stages: boosting stages of each factor's GBT (dlib: sklearn's default 100), >= 1.
     bootstrap: bootstrap replicates B for the informativeness standard errors (module
       docstring); 0 = none, else >= 2.  Never changes the scores.
     progress: optional hook `progress(stage, done, total)`.
@@ -111,6 +118,7 @@ def compute_dci(ground_truth: Any, representation_fn: _utils.RepresentationFn,
     `se_method`.
   """
   _utils.check_inputs(ground_truth, representation_fn, min_factors=2)
+  gbt_stages = _utils.check_int("gbt_stages", gbt_stages)
   bootstrap, bootstrap_rs = _utils.bootstrap_setup(bootstrap, random_state)
   x_train, y_train, x_test, y_test = _utils.train_test_codes(
       ground_truth, representation_fn, num_train, num_test, random_state, batch_size, progress,
@@ -120,7 +128,7 @@ def compute_dci(ground_truth: Any, representation_fn: _utils.RepresentationFn,
         f"DCI needs a representation with D >= 2 codes (completeness uses entropy base D), "
         f"got D = {x_train.shape[0]}.")
   importance, correct_train, correct_test = importance_gbt(x_train, y_train, x_test, y_test,
-                                                           random_state, progress)
+                                                           random_state, progress, gbt_stages)
   scores = {
       "disentanglement": disentanglement(importance),
       "completeness": completeness(importance),
