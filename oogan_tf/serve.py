@@ -14,10 +14,9 @@ import sys
 from absl import flags
 
 from oogan_tf import cli
+from oogan_tf import export_format
 from oogan_tf import shared_flags
-from oogan_tf import serving
-from oogan_tf.serving import model as model_lib
-from oogan_tf.serving import server as server_lib
+from oogan_tf.serving import limits as limits_lib
 
 # Shared with evaluate and export (one process can import them all).
 shared_flags.define_locations({"export_dir": "Export directory (python -m oogan_tf.export)."})
@@ -25,9 +24,9 @@ _HOST = shared_flags.string("host", "127.0.0.1", "Address to bind; 0.0.0.0 expos
                             "the network (there is no authentication).")
 _PORT = shared_flags.integer("port", 8501, "Port (0: any free port, printed at startup).")
 _MODEL_NAME = shared_flags.string("model_name", "oogan", "Model name in /v1/models/<name>.")
-_MAX_BODY_BYTES = shared_flags.integer("max_body_bytes", server_lib.DEFAULT_MAX_BODY_BYTES,
+_MAX_BODY_BYTES = shared_flags.integer("max_body_bytes", limits_lib.DEFAULT_MAX_BODY_BYTES,
                                        "Larger request bodies get HTTP 413.")
-_DEFAULTS = server_lib.Limits()
+_DEFAULTS = limits_lib.Limits()
 _MAX_CONNECTIONS = shared_flags.integer("max_connections", _DEFAULTS.max_connections,
                                         "Open connections; more get HTTP 503 + Retry-After.")
 _WORKERS = shared_flags.integer("workers", _DEFAULTS.workers,
@@ -42,7 +41,7 @@ _SHUTDOWN_TIMEOUT = shared_flags.floating(
     "After SIGTERM, seconds for the requests already received; then every connection is dropped "
     "and the process exits.")
 _MAX_REQUEST_VALUES = shared_flags.integer(
-    "max_request_values", model_lib.DEFAULT_MAX_REQUEST_VALUES, "Image values (images x H x "
+    "max_request_values", limits_lib.DEFAULT_MAX_REQUEST_VALUES, "Image values (images x H x "
     "W x channels) one request may ask for or send; sets the batch cap below 256 for large "
     "images.")
 _MAX_INFLIGHT_VALUES = shared_flags.integer(
@@ -56,7 +55,7 @@ def main(argv):
   if not flags.FLAGS.export_dir:
     cli.fail("--export_dir is required")
   try:
-    limits = server_lib.Limits(
+    limits = limits_lib.Limits(
         max_body_bytes=_MAX_BODY_BYTES.value, max_connections=_MAX_CONNECTIONS.value,
         workers=_WORKERS.value, max_queued=_MAX_QUEUED.value,
         request_timeout_s=_REQUEST_TIMEOUT.value, shutdown_timeout_s=_SHUTDOWN_TIMEOUT.value,
@@ -64,6 +63,8 @@ def main(argv):
     if _MAX_REQUEST_VALUES.value < 1:
       raise ValueError(f"--max_request_values={_MAX_REQUEST_VALUES.value} is not allowed; it "
                        "must be >= 1")
+    export_format.read_metadata(flags.FLAGS.export_dir)  # before TensorFlow loads
+    from oogan_tf import serving  # pylint: disable=g-import-not-at-top
     served = serving.ServedModel(flags.FLAGS.export_dir, _MAX_REQUEST_VALUES.value)
     server = serving.make_server(served, host=_HOST.value, port=_PORT.value,
                                  model_name=_MODEL_NAME.value,

@@ -1,5 +1,6 @@
 """Serving an export over HTTP: TensorFlow Serving's REST predict API and a latent explorer page.
 
+  limits.py  the resource limits and their defaults (no TensorFlow)
   model.py   loads the export, validates inputs and runs its signatures
   rest.py    TensorFlow Serving's JSON request/response formats (row and columnar)
   server.py  the HTTP server and its routes
@@ -7,8 +8,13 @@
 The entry point is `python -m oogan_tf.serve` (docs/serve.md).
 """
 
-from oogan_tf.serving.model import MAX_BATCH, RequestError, ServedModel
-from oogan_tf.serving.server import Limits, make_server, serve_until_signal
+from oogan_tf.lazy_import import module_getattr
+from oogan_tf.serving.limits import Limits
+
+# The TensorFlow side loads on first use (oogan_tf.lazy_import).
+__getattr__ = module_getattr(__name__, {
+    "MAX_BATCH": "model", "RequestError": "model", "ServedModel": "model",
+    "make_server": "server", "serve_until_signal": "server"})
 
 __all__ = ["MAX_BATCH", "Limits", "RequestError", "ServedModel", "make_server",
            "serve_until_signal"]

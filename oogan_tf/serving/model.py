@@ -17,12 +17,9 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 from oogan_tf import export_format
+from oogan_tf.serving.limits import DEFAULT_MAX_REQUEST_VALUES
 
 MAX_BATCH = 256  # cap on a batch dimension, `num` and `steps`: one request stays ~1 s of CPU
-# Cap on the image values (images x H x W x channels) of one request. Answering costs ~160 bytes
-# of Python memory per value (JSON text, lists of floats), so 2**20 values is ~170 MB at most; a
-# 32x32x1 export keeps MAX_BATCH, a 64x64x3 one gets 85 images, a 256x256x3 one 5.
-DEFAULT_MAX_REQUEST_VALUES = 2**20
 
 _INT_RANGES = {tf.int32: (-2**31, 2**31 - 1), tf.int64: (-2**63, 2**63 - 1)}
 

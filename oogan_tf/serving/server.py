@@ -20,7 +20,6 @@ closed at the shutdown deadline, so a stop never waits longer than `shutdown_tim
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import email.utils
 import http
 import http.server
@@ -37,10 +36,10 @@ import threading
 from absl import logging
 
 from oogan_tf.serving import rest
+from oogan_tf.serving.limits import DEFAULT_MAX_BODY_BYTES, Limits
 from oogan_tf.serving.model import RequestError, ServedModel, WorkBudget
 
 STATIC_DIR = os.path.join(os.path.dirname(__file__), "static")
-DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024  # a JSON batch of 256 64x64 RGB images is ~30 MB
 MAX_LINE = 65536  # request line and each header line, as http.server
 MAX_HEADERS = 100  # as http.client
 RETRY_AFTER_S = 1
@@ -50,22 +49,6 @@ _MODEL_PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>
                          r"(?P<rest>/metadata|:[A-Za-z]+)?$")
 
 
-@dataclasses.dataclass(frozen=True)
-class Limits:
-  """The server's resource limits (docs/serve.md, "Limits")."""
-  max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-  max_connections: int = 256  # open connections, incl. ones still sending their request
-  workers: int = 4  # threads that parse, compute and answer received requests
-  max_queued: int = 64  # received requests waiting for a worker
-  request_timeout_s: float = 30.0  # to receive a whole request, and again to send its answer
-  shutdown_timeout_s: float = 10.0  # after SIGTERM, for the requests already received
-  max_inflight_values: int = 2**22  # image values (images x H x W x ch) computed at once
-
-  def __post_init__(self):
-    for field in dataclasses.fields(self):
-      value = getattr(self, field.name)
-      if not value > 0:
-        raise ValueError(f"--{field.name}={value} is not allowed; it must be > 0")
 
 
 def error_response(status: int, message: str, head_only: bool = False) -> bytes:
