@@ -27,7 +27,6 @@ from oogan_tf import config_flags
 from oogan_tf import shared_flags
 from oogan_tf import eval_report, evaluate_lib
 from oogan_tf import export_format
-from oogan_tf import export_lib
 from oogan_tf import run_dir
 from oogan_tf.data.config import DatasetError
 from oogan_tf.metrics import (FIDELITY_METRICS, METRIC_NAMES, PROTOCOLS, InceptionWeightsError,
@@ -171,6 +170,7 @@ def main(argv):
       eval_report.check_output(output, FLAGS.overwrite)
       result = _evaluate(FLAGS.export_dir, output)
     else:
+      from oogan_tf import export_lib  # pylint: disable=g-import-not-at-top  (loads TensorFlow)
       with tempfile.TemporaryDirectory(prefix="oogan_tf_eval_") as tmp:
         export_dir = export_lib.export_from_checkpoint(
             FLAGS.model_dir, FLAGS.checkpoint, os.path.join(tmp, "export"),
@@ -181,8 +181,8 @@ def main(argv):
         eval_report.check_output(output, FLAGS.overwrite)
         os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
         result = _evaluate(export_dir, output)
-  except (evaluate_lib.EvaluationError, export_format.NotAnExportError, FileNotFoundError, FileExistsError, DatasetError,
-          InceptionWeightsError, run_dir.RunDirectoryError) as e:
+  except (evaluate_lib.EvaluationError, export_format.NotAnExportError, FileNotFoundError,
+          FileExistsError, DatasetError, InceptionWeightsError, run_dir.RunDirectoryError) as e:
     cli.fail(f"{e}")
   print(eval_report.format_table(result))
   print(f"wrote {output}")

@@ -28,7 +28,6 @@ import socket
 import sys
 import time
 
-import tensorflow as tf
 
 from oogan_tf.config import TrainConfig
 
@@ -165,6 +164,7 @@ def checkpoint_candidates(ckpt_dir: str) -> list[str]:
       match = _CKPT_FILE.match(name)
       if match:
         prefixes.add(match["prefix"])
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top  (entry points check flags first)
   try:
     state = tf.train.get_checkpoint_state(ckpt_dir)
   except Exception:  # pylint: disable=broad-except
@@ -182,6 +182,7 @@ def damage(prefix: str) -> str | None:
   tensor it lists reads back (which checks each tensor's stored CRC32C)."""
   if not os.path.exists(prefix + ".index"):
     return "its .index file is missing"
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top  (entry points check flags first)
   try:
     reader = tf.train.load_checkpoint(prefix)
     for name in reader.get_variable_to_shape_map():

@@ -147,8 +147,8 @@ def test_help_exits_0_with_flags_grouped_by_purpose():
 def test_flags_parse_and_validate_without_loading_tensorflow():
   # --help and bad flags answer before TensorFlow's import (5-7 s here): the entry points, the
   # configs and the packages' config modules must not import it.
-  code = ("import sys; import oogan_tf.train, oogan_tf.serve, oogan_tf.config_flags, "
-          "oogan_tf.models, oogan_tf.data, oogan_tf.serving; "
+  code = ("import sys; import oogan_tf.train, oogan_tf.serve, oogan_tf.evaluate, "
+          "oogan_tf.config_flags, oogan_tf.models, oogan_tf.data, oogan_tf.serving; "
           "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
   result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                           text=True, timeout=60)
