@@ -9,7 +9,7 @@ import dataclasses
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024  # a JSON batch of 256 64x64 RGB images is ~30 MB
 # Cap on the image values (images x H x W x channels) of one request. Answering costs ~160 bytes
 # of Python memory per value (JSON text, lists of floats), so 2**20 values is ~170 MB at most; a
-# 32x32x1 export keeps MAX_BATCH, a 64x64x3 one gets 85 images, a 256x256x3 one 5.
+# 32x32x1 export keeps model.MAX_BATCH, a 64x64x3 one gets 85 images, a 256x256x3 one 5.
 DEFAULT_MAX_REQUEST_VALUES = 2**20
 
 
