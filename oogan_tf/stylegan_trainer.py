@@ -62,9 +62,9 @@ CATEGORICAL_KEY = "loss/info_categorical"
 class _Group:
   """One parameter group: its variables, its Adam, and when it takes part.
 
-  active(top, fading) -> bool, or a bool tensor where it depends on fading; top is the phase's
-  top level (Python int: each phase has its own branch of the step) and fading a bool tensor
-  (alpha < 1).
+  active(top, fading) -> Python bool, or the fading tensor where it depends on it; top is the
+  phase's top level (Python int: each phase has its own branch of the step) and fading a bool
+  tensor (alpha < 1). Groups that are statically inactive get no gradient and no op.
   """
 
   def __init__(self, name, variables, learning_rate, cfg: TrainConfig, active):
@@ -83,8 +83,14 @@ def _level_at_most(level):
 
 
 def _top_or_fading(level):
-  return lambda top, fading: tf.logical_or(tf.equal(top, level),
-                                           tf.logical_and(fading, tf.equal(top, level + 1)))
+  """to_rgb / from_rgb of `level`: the phase's top level, or the level below it while fading."""
+
+  def active(top, fading):
+    if top == level:
+      return True
+    return fading if top == level + 1 else False
+
+  return active
 
 
 class StyleGANTrainer:
