@@ -5,7 +5,8 @@
         --output_dir=docs/results/curves
 
 Each --run names a directory of `eval_<iteration>.json` files (python -m oogan_tf.evaluate
---model_dir=... --checkpoint=.../ckpt-<iteration> --output=DIR/eval_<iteration>.json); each
+--model_dir=... --checkpoint=.../ckpt-<iteration> --output=DIR/eval_<iteration>.json) or a run
+directory trained with --eval_every_steps (its stats.jsonl evaluation records); each
 --baseline a `python -m oogan_tf.evaluate --baseline=...` JSON. Writes `curve_<metric>.png` per
 score (value ± standard error against the iteration; the untrained range as a grey band, other
 reference rows as dashed lines) and `curves.md` (every run's scores at every iteration, with
@@ -42,13 +43,21 @@ def _label_path(text: str, flag: str) -> tuple[str, str]:
 
 
 def read_run(directory: str) -> dict[int, dict[str, dict]]:
-  """{iteration: eval_report.score_summaries} of a directory of eval_<iteration>.json files."""
+  """{iteration: eval_report.score_summaries} of a directory of eval_<iteration>.json files, or
+  of a run directory's in-training evaluations (the "eval" records of its stats.jsonl, already in
+  that summary form)."""
   out = {}
   for path in glob.glob(os.path.join(directory, "eval_*.json")):
     match = re.fullmatch(r"eval_(\d+)\.json", os.path.basename(path))
     if match:
       with open(path) as f:
         out[int(match.group(1))] = eval_report.score_summaries(json.load(f))
+  stats = os.path.join(directory, "stats.jsonl")
+  if os.path.exists(stats):
+    with open(stats) as f:
+      for record in (json.loads(line) for line in f if line.strip()):
+        if "eval" in record:
+          out.setdefault(int(record["step"]), record["eval"])
   return dict(sorted(out.items()))
 
 
