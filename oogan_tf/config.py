@@ -58,6 +58,12 @@ class TrainConfig:
       orthogonal steps leave the orthogonality gradient in `.grad`, so D's Adam steps the two
       orthogonal variables on it in the D step (they are then in D's optimiser) and the info
       Adam adds it to their info gradient. About 3x the orthogonal push per iteration.
+    info_trains_trunk: the information loss also trains D's shared trunk (the info Adam then
+      holds the trunk's variables too, beside D's Adam), as in InfoGAN, where Q shares D's body
+      and the mutual-information term is added to D's loss. The released OOGAN code trains only
+      G and the Q head on it (False, the default). With the paper's Q (`q_type="paper"`), whose
+      every layer is orthogonally regularised and per-channel after the first, the trunk is the
+      only place a non-linear code reader can be learnt.
     instance_noise_steps: Gaussian noise on real images with sigma falling 1 -> 0 over this many
       iterations (0: off; the reference uses 10% of the run on dSprites).
     ema_decay: EMA of G's parameters.
@@ -115,6 +121,7 @@ class TrainConfig:
   code_schedule: str = "reference"
   orthogonal_reg: bool = True
   reference_ortho_grads: bool = False
+  info_trains_trunk: bool = False
   instance_noise_steps: int = 0
   ema_decay: float = 0.999
   precision: str = "float32"
@@ -201,6 +208,8 @@ class TrainConfig:
       refuse("jit_compile=true", "--jit_compile=false")
     if self.reference_ortho_grads:
       refuse("reference_ortho_grads=true", "--reference_ortho_grads=false")
+    if self.info_trains_trunk:
+      refuse("info_trains_trunk=true", "--info_trains_trunk=false")
 
   def _check_eval_metrics(self) -> None:
     # Deferred: the metrics registry imports scikit-learn, which only evaluation needs.

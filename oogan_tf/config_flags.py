@@ -31,7 +31,7 @@ FLAG_GROUPS = {
                  "stylegan_loss_gates"),
     "training": ("train_steps", "steps_per_loop", "learning_rate", "beta_1", "beta_2",
                  "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "code_schedule",
-                 "orthogonal_reg", "reference_ortho_grads", "instance_noise_steps", "ema_decay",
+                 "orthogonal_reg", "reference_ortho_grads", "info_trains_trunk", "instance_noise_steps", "ema_decay",
                  "precision", "jit_compile", "seed", "sample_seed"),
     "output": ("model_dir", "checkpoint_every_steps", "sample_every_steps", "keep_checkpoints",
                "export_at_end", "eval_every_steps", "eval_metrics", "eval_sizes_scale",
@@ -145,6 +145,8 @@ def define_config_flags(skip: tuple[str, ...] = (),
       (boolean, "reference_ortho_grads", d.reference_ortho_grads, "As the released code: the "
        "orthogonal layers' leftover orthogonality gradients are also stepped by D's Adam (D "
        "step) and added to their info gradients (info step)."),
+      (boolean, "info_trains_trunk", d.info_trains_trunk, "The information loss also trains D's "
+       "shared trunk (InfoGAN's sharing); the released code trains only G and the Q head on it."),
       (integer, "instance_noise_steps", d.instance_noise_steps, "Anneal Gaussian noise on "
        "real images from sigma 1 to 0 over this many iterations (0 = off)."),
       (floating, "ema_decay", d.ema_decay, "EMA decay of G's parameters."),
@@ -188,7 +190,7 @@ _MODEL_FIELDS = ("image_size", "channels", "c_dim", "cat_dim", "z_dim", "g_type"
 _TRAIN_FIELDS = (
     "dataset", "data_dir", "cache", "batch_size", "train_steps", "steps_per_loop",
     "learning_rate", "beta_1", "beta_2", "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat",
-    "code_schedule", "orthogonal_reg", "reference_ortho_grads", "instance_noise_steps",
+    "code_schedule", "orthogonal_reg", "reference_ortho_grads", "info_trains_trunk", "instance_noise_steps",
     "ema_decay", "precision", "jit_compile", "strategy", "num_gpus", "seed", "sample_seed",
     "checkpoint_every_steps", "sample_every_steps", "keep_checkpoints", "export_at_end",
     "eval_every_steps", "eval_metrics", "eval_sizes_scale", "inception_weights",

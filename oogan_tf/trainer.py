@@ -8,7 +8,7 @@ One iteration n, in the released code's order:
   3. G step: -mean D(x_fake) on the same x_fake, scored by the updated D; Adam over G;
   4. info step: resampled (z', c') for the same n; lambda * code reconstruction (Gaussian NLL or
      L1) + gamma * weighted one-hot CE (+ lambda_cat * the categorical code's CE, when the model
-     has one); a third Adam over G + Q head only;
+     has one); a third Adam over G + Q head (+ D's trunk with info_trains_trunk);
   5. EMA of G's parameters.
 Before every training-mode D call (5 per iteration) each orthogonal layer takes one step of its
 private Adam, exactly where the reference's forward would take it. With reference_ortho_grads the
@@ -100,6 +100,8 @@ class Trainer:
         self.d_variables += self.ortho.variables
       self.g_variables = self.generator.trainable_variables
       self.info_variables = self.g_variables + d.q_head.trainable_variables
+      if cfg.info_trains_trunk:
+        self.info_variables += d.trunk.trainable_variables
       self.opt_d, self.opt_g, self.opt_info = _adam(cfg), _adam(cfg), _adam(cfg)
       self.opt_d.build(self.d_variables)
       self.opt_g.build(self.g_variables)

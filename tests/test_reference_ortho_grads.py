@@ -1,4 +1,5 @@
-"""--reference_ortho_grads: which optimiser moves the orthogonal variables, and by what gradient.
+"""Which optimiser moves which variables, and by what gradient: --reference_ortho_grads (the
+orthogonal variables) and --info_trains_trunk (D's trunk).
 
 The released code's private orthogonal steps leave their gradient in `.grad`; D's Adam then steps
 the two orthogonal variables on the gradient of the last D-step call (the gradient-penalty call),
@@ -108,3 +109,23 @@ def test_disabled_regularisation_leaves_no_gradient_in_reference_mode():
   trainer = _trainer(reference_ortho_grads=True, orthogonal_reg=False)
   assert not trainer.leftover_ortho_grads
   assert not any(id(v) in {id(d) for d in trainer.d_variables} for v in trainer.ortho.variables)
+
+
+@pytest.mark.parametrize("trunk", [False, True])
+def test_info_adam_steps_the_trunk_on_the_info_gradient_only_with_info_trains_trunk(trunk):
+  trainer, _, applied = _run(info_trains_trunk=trunk)
+  trunk_vars = trainer.discriminator.trunk.trainable_variables
+  info_ids = {id(v) for v in trainer.info_variables}
+  assert all((id(v) in info_ids) == trunk for v in trunk_vars)
+  # D's Adam holds the trunk either way; the real/fake head never reaches the info Adam.
+  assert all(id(v) in applied["opt_d"] for v in trunk_vars)
+  head = trainer.discriminator.real_fake_head.trainable_variables
+  assert not any(id(v) in applied["opt_info"] for v in head)
+  if trunk:
+    grads = [applied["opt_info"][id(v)] for v in trunk_vars]
+    assert all(g is not None and np.all(np.isfinite(g)) for g in grads)
+    # The information loss reaches every trunk layer's kernel (a non-zero gradient).
+    kernels = [g for g, v in zip(grads, trunk_vars) if "kernel" in v.name]
+    assert kernels and all(np.abs(g).max() > 0 for g in kernels)
+  else:
+    assert not any(id(v) in applied["opt_info"] for v in trunk_vars)

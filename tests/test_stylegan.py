@@ -123,6 +123,7 @@ def test_block0_collapse_switch_reproduces_the_1x1_bug():
     ({"strategy": "mirrored"}, "--strategy=mirrored is not allowed with --g_type=stylegan"),
     ({"precision": "mixed_float16"}, "--precision=mixed_float16 is not allowed"),
     ({"jit_compile": True}, "--jit_compile=true is not allowed"),
+    ({"info_trains_trunk": True}, "--info_trains_trunk=true is not allowed"),
     ({"fade_steps": 3, "phase_steps": 2}, "--fade_steps=3 is not allowed"),
 ])
 def test_unsupported_settings_are_refused(overrides, message):

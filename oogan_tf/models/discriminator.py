@@ -1,8 +1,8 @@
 """The OOGAN discriminator: shared trunk, real/fake head and Q head (OOGAN or InfoGAN style).
 
 Layer lists follow reference-notes section 3. The three parts are separate Keras layers so their
-variables are separately addressable: the info step updates G + `q_head` only, never `trunk` or
-`real_fake_head`.
+variables are separately addressable: the info step updates G + `q_head` (+ `trunk` with
+info_trains_trunk), never `real_fake_head`.
 """
 
 from __future__ import annotations
