@@ -144,3 +144,47 @@ def instance_noise(shape, iteration, steps: int, key: tf.Tensor) -> tf.Tensor:
   t = float(steps)
   sigma = tf.maximum(0.0, (t - tf.cast(iteration, tf.float32)) / t)
   return sigma * tf.random.stateless_normal(shape, key)
+
+
+@dataclasses.dataclass(frozen=True)
+class ContrastivePairs:
+  """Image pairs for the contrastive regulariser: pair b shares code `shared[b]`, nothing else.
+
+  Attributes:
+    c: float32 [2, B, C] in [0, 1]: c[0, b] and c[1, b] are independent U(0, 1)^C draws except
+      in dimension shared[b], where both take c[0, b, shared[b]].
+    z: float32 [2, B, Z], independent standard normals.
+    shared: int32 [B] in [0, C), the shared code (the regulariser's class label).
+    category: int32 [2, B], independent categorical codes (zeros when K = 0).
+  """
+
+  c: tf.Tensor
+  z: tf.Tensor
+  shared: tf.Tensor
+  category: tf.Tensor
+
+  def shard(self, start, size: int) -> "ContrastivePairs":
+    """Pairs [start, start + size) of a global-batch draw (one replica's share)."""
+    rows = slice(start, start + size)
+    return ContrastivePairs(c=self.c[:, rows], z=self.z[:, rows], shared=self.shared[rows],
+                            category=self.category[:, rows])
+
+
+def sample_contrastive_pairs(key: tf.Tensor, batch_size: int, c_dim: int, z_dim: int,
+                             cat_dim: int = 0) -> ContrastivePairs:
+  """Draws B pairs for the contrastive regulariser from the stateless key int [2] (step_key).
+
+  Uniform codes in every iteration (no one-hot regime): the regulariser asks which single code a
+  pair of ordinary samples has in common.
+  """
+  keys = tf.random.experimental.stateless_split(tf.cast(key, tf.int64), 4)
+  c = tf.random.stateless_uniform((2, batch_size, c_dim), keys[0])
+  shared = tf.random.stateless_uniform((batch_size,), keys[1], 0, c_dim, dtype=tf.int32)
+  is_shared = tf.one_hot(shared, c_dim, on_value=True, off_value=False, dtype=tf.bool)
+  c = tf.stack([c[0], tf.where(is_shared, c[0], c[1])])
+  z = tf.random.stateless_normal((2, batch_size, z_dim), keys[2])
+  if cat_dim:
+    category = tf.random.stateless_uniform((2, batch_size), keys[3], 0, cat_dim, dtype=tf.int32)
+  else:
+    category = tf.zeros((2, batch_size), tf.int32)
+  return ContrastivePairs(c=c, z=z, shared=shared, category=category)

@@ -52,6 +52,14 @@ class TrainConfig:
     gp_weight: gradient-penalty weight (0 disables the extra D forward).
     lambda_info, gamma_onehot: weights of the code reconstruction and one-hot CE terms.
     lambda_cat: weight of the categorical code's CE (used only when model.cat_dim > 0).
+    cr_weight: weight of InfoGAN-CR's contrastive regulariser (oogan_tf.models.contrastive;
+      not part of OOGAN): > 0 adds a network H and the term cr_weight x CE(H(pair), shared
+      code) to the info step's loss (its Adam then also holds H). 0 (default) leaves it out.
+      The info step has an Adam of its own, so its weights (lambda_info, gamma_onehot,
+      lambda_cat, cr_weight) only act relative to each other: scaling all of them changes
+      nothing (Adam is invariant to the scale of the loss).
+    cr_start_step: the first iteration at which G receives the regulariser's gradient
+      (InfoGAN-CR turns it on late in training); H learns from iteration 0.
     code_schedule: "reference" | "paper" | "uniform" (oogan_tf.codes).
     orthogonal_reg: run the private orthogonal steps (False: ablation).
     reference_ortho_grads: also do what the released code does by accident: its private
@@ -118,6 +126,8 @@ class TrainConfig:
   lambda_info: float = 1.0
   gamma_onehot: float = 1.0
   lambda_cat: float = 1.0
+  cr_weight: float = 0.0
+  cr_start_step: int = 0
   code_schedule: str = "reference"
   orthogonal_reg: bool = True
   reference_ortho_grads: bool = False
@@ -156,6 +166,7 @@ class TrainConfig:
     _positive("sample_every_steps", self.sample_every_steps)
     _positive("keep_checkpoints", self.keep_checkpoints)
     _positive("instance_noise_steps", self.instance_noise_steps, 0)
+    _positive("cr_start_step", self.cr_start_step, 0)
     _positive("eval_every_steps", self.eval_every_steps, 0)
     _positive("standing_stats_batches", self.standing_stats_batches, 0)
     _positive("encoder_recalibration_batches", self.encoder_recalibration_batches, 0)
@@ -176,7 +187,7 @@ class TrainConfig:
       value = getattr(self, name)
       if not 0.0 <= value < 1.0:
         raise ValueError(f"--{name}={value} is not allowed; it must be in [0, 1)")
-    for name in ("gp_weight", "lambda_info", "gamma_onehot", "lambda_cat"):
+    for name in ("gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "cr_weight"):
       value = getattr(self, name)
       if not (value >= 0 and math.isfinite(value)):
         raise ValueError(f"--{name}={value} is not allowed; it must be finite and >= 0")
@@ -210,6 +221,8 @@ class TrainConfig:
       refuse("reference_ortho_grads=true", "--reference_ortho_grads=false")
     if self.info_trains_trunk:
       refuse("info_trains_trunk=true", "--info_trains_trunk=false")
+    if self.cr_weight:
+      refuse(f"cr_weight={self.cr_weight}", "--cr_weight=0")
 
   def _check_eval_metrics(self) -> None:
     # Deferred: the metrics registry imports scikit-learn, which only evaluation needs.

@@ -30,7 +30,7 @@ FLAG_GROUPS = {
                  "stylegan_start_size", "style_mixing", "stylegan_block0_collapse", "stylegan_frozen_c_noise", "stylegan_refade_final",
                  "stylegan_loss_gates"),
     "training": ("train_steps", "steps_per_loop", "learning_rate", "beta_1", "beta_2",
-                 "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "code_schedule",
+                 "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "cr_weight", "cr_start_step", "code_schedule",
                  "orthogonal_reg", "reference_ortho_grads", "info_trains_trunk", "instance_noise_steps", "ema_decay",
                  "precision", "jit_compile", "seed", "sample_seed"),
     "output": ("model_dir", "checkpoint_every_steps", "sample_every_steps", "keep_checkpoints",
@@ -139,6 +139,11 @@ def define_config_flags(skip: tuple[str, ...] = (),
       (floating, "gamma_onehot", d.gamma_onehot, "Weight of the one-hot cross-entropy."),
       (floating, "lambda_cat", d.lambda_cat, "Weight of the categorical code's cross-entropy "
        "(with --cat_dim > 0)."),
+      (floating, "cr_weight", d.cr_weight, "Weight of InfoGAN-CR's contrastive regulariser "
+       "(not part of OOGAN; 0 = off): G and a pair classifier H learn which code two images "
+       "share."),
+      (integer, "cr_start_step", d.cr_start_step, "First iteration at which G gets the "
+       "contrastive regulariser's gradient (H learns from the start)."),
       (enum, "code_schedule", d.code_schedule, SCHEDULES, "c sampling: reference "
        "(uniform/one-hot/dominant), paper (50/50) or uniform (no one-hot ablation)."),
       (boolean, "orthogonal_reg", d.orthogonal_reg, "Orthogonal regularisation of Q."),
@@ -189,7 +194,7 @@ _MODEL_FIELDS = ("image_size", "channels", "c_dim", "cat_dim", "z_dim", "g_type"
                  "stylegan_start_size")
 _TRAIN_FIELDS = (
     "dataset", "data_dir", "cache", "batch_size", "train_steps", "steps_per_loop",
-    "learning_rate", "beta_1", "beta_2", "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat",
+    "learning_rate", "beta_1", "beta_2", "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "cr_weight", "cr_start_step",
     "code_schedule", "orthogonal_reg", "reference_ortho_grads", "info_trains_trunk", "instance_noise_steps",
     "ema_decay", "precision", "jit_compile", "strategy", "num_gpus", "seed", "sample_seed",
     "checkpoint_every_steps", "sample_every_steps", "keep_checkpoints", "export_at_end",

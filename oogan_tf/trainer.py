@@ -9,6 +9,10 @@ One iteration n, in the released code's order:
   4. info step: resampled (z', c') for the same n; lambda * code reconstruction (Gaussian NLL or
      L1) + gamma * weighted one-hot CE (+ lambda_cat * the categorical code's CE, when the model
      has one); a third Adam over G + Q head (+ D's trunk with info_trains_trunk);
+     With cr_weight > 0 (InfoGAN-CR, not OOGAN) the info loss also has cr_weight * CE of H on
+     B code pairs sharing one code each (G draws both images of every pair in one call on 2B
+     codes; H classifies the shared code) and the info Adam also holds H; G gets this term's
+     gradient only from iteration cr_start_step on, H from the start;
   5. EMA of G's parameters.
 Before every training-mode D call (5 per iteration) each orthogonal layer takes one step of its
 private Adam, exactly where the reference's forward would take it. With reference_ortho_grads the
@@ -37,12 +41,14 @@ from oogan_tf.config import TrainConfig
 from oogan_tf.models import (OrthogonalRegularizer, build_networks, category_logits,
                              checkpoint_of, copy_non_trainable, count_params, split_q)
 from oogan_tf.models.adam import Adam
+from oogan_tf.models.contrastive import ContrastiveHead
 from oogan_tf.stylegan_trainer import StyleGANTrainer
 
 LOSS_KEYS = ("loss/d_total", "loss/d_hinge", "loss/gradient_penalty", "loss/g_adv", "loss/info",
              "loss/info_reconstruction", "loss/info_onehot", "d/score_real", "d/score_fake",
              "d/score_fake_g_step")
 CATEGORICAL_KEY = "loss/info_categorical"  # only for a model with a categorical code
+CONTRASTIVE_KEY = "loss/contrastive"  # only with cr_weight > 0
 
 
 class NonFiniteLossError(RuntimeError):
@@ -102,6 +108,12 @@ class Trainer:
       self.info_variables = self.g_variables + d.q_head.trainable_variables
       if cfg.info_trains_trunk:
         self.info_variables += d.trunk.trainable_variables
+      self.contrastive = None
+      if cfg.cr_weight > 0:
+        # In the info step's Adam, so that cr_weight weighs it against the information terms
+        # (a loss alone in its own Adam would move the same whatever its weight).
+        self.contrastive = ContrastiveHead(cfg.model, name="contrastive").build_for()
+        self.info_variables += self.contrastive.trainable_variables
       self.opt_d, self.opt_g, self.opt_info = _adam(cfg), _adam(cfg), _adam(cfg)
       self.opt_d.build(self.d_variables)
       self.opt_g.build(self.g_variables)
@@ -109,9 +121,11 @@ class Trainer:
       self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
     if self.strategy.num_replicas_in_sync > 1:
       # Global-batch statistics, as the single-device reference computes them.
-      for model in (self.generator, self.ema_generator, self.discriminator):
-        _synchronize_batch_norm(model)
+      for model in (self.generator, self.ema_generator, self.discriminator, self.contrastive):
+        if model is not None:
+          _synchronize_batch_norm(model)
     self.metric_keys = (LOSS_KEYS + (CATEGORICAL_KEY,) * bool(cfg.model.cat_dim) +
+                        (CONTRASTIVE_KEY,) * (self.contrastive is not None) +
                         tuple(f"ortho/{n}" for n in self.ortho.names))
     self.train_loop = tf.function(self._train_loop)
     # The step has no tensor-dependent Python control flow, so AutoGraph need not transpile it
@@ -125,9 +139,11 @@ class Trainer:
 
     (Random draws are keyed by the iteration, so there is no RNG state to save.)
     """
+    extra = {} if self.contrastive is None else {"contrastive": self.contrastive}
     return checkpoint_of(
         self.step, self.networks, opt_d=self.opt_d, opt_g=self.opt_g, opt_info=self.opt_info,
-        ortho_optimizers={name: opt for name, opt in zip(self.ortho.names, self.ortho.optimizers)})
+        ortho_optimizers={name: opt for name, opt in zip(self.ortho.names, self.ortho.optimizers)},
+        **extra)
 
   @property
   def iteration(self) -> int:
@@ -139,7 +155,9 @@ class Trainer:
     return {"generator": count_params(self.generator.trainable_variables),
             "d_trunk": count_params(d.trunk.trainable_variables),
             "d_real_fake_head": count_params(d.real_fake_head.trainable_variables),
-            "q_head": count_params(d.q_head.trainable_variables)}
+            "q_head": count_params(d.q_head.trainable_variables),
+            **({} if self.contrastive is None else
+               {"contrastive": count_params(self.contrastive.trainable_variables)})}
 
   def sync_ema_buffers(self) -> None:
     """Gives the EMA generator the live G's BatchNorm statistics and spectral-norm vectors."""
@@ -251,14 +269,38 @@ class Trainer:
         categorical = losses.categorical_cross_entropy(category_logits(q, m),
                                                        info_sample.category)
         info += cfg.lambda_cat * categorical
+      if self.contrastive is not None:
+        contrastive = self._contrastive_loss(key(4), n, start, b)
+        info += cfg.cr_weight * contrastive
     self._apply(self.opt_info, info_tape, info, self.info_variables, leftover)
 
     values = [d_loss, d_hinge, gp, g_loss, info, rec, onehot, tf.reduce_mean(real_scores),
               tf.reduce_mean(fake_scores), tf.reduce_mean(fake_scores_g)]
     if m.cat_dim:
       values.append(categorical)
+    if self.contrastive is not None:
+      values.append(contrastive)
     values += list(ortho_values)
     return dict(zip(self.metric_keys, values))
+
+  def _contrastive_loss(self, key: tf.Tensor, n: tf.Tensor, start, b: int) -> tf.Tensor:
+    """H's cross-entropy (float32 scalar) on b pairs drawn for iteration n; call on the info tape.
+
+    H learns from iteration 0; G receives the loss's gradient only from cr_start_step on. The
+    gate is a gradient gate, not control flow: a cond around BatchNorm's cross-replica
+    statistics cannot run under MirroredStrategy.
+    """
+    cfg, m = self.cfg, self.cfg.model
+    pairs = codes_lib.sample_contrastive_pairs(key, cfg.batch_size, m.c_dim, m.z_dim,
+                                               m.cat_dim).shard(start, b)
+    code = codes_lib.generator_code(tf.reshape(pairs.c, (2 * b, m.c_dim)),
+                                    tf.reshape(pairs.category, (2 * b,)), m.cat_dim)
+    # One G call for both images of every pair: one set of BatchNorm statistics.
+    images = self.generator((code, tf.reshape(pairs.z, (2 * b, m.z_dim))), training=True)
+    gate = tf.cast(n >= cfg.cr_start_step, images.dtype)
+    images = tf.stop_gradient(images) + gate * (images - tf.stop_gradient(images))
+    logits = self.contrastive(tf.concat([images[:b], images[b:]], axis=-1), training=True)
+    return losses.categorical_cross_entropy(logits, pairs.shared)
 
   def _train_loop(self, iterator, num_steps: tf.Tensor) -> dict[str, tf.Tensor]:
     """Runs `num_steps` iterations; returns each metric's mean over them (float32 scalars)."""

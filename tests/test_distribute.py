@@ -1,6 +1,7 @@
 """tf.distribute: MirroredStrategy on 2 logical CPUs equals one device on the same global batch;
 checkpoints restore across replica counts; a 2-process MultiWorkerMirroredStrategy run trains."""
 
+import dataclasses
 import json
 import os
 import socket
@@ -25,18 +26,27 @@ def _global_batches():
   return tf.data.Dataset.from_tensor_slices(images).repeat()
 
 
+_STRATEGIES = []
+
+
 def _mirrored():
-  devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
-  assert len(devices) == 2, "conftest splits the CPU into two logical devices"
-  return tf.distribute.MirroredStrategy(devices)
+  # One strategy per process: the train loop of a second MirroredStrategy made in the same
+  # process aborted its all-reduces with a collective shape mismatch (either config second).
+  if not _STRATEGIES:
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
+    assert len(devices) == 2, "conftest splits the CPU into two logical devices"
+    _STRATEGIES.append(tf.distribute.MirroredStrategy(devices))
+  return _STRATEGIES[0]
 
 
 @pytest.mark.slow
-def test_mirrored_two_replicas_match_one_device():
-  single = new_trainer(CFG)
+@pytest.mark.parametrize("cfg", [CFG, dataclasses.replace(CFG, cr_weight=1.0, cr_start_step=1)],
+                         ids=["oogan", "contrastive"])
+def test_mirrored_two_replicas_match_one_device(cfg):
+  single = new_trainer(cfg)
   out_single = single.train_loop(iter(_global_batches()), tf.constant(3, tf.int64))
   strategy = _mirrored()
-  mirrored = new_trainer(CFG, strategy)
+  mirrored = new_trainer(cfg, strategy)
   assert strategy.num_replicas_in_sync == 2 and mirrored.per_replica_batch == 4
   dist = iter(strategy.experimental_distribute_dataset(_global_batches()))
   out_mirrored = mirrored.train_loop(dist, tf.constant(3, tf.int64))
@@ -55,7 +65,7 @@ def test_mirrored_two_replicas_match_one_device():
   # A checkpoint written under 2 replicas restores into a single-device trainer.
   path = mirrored.checkpoint().save(os.path.join(os.environ.get("TMPDIR", "/tmp"),
                                                  f"oogan_mirrored_{os.getpid()}", "ckpt"))
-  restored = new_trainer(CFG)
+  restored = new_trainer(cfg)
   restored.checkpoint().restore(path).assert_existing_objects_matched()
   assert int(restored.step) == 3
   for a, b in zip(restored.discriminator.trainable_variables,
