@@ -12,6 +12,7 @@ from oogan_tf.config import TrainConfig
 from oogan_tf.models import ModelConfig
 from oogan_tf.models.contrastive import ContrastiveHead
 from oogan_tf.trainer import CONTRASTIVE_KEY, new_trainer
+from recording import record_applies
 from tiny import TINY_MODEL
 
 B, C, Z = 64, 6, 5
@@ -58,17 +59,7 @@ def _one_iteration(cr_weight):
   if cr_weight not in _RUNS:
     trainer = new_trainer(TrainConfig(model=TINY_MODEL, batch_size=8, train_steps=1,
                                       cr_weight=cr_weight))
-    applied = {}
-    for name in ("opt_d", "opt_g", "opt_info"):
-      opt = getattr(trainer, name)
-      original = opt.apply
-
-      def recording_apply(grads, variables, _name=name, _apply=original):
-        applied[_name] = {id(v): (None if g is None else tf.convert_to_tensor(g).numpy())
-                          for g, v in zip(grads, variables)}
-        return _apply(grads, variables)
-
-      opt.apply = recording_apply
+    applied = record_applies(trainer)
     real = tf.random.stateless_uniform((8, 32, 32, 1), (1, 2), -1.0, 1.0)
     metrics = trainer.replica_step(real)
     _RUNS[cr_weight] = (trainer, applied, metrics)

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from oogan_tf.config import TrainConfig
 from oogan_tf.trainer import new_trainer
+from recording import record_applies
 from tiny import TINY_MODEL
 
 TINY = TINY_MODEL
@@ -24,7 +25,7 @@ def _trainer(**kw):
 
 def _record(trainer):
   """Runs one eager iteration; returns (private-step gradients per call, applied grads per opt)."""
-  steps, applied = [], {}
+  steps = []
   ortho = trainer.ortho
   original_step = ortho.step_with_gradients
 
@@ -34,16 +35,7 @@ def _record(trainer):
     return values, grads
 
   ortho.step_with_gradients = recording_step
-  for name in ("opt_d", "opt_g", "opt_info"):
-    opt = getattr(trainer, name)
-    original_apply = opt.apply
-
-    def recording_apply(grads, variables, _name=name, _apply=original_apply):
-      applied[_name] = {id(v): (None if g is None else tf.convert_to_tensor(g).numpy())
-                        for g, v in zip(grads, variables)}
-      return _apply(grads, variables)
-
-    opt.apply = recording_apply
+  applied = record_applies(trainer)
   real = tf.random.stateless_uniform((8, 32, 32, 1), (1, 2), -1.0, 1.0)
   trainer.replica_step(real)
   return steps, applied
