@@ -16,6 +16,7 @@ from oogan_tf.models.model_config import ModelConfig
 SCHEDULES = ("reference", "paper", "uniform")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+INFO_UPDATES = ("separate", "joint")
 # Seeds feed numpy (uint32) and TF's int64 stateless keys; this bound suits both.
 MAX_SEED = 2**31 - 1
 
@@ -49,6 +50,15 @@ class TrainConfig:
     train_steps: total iterations; the run stops when the iteration counter reaches it.
     steps_per_loop: iterations per compiled call (logging/checkpoint granularity).
     learning_rate, beta_1, beta_2, epsilon: the three Adams (D, G, info).
+    d_lr_ratio: D's Adam runs at learning_rate x d_lr_ratio (two time-scale updates; InfoGAN-CR
+      trains D at twice G's rate). 1 (default): every Adam at learning_rate.
+    info_update: how the information loss (code reconstruction, one-hot CE, categorical CE)
+      reaches the networks. "separate" (OOGAN, default): a third step after the D and G steps,
+      with fresh codes and its own Adam over G and the Q head, so its weights only act relative
+      to each other. "joint" (InfoGAN): no third step; the information loss of the D step's
+      fake batch is added to D's loss (D's Adam then holds the Q head beside the trunk, which
+      it trains too) and that of the G step's batch to G's loss, so lambda_info, gamma_onehot
+      and lambda_cat weigh it against the adversarial loss. One G and one D forward cheaper.
     gp_weight: gradient-penalty weight (0 disables the extra D forward).
     lambda_info, gamma_onehot: weights of the code reconstruction and one-hot CE terms.
     lambda_cat: weight of the categorical code's CE (used only when model.cat_dim > 0).
@@ -119,6 +129,7 @@ class TrainConfig:
   train_steps: int = 50_000
   steps_per_loop: int = 25
   learning_rate: float = 1e-4
+  d_lr_ratio: float = 1.0
   beta_1: float = 0.5
   beta_2: float = 0.99
   epsilon: float = 1e-8
@@ -132,6 +143,7 @@ class TrainConfig:
   orthogonal_reg: bool = True
   reference_ortho_grads: bool = False
   info_trains_trunk: bool = False
+  info_update: str = "separate"
   instance_noise_steps: int = 0
   ema_decay: float = 0.999
   precision: str = "float32"
@@ -179,7 +191,10 @@ class TrainConfig:
     _choice("strategy", self.strategy, STRATEGIES)
     # `not x > 0` and `not lo <= x < hi` also reject NaN; infinities are rejected explicitly,
     # so no bad value reaches the first step (where it would surface as a NaN loss).
-    for name in ("learning_rate", "epsilon"):
+    _choice("info_update", self.info_update, INFO_UPDATES)
+    if self.info_update == "joint":
+      self._check_joint_info()
+    for name in ("learning_rate", "epsilon", "d_lr_ratio"):
       value = getattr(self, name)
       if not (value > 0 and math.isfinite(value)):
         raise ValueError(f"--{name}={value} is not allowed; it must be finite and > 0")
@@ -223,6 +238,25 @@ class TrainConfig:
       refuse("info_trains_trunk=true", "--info_trains_trunk=false")
     if self.cr_weight:
       refuse(f"cr_weight={self.cr_weight}", "--cr_weight=0")
+    if self.info_update != "separate":
+      refuse(f"info_update={self.info_update}", "--info_update=separate")
+    if self.d_lr_ratio != 1.0:
+      refuse(f"d_lr_ratio={self.d_lr_ratio}", "--d_lr_ratio=1")
+
+  def _check_joint_info(self) -> None:
+    # These switches are defined on the separate info step, which joint mode does not run.
+    def refuse(flag: str, why: str) -> None:
+      raise ValueError(f"--{flag} is not allowed with --info_update=joint: {why}; use "
+                       "--info_update=separate")
+    if self.info_trains_trunk:
+      refuse("info_trains_trunk=true", "joint mode always trains the trunk on the information "
+             "loss (it is in D's loss)")
+    if self.reference_ortho_grads:
+      refuse("reference_ortho_grads=true", "the released code's leftover gradients are defined "
+             "for its separate info step")
+    if self.cr_weight:
+      refuse(f"cr_weight={self.cr_weight}", "the contrastive regulariser is trained in the info "
+             "step")
 
   def _check_eval_metrics(self) -> None:
     # Deferred: the metrics registry imports scikit-learn, which only evaluation needs.

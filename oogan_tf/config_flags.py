@@ -15,7 +15,7 @@ from typing import Sequence
 from absl import flags
 
 from oogan_tf import shared_flags
-from oogan_tf.config import PRECISIONS, SCHEDULES, STRATEGIES, TrainConfig
+from oogan_tf.config import INFO_UPDATES, PRECISIONS, SCHEDULES, STRATEGIES, TrainConfig
 from oogan_tf.data.config import DATASETS
 from oogan_tf.models.model_config import (G_OUTPUTS, G_TYPES, Q_TYPES, SPECTRAL_NORM, UPSAMPLE,
                                           ModelConfig)
@@ -29,9 +29,9 @@ FLAG_GROUPS = {
     "stylegan": ("style_dim", "mapping_layers", "phase_steps", "fade_steps",
                  "stylegan_start_size", "style_mixing", "stylegan_block0_collapse", "stylegan_frozen_c_noise", "stylegan_refade_final",
                  "stylegan_loss_gates"),
-    "training": ("train_steps", "steps_per_loop", "learning_rate", "beta_1", "beta_2",
+    "training": ("train_steps", "steps_per_loop", "learning_rate", "d_lr_ratio", "beta_1", "beta_2",
                  "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "cr_weight", "cr_start_step", "code_schedule",
-                 "orthogonal_reg", "reference_ortho_grads", "info_trains_trunk", "instance_noise_steps", "ema_decay",
+                 "orthogonal_reg", "reference_ortho_grads", "info_trains_trunk", "info_update", "instance_noise_steps", "ema_decay",
                  "precision", "jit_compile", "seed", "sample_seed"),
     "output": ("model_dir", "checkpoint_every_steps", "sample_every_steps", "keep_checkpoints",
                "export_at_end", "eval_every_steps", "eval_metrics", "eval_sizes_scale",
@@ -132,6 +132,8 @@ def define_config_flags(skip: tuple[str, ...] = (),
       (integer, "train_steps", d.train_steps, "Total training iterations."),
       (integer, "steps_per_loop", d.steps_per_loop, "Iterations per compiled call."),
       (floating, "learning_rate", d.learning_rate, "Adam learning rate of D, G and info."),
+      (floating, "d_lr_ratio", d.d_lr_ratio, "D's learning rate = --learning_rate x this "
+       "(two time-scale updates; InfoGAN-CR uses 2)."),
       (floating, "beta_1", d.beta_1, "Adam beta_1."),
       (floating, "beta_2", d.beta_2, "Adam beta_2."),
       (floating, "gp_weight", d.gp_weight, "Gradient-penalty weight (0 = off)."),
@@ -152,6 +154,9 @@ def define_config_flags(skip: tuple[str, ...] = (),
        "step) and added to their info gradients (info step)."),
       (boolean, "info_trains_trunk", d.info_trains_trunk, "The information loss also trains D's "
        "shared trunk (InfoGAN's sharing); the released code trains only G and the Q head on it."),
+      (enum, "info_update", d.info_update, INFO_UPDATES, "separate (OOGAN): a third step with "
+       "its own Adam trains G and Q on the information loss; joint (InfoGAN): the information "
+       "loss is added to D's and G's losses, weighted against the adversarial loss."),
       (integer, "instance_noise_steps", d.instance_noise_steps, "Anneal Gaussian noise on "
        "real images from sigma 1 to 0 over this many iterations (0 = off)."),
       (floating, "ema_decay", d.ema_decay, "EMA decay of G's parameters."),
@@ -194,9 +199,9 @@ _MODEL_FIELDS = ("image_size", "channels", "c_dim", "cat_dim", "z_dim", "g_type"
                  "stylegan_start_size")
 _TRAIN_FIELDS = (
     "dataset", "data_dir", "cache", "batch_size", "train_steps", "steps_per_loop",
-    "learning_rate", "beta_1", "beta_2", "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "cr_weight", "cr_start_step",
-    "code_schedule", "orthogonal_reg", "reference_ortho_grads", "info_trains_trunk", "instance_noise_steps",
-    "ema_decay", "precision", "jit_compile", "strategy", "num_gpus", "seed", "sample_seed",
+    "learning_rate", "d_lr_ratio", "beta_1", "beta_2", "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "cr_weight", "cr_start_step",
+    "code_schedule", "orthogonal_reg", "reference_ortho_grads", "info_trains_trunk", "info_update",
+    "instance_noise_steps", "ema_decay", "precision", "jit_compile", "strategy", "num_gpus", "seed", "sample_seed",
     "checkpoint_every_steps", "sample_every_steps", "keep_checkpoints", "export_at_end",
     "eval_every_steps", "eval_metrics", "eval_sizes_scale", "inception_weights",
     "standing_stats_batches", "encoder_recalibration_batches", "phase_steps", "fade_steps",

@@ -14,6 +14,10 @@ One iteration n, in the released code's order:
      codes; H classifies the shared code) and the info Adam also holds H; G gets this term's
      gradient only from iteration cr_start_step on, H from the start;
   5. EMA of G's parameters.
+With info_update="joint" (InfoGAN) step 4 is not run: the information loss of step 1's codes on
+D's Q output is added to D's loss in step 2 (on the detached x_fake; D's Adam then also holds the
+Q head) and to G's loss in step 3 (on the same x_fake), each from the forward the step makes
+anyway.
 Before every training-mode D call (5 per iteration) each orthogonal layer takes one step of its
 private Adam, exactly where the reference's forward would take it. With reference_ortho_grads the
 gradient of the last private step before the D update (and before the info forward) is also
@@ -55,9 +59,9 @@ class NonFiniteLossError(RuntimeError):
   """A loss became NaN or infinite; the run stops without saving the corrupted state."""
 
 
-def _adam(cfg: TrainConfig) -> Adam:
+def _adam(cfg: TrainConfig, lr_ratio: float = 1.0) -> Adam:
   # float16 gradients underflow without loss scaling.
-  return Adam(cfg.learning_rate, cfg.beta_1, cfg.beta_2, cfg.epsilon,
+  return Adam(cfg.learning_rate * lr_ratio, cfg.beta_1, cfg.beta_2, cfg.epsilon,
               loss_scaling=cfg.precision == "mixed_float16")
 
 
@@ -101,11 +105,17 @@ class Trainer:
       self.ortho = OrthogonalRegularizer(d.orthogonal_layers, enabled=cfg.orthogonal_reg)
       # Whether the private steps' gradients also reach D's and the info Adam (reference).
       self.leftover_ortho_grads = cfg.reference_ortho_grads and cfg.orthogonal_reg
+      self.joint_info = cfg.info_update == "joint"
       self.d_variables = d.trunk.trainable_variables + d.real_fake_head.trainable_variables
       if self.leftover_ortho_grads:
         self.d_variables += self.ortho.variables
       self.g_variables = self.generator.trainable_variables
-      self.info_variables = self.g_variables + d.q_head.trainable_variables
+      if self.joint_info:
+        # InfoGAN: Q's loss is part of D's loss; there is no info step, so its Adam holds nothing.
+        self.d_variables += d.q_head.trainable_variables
+        self.info_variables = []
+      else:
+        self.info_variables = self.g_variables + d.q_head.trainable_variables
       if cfg.info_trains_trunk:
         self.info_variables += d.trunk.trainable_variables
       self.contrastive = None
@@ -114,7 +124,7 @@ class Trainer:
         # (a loss alone in its own Adam would move the same whatever its weight).
         self.contrastive = ContrastiveHead(cfg.model, name="contrastive").build_for()
         self.info_variables += self.contrastive.trainable_variables
-      self.opt_d, self.opt_g, self.opt_info = _adam(cfg), _adam(cfg), _adam(cfg)
+      self.opt_d, self.opt_g, self.opt_info = _adam(cfg, cfg.d_lr_ratio), _adam(cfg), _adam(cfg)
       self.opt_d.build(self.d_variables)
       self.opt_g.build(self.g_variables)
       self.opt_info.build(self.info_variables)
@@ -232,7 +242,7 @@ class Trainer:
         real_scores, _ = D(real, training=True)
         with d_tape.stop_recording():
           _, leftover = self._orthogonal_step()
-        fake_scores, _ = D(fake_sg, training=True)
+        fake_scores, q_fake = D(fake_sg, training=True)
         d_hinge = losses.d_hinge_loss(real_scores, fake_scores)
         if cfg.gp_weight > 0:
           alpha = local_rows(tf.random.stateless_uniform((cfg.batch_size, 1, 1, 1), key(3)))
@@ -243,36 +253,34 @@ class Trainer:
         else:
           gp = tf.constant(0.0)
         d_loss = d_hinge + cfg.gp_weight * gp
+        if self.joint_info:
+          d_loss += self._information_loss(sample, q_fake)[0]
       self._apply(self.opt_d, d_tape, d_loss, self.d_variables, leftover)
 
       with g_tape.stop_recording():
         self._orthogonal_step()
-      fake_scores_g, _ = D(fake, training=True)
+      fake_scores_g, q_g = D(fake, training=True)
       g_loss = losses.g_hinge_loss(fake_scores_g)
-    self._apply(self.opt_g, g_tape, g_loss, self.g_variables)
-
-    info_sample = codes_lib.sample_codes(key(1), n, cfg.batch_size, m.c_dim, m.z_dim,
-                                         cfg.code_schedule, m.cat_dim).shard(start, b)
-    info_code = codes_lib.generator_code(info_sample.c, info_sample.category, m.cat_dim)
-    _, leftover = self._orthogonal_step()
-    with tf.GradientTape() as info_tape:
-      fake2 = G((info_code, info_sample.z), training=True)
-      _, q = D(fake2, training=True)
-      mu, log_sigma = split_q(q, m.c_dim, m.probabilistic_q)
-      if log_sigma is not None:
-        rec = losses.gaussian_nll(info_sample.c, mu, log_sigma)
+      if self.joint_info:
+        info, rec, onehot, categorical = self._information_loss(sample, q_g)
+        g_total = g_loss + info
       else:
-        rec = losses.l1_loss(info_sample.c, mu)
-      onehot = losses.one_hot_cross_entropy(mu, info_sample.target, info_sample.ce_weight)
-      info = cfg.lambda_info * rec + cfg.gamma_onehot * onehot
-      if m.cat_dim:
-        categorical = losses.categorical_cross_entropy(category_logits(q, m),
-                                                       info_sample.category)
-        info += cfg.lambda_cat * categorical
-      if self.contrastive is not None:
-        contrastive = self._contrastive_loss(key(4), n, start, b)
-        info += cfg.cr_weight * contrastive
-    self._apply(self.opt_info, info_tape, info, self.info_variables, leftover)
+        g_total = g_loss
+    self._apply(self.opt_g, g_tape, g_total, self.g_variables)
+
+    if not self.joint_info:
+      info_sample = codes_lib.sample_codes(key(1), n, cfg.batch_size, m.c_dim, m.z_dim,
+                                           cfg.code_schedule, m.cat_dim).shard(start, b)
+      info_code = codes_lib.generator_code(info_sample.c, info_sample.category, m.cat_dim)
+      _, leftover = self._orthogonal_step()
+      with tf.GradientTape() as info_tape:
+        fake2 = G((info_code, info_sample.z), training=True)
+        _, q = D(fake2, training=True)
+        info, rec, onehot, categorical = self._information_loss(info_sample, q)
+        if self.contrastive is not None:
+          contrastive = self._contrastive_loss(key(4), n, start, b)
+          info += cfg.cr_weight * contrastive
+      self._apply(self.opt_info, info_tape, info, self.info_variables, leftover)
 
     values = [d_loss, d_hinge, gp, g_loss, info, rec, onehot, tf.reduce_mean(real_scores),
               tf.reduce_mean(fake_scores), tf.reduce_mean(fake_scores_g)]
@@ -282,6 +290,26 @@ class Trainer:
       values.append(contrastive)
     values += list(ortho_values)
     return dict(zip(self.metric_keys, values))
+
+  def _information_loss(self, sample: codes_lib.CodeSample, q: tf.Tensor):
+    """The weighted information loss of Q's output q [b, Q'] on G(sample) (float32 scalars).
+
+    Returns (lambda_info * rec + gamma_onehot * onehot [+ lambda_cat * categorical], rec,
+    onehot, categorical or None without a categorical code).
+    """
+    cfg, m = self.cfg, self.cfg.model
+    mu, log_sigma = split_q(q, m.c_dim, m.probabilistic_q)
+    if log_sigma is not None:
+      rec = losses.gaussian_nll(sample.c, mu, log_sigma)
+    else:
+      rec = losses.l1_loss(sample.c, mu)
+    onehot = losses.one_hot_cross_entropy(mu, sample.target, sample.ce_weight)
+    info = cfg.lambda_info * rec + cfg.gamma_onehot * onehot
+    categorical = None
+    if m.cat_dim:
+      categorical = losses.categorical_cross_entropy(category_logits(q, m), sample.category)
+      info += cfg.lambda_cat * categorical
+    return info, rec, onehot, categorical
 
   def _contrastive_loss(self, key: tf.Tensor, n: tf.Tensor, start, b: int) -> tf.Tensor:
     """H's cross-entropy (float32 scalar) on b pairs drawn for iteration n; call on the info tape.
