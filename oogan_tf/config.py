@@ -82,6 +82,9 @@ class TrainConfig:
       G and the Q head on it (False, the default). With the paper's Q (`q_type="paper"`), whose
       every layer is orthogonally regularised and per-channel after the first, the trunk is the
       only place a non-linear code reader can be learnt.
+    info_noise: std of Gaussian noise added to G's images before Q reads them in the info step
+      (0: off). Q then cannot read the codes from faint marks that real images never have, so
+      G must express them in what survives the noise (the sprite's geometry).
     instance_noise_steps: Gaussian noise on real images with sigma falling 1 -> 0 over this many
       iterations (0: off; the reference uses 10% of the run on dSprites).
     ema_decay: EMA of G's parameters.
@@ -144,6 +147,7 @@ class TrainConfig:
   reference_ortho_grads: bool = False
   info_trains_trunk: bool = False
   info_update: str = "separate"
+  info_noise: float = 0.0
   instance_noise_steps: int = 0
   ema_decay: float = 0.999
   precision: str = "float32"
@@ -202,7 +206,8 @@ class TrainConfig:
       value = getattr(self, name)
       if not 0.0 <= value < 1.0:
         raise ValueError(f"--{name}={value} is not allowed; it must be in [0, 1)")
-    for name in ("gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "cr_weight"):
+    for name in ("gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "cr_weight",
+                 "info_noise"):
       value = getattr(self, name)
       if not (value >= 0 and math.isfinite(value)):
         raise ValueError(f"--{name}={value} is not allowed; it must be finite and >= 0")
@@ -242,6 +247,8 @@ class TrainConfig:
       refuse(f"info_update={self.info_update}", "--info_update=separate")
     if self.d_lr_ratio != 1.0:
       refuse(f"d_lr_ratio={self.d_lr_ratio}", "--d_lr_ratio=1")
+    if self.info_noise:
+      refuse(f"info_noise={self.info_noise}", "--info_noise=0")
 
   def _check_joint_info(self) -> None:
     # These switches are defined on the separate info step, which joint mode does not run.
@@ -257,6 +264,8 @@ class TrainConfig:
     if self.cr_weight:
       refuse(f"cr_weight={self.cr_weight}", "the contrastive regulariser is trained in the info "
              "step")
+    if self.info_noise:
+      refuse(f"info_noise={self.info_noise}", "the noise is added in the info step")
 
   def _check_eval_metrics(self) -> None:
     # Deferred: the metrics registry imports scikit-learn, which only evaluation needs.

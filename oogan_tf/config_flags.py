@@ -31,7 +31,7 @@ FLAG_GROUPS = {
                  "stylegan_loss_gates"),
     "training": ("train_steps", "steps_per_loop", "learning_rate", "d_lr_ratio", "beta_1", "beta_2",
                  "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "cr_weight", "cr_start_step", "code_schedule",
-                 "orthogonal_reg", "reference_ortho_grads", "info_trains_trunk", "info_update", "instance_noise_steps", "ema_decay",
+                 "orthogonal_reg", "reference_ortho_grads", "info_trains_trunk", "info_update", "info_noise", "instance_noise_steps", "ema_decay",
                  "precision", "jit_compile", "seed", "sample_seed"),
     "output": ("model_dir", "checkpoint_every_steps", "sample_every_steps", "keep_checkpoints",
                "export_at_end", "eval_every_steps", "eval_metrics", "eval_sizes_scale",
@@ -157,6 +157,8 @@ def define_config_flags(skip: tuple[str, ...] = (),
       (enum, "info_update", d.info_update, INFO_UPDATES, "separate (OOGAN): a third step with "
        "its own Adam trains G and Q on the information loss; joint (InfoGAN): the information "
        "loss is added to D's and G's losses, weighted against the adversarial loss."),
+      (floating, "info_noise", d.info_noise, "Std of Gaussian noise on G's images before Q "
+       "reads them in the info step (0 = off), so codes must survive it."),
       (integer, "instance_noise_steps", d.instance_noise_steps, "Anneal Gaussian noise on "
        "real images from sigma 1 to 0 over this many iterations (0 = off)."),
       (floating, "ema_decay", d.ema_decay, "EMA decay of G's parameters."),
@@ -201,7 +203,7 @@ _TRAIN_FIELDS = (
     "dataset", "data_dir", "cache", "batch_size", "train_steps", "steps_per_loop",
     "learning_rate", "d_lr_ratio", "beta_1", "beta_2", "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "cr_weight", "cr_start_step",
     "code_schedule", "orthogonal_reg", "reference_ortho_grads", "info_trains_trunk", "info_update",
-    "instance_noise_steps", "ema_decay", "precision", "jit_compile", "strategy", "num_gpus", "seed", "sample_seed",
+    "info_noise", "instance_noise_steps", "ema_decay", "precision", "jit_compile", "strategy", "num_gpus", "seed", "sample_seed",
     "checkpoint_every_steps", "sample_every_steps", "keep_checkpoints", "export_at_end",
     "eval_every_steps", "eval_metrics", "eval_sizes_scale", "inception_weights",
     "standing_stats_batches", "encoder_recalibration_batches", "phase_steps", "fade_steps",

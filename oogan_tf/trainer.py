@@ -8,7 +8,8 @@ One iteration n, in the released code's order:
   3. G step: -mean D(x_fake) on the same x_fake, scored by the updated D; Adam over G;
   4. info step: resampled (z', c') for the same n; lambda * code reconstruction (Gaussian NLL or
      L1) + gamma * weighted one-hot CE (+ lambda_cat * the categorical code's CE, when the model
-     has one); a third Adam over G + Q head (+ D's trunk with info_trains_trunk);
+     has one), Q reading G's images plus info_noise x N(0, 1); a third Adam over G + Q head
+     (+ D's trunk with info_trains_trunk);
      With cr_weight > 0 (InfoGAN-CR, not OOGAN) the info loss also has cr_weight * CE of H on
      B code pairs sharing one code each (G draws both images of every pair in one call on 2B
      codes; H classifies the shared code) and the info Adam also holds H; G gets this term's
@@ -275,6 +276,10 @@ class Trainer:
       _, leftover = self._orthogonal_step()
       with tf.GradientTape() as info_tape:
         fake2 = G((info_code, info_sample.z), training=True)
+        if cfg.info_noise > 0:
+          shape = tf.concat([[cfg.batch_size], tf.shape(fake2)[1:]], axis=0)
+          noise = local_rows(tf.random.stateless_normal(shape, key(5)))
+          fake2 = fake2 + tf.cast(cfg.info_noise * noise, fake2.dtype)
         _, q = D(fake2, training=True)
         info, rec, onehot, categorical = self._information_loss(info_sample, q)
         if self.contrastive is not None:

@@ -1,4 +1,5 @@
-"""--info_update=joint (InfoGAN's weighting) and --d_lr_ratio: which Adam moves what, by what loss.
+"""How the information loss reaches the networks: --info_update=joint (InfoGAN's weighting),
+--d_lr_ratio and --info_noise. Which Adam moves what, by what loss.
 
 In joint mode there is no info step: D's Adam holds the Q head and steps it (and the trunk) on
 hinge + gradient penalty + information loss, G's Adam steps G on its adversarial loss + the
@@ -94,6 +95,22 @@ def test_d_lr_ratio_sets_only_ds_learning_rate(ratio):
   assert float(trainer.opt_info.learning_rate) == pytest.approx(1e-4)
 
 
+def test_info_noise_changes_only_the_info_steps_gradient():
+  _, clean, _ = _run()
+  _, noisy, _ = _run(info_noise=0.5)
+  _, again, _ = _run(info_noise=0.5, seed=0)  # a second trainer: the noise is keyed, not stateful
+  # D and G steps come before the info step: untouched by the noise.
+  for name in ("opt_d", "opt_g"):
+    for a, b in zip(clean[name].values(), noisy[name].values()):
+      if a is not None:
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+  clean_info, noisy_info = list(clean["opt_info"].values()), list(noisy["opt_info"].values())
+  assert max(np.abs(a - b).max() for a, b in zip(clean_info, noisy_info) if a is not None) > 0
+  for a, b in zip(noisy_info, again["opt_info"].values()):
+    if a is not None:
+      np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("kw, message", [
     ({"info_update": "both"}, "--info_update='both' is not allowed"),
     ({"info_update": "joint", "info_trains_trunk": True},
@@ -102,6 +119,9 @@ def test_d_lr_ratio_sets_only_ds_learning_rate(ratio):
      "--reference_ortho_grads=true is not allowed with --info_update=joint"),
     ({"info_update": "joint", "cr_weight": 1.0},
      "--cr_weight=1.0 is not allowed with --info_update=joint"),
+    ({"info_update": "joint", "info_noise": 0.5},
+     "--info_noise=0.5 is not allowed with --info_update=joint"),
+    ({"info_noise": -0.1}, "--info_noise=-0.1 is not allowed"),
     ({"d_lr_ratio": 0.0}, "--d_lr_ratio=0.0 is not allowed"),
     ({"d_lr_ratio": float("inf")}, "--d_lr_ratio=inf is not allowed"),
 ])
