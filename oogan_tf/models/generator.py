@@ -1,4 +1,5 @@
-"""The OOGAN generator G(c, z): input block (compete-free or InfoGAN-style), UpBlocks, 1x1 + tanh.
+"""The OOGAN generator G(c, z): input block (compete-free, InfoGAN-style or MLP), UpBlocks, 1x1 +
+tanh.
 
 Layer lists and widths follow reference-notes section 2. Channels-last throughout.
 """
@@ -77,6 +78,41 @@ class InfoGANInput(layers.BuiltOnFirstCall, keras.layers.Layer):
     return self.up(x, training=training)
 
 
+class MLPInput(layers.BuiltOnFirstCall, keras.layers.Layer):
+  """InfoGAN-CR's dSprites input (Lin et al. 2020): an MLP on [c, z] before the first 4x4 map.
+
+  c float [B, C + K] and z float [B, Z] -> float [B, 8, 8, F8]:
+    [c, z] -> Dense(128) -> ReLU -> BN -> T4 (a dense map to 4x4xF4) -> ReLU -> BN -> UpBlock.
+  The other input blocks map c to the 4x4 tensor linearly, so a code can only scale fixed
+  spatial patterns; the hidden layer lets a code move content across the 4x4 grid. The dense
+  layer is never spectrally normalised (T4 is, with spectral_norm "all").
+  """
+
+  HIDDEN = 128
+
+  def __init__(self, cfg: ModelConfig, **kwargs):
+    super().__init__(**kwargs)
+    m = G_MULTIPLIERS[cfg.image_size]
+    f4, f8 = cfg.ngf * m[0], cfg.ngf * m[1]
+    sn = cfg.spectral_norm == "all"
+    self.hidden = layers.torch_dense(self.HIDDEN, cfg.code_dim + cfg.z_dim, name="hidden")
+    self.hidden_bn = layers.batch_norm("hidden_bn")
+    self.init = layers.vector_to_4x4(f4, self.HIDDEN, spectral_norm=sn, name="init")
+    self.bn = layers.batch_norm("bn")
+    self.up = layers.UpBlock(f4, f8, spectral_norm=sn, upsample=cfg.upsample, name="up")
+
+  def call(self, inputs, training=None):
+    c, z = inputs
+    h = tf.nn.relu(self.hidden(tf.concat([c, z], axis=-1)))
+    # The project's BatchNorm takes [B, H, W, C]: the hidden vector as a 1x1 map.
+    h = self.hidden_bn(h[:, None, None, :], training=training)[:, 0, 0, :]
+    x = tf.nn.relu(self.init(h, training=training))
+    return self.up(self.bn(x, training=training), training=training)
+
+
+_INPUT_BLOCKS = {"oogan": CompeteFreeInput, "infogan": InfoGANInput, "mlp": MLPInput}
+
+
 class Generator(layers.BuiltOnFirstCall, keras.Model):
   """G: (c float32 [B, C + K], z float32 [B, Z]) -> images float32 [B, S, S, channels] in (-1, 1).
 
@@ -92,8 +128,7 @@ class Generator(layers.BuiltOnFirstCall, keras.Model):
     self.cfg = cfg
     m = G_MULTIPLIERS[cfg.image_size]
     sn = cfg.spectral_norm == "all"
-    self.input_block = (CompeteFreeInput(cfg, name="input_block") if cfg.g_type == "oogan"
-                        else InfoGANInput(cfg, name="input_block"))
+    self.input_block = _INPUT_BLOCKS[cfg.g_type](cfg, name="input_block")
     # One attribute per block (not a list): tf.train.Checkpoint does not see layers that Keras 3
     # holds in a Python list, so their variables would be missing from checkpoints.
     self.num_up_blocks = len(m) - 2
