@@ -49,6 +49,24 @@ def test_infogan_q_head_count():
   assert count_params(d.q_head.trainable_variables) == 620_592
 
 
+def test_mlp_input_block_shapes_and_parameter_count():
+  # InfoGAN-CR's input: [c, z] -> Dense(128) -> BN -> 4x4 x F4 map -> BN -> UpBlock to 8x8 x F8.
+  cfg = ModelConfig(image_size=32, c_dim=5, z_dim=5, g_type="mlp", ngf=16, ndf=16)
+  g = Generator(cfg).build_for()
+  f4, f8 = 16 * 4, 16 * 4  # G_MULTIPLIERS[32] starts (4, 4)
+  block = g.input_block
+  assert tuple(block.hidden.kernel.shape) == (10, 128)
+  assert tuple(block.init.kernel.shape) == (4, 4, 128, f4)
+  up = 9 * f4 * f8 + f8 + 2 * f8  # 3x3 conv with bias + BN
+  expected = (10 * 128 + 128) + 2 * 128 + (16 * 128 * f4 + f4) + 2 * f4 + up
+  assert count_params(block.trainable_variables) == expected
+  c = tf.random.stateless_uniform((4, 5), (1, 2))
+  z = tf.random.stateless_normal((4, 5), (3, 4))
+  out = block((c, z), training=True)
+  assert out.shape == (4, 8, 8, f8)
+  assert g((c, z), training=True).shape == (4, 32, 32, 1)
+
+
 def test_trunk_heads_variables_are_disjoint_and_complete():
   cfg = ModelConfig(image_size=32, c_dim=3, z_dim=4, ngf=8, ndf=8)
   d = Discriminator(cfg).build_for()
