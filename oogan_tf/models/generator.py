@@ -78,6 +78,9 @@ class InfoGANInput(layers.BuiltOnFirstCall, keras.layers.Layer):
     return self.up(x, training=training)
 
 
+UNIT_VARIANCE = 12.0 ** 0.5  # U(0, 1) has variance 1/12
+
+
 class MLPInput(layers.BuiltOnFirstCall, keras.layers.Layer):
   """InfoGAN-CR's dSprites input (Lin et al. 2020): an MLP on [c, z] before the first 4x4 map.
 
@@ -85,7 +88,10 @@ class MLPInput(layers.BuiltOnFirstCall, keras.layers.Layer):
     [c, z] -> Dense(128) -> ReLU -> BN -> T4 (a dense map to 4x4xF4) -> ReLU -> BN -> UpBlock.
   The other input blocks map c to the 4x4 tensor linearly, so a code can only scale fixed
   spatial patterns; the hidden layer lets a code move content across the 4x4 grid. The dense
-  layer is never spectrally normalised (T4 is, with spectral_norm "all").
+  layer is never spectrally normalised (T4 is, with spectral_norm "all"). The continuous codes
+  enter centred and scaled to unit variance, (c - 0.5) sqrt(12), like z ~ N(0, 1): raw
+  U(0, 1) codes have a 3.5x smaller spread than z, and the first layer then draws its variation
+  from z (measured: codes set 3-15 % of the sprite properties' variance).
   """
 
   HIDDEN = 128
@@ -95,6 +101,7 @@ class MLPInput(layers.BuiltOnFirstCall, keras.layers.Layer):
     m = G_MULTIPLIERS[cfg.image_size]
     f4, f8 = cfg.ngf * m[0], cfg.ngf * m[1]
     sn = cfg.spectral_norm == "all"
+    self.c_dim = cfg.c_dim
     self.hidden = layers.torch_dense(self.HIDDEN, cfg.code_dim + cfg.z_dim, name="hidden")
     self.hidden_bn = layers.batch_norm("hidden_bn")
     self.init = layers.vector_to_4x4(f4, self.HIDDEN, spectral_norm=sn, name="init")
@@ -103,6 +110,7 @@ class MLPInput(layers.BuiltOnFirstCall, keras.layers.Layer):
 
   def call(self, inputs, training=None):
     c, z = inputs
+    c = tf.concat([(c[:, :self.c_dim] - 0.5) * UNIT_VARIANCE, c[:, self.c_dim:]], axis=-1)
     h = tf.nn.relu(self.hidden(tf.concat([c, z], axis=-1)))
     # The project's BatchNorm takes [B, H, W, C]: the hidden vector as a 1x1 map.
     h = self.hidden_bn(h[:, None, None, :], training=training)[:, 0, 0, :]
