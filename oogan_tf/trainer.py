@@ -20,10 +20,10 @@ D's Q output is added to D's loss in step 2 (on the detached x_fake; D's Adam th
 Q head) and to G's loss in step 3 (on the same x_fake), each from the forward the step makes
 anyway.
 Before every training-mode D call (5 per iteration, 4 in joint mode) each orthogonal layer takes
-one step of its private Adam, exactly where the reference's forward would take it. With reference_ortho_grads the
-gradient of the last private step before the D update (and before the info forward) is also
-given to D's Adam (and added to the info gradient) for the two orthogonal variables, as the
-released code's leftover `.grad` is.
+one step of its private Adam, exactly where the reference's forward would take it. With
+reference_ortho_grads the gradient of the last private step before the D update (and before the
+info forward) is also given to D's Adam (and added to the info gradient) for the two orthogonal
+variables, as the released code's leftover `.grad` is.
 
 Randomness (codes, noise, instance noise, interpolation weights) is stateless, keyed by (seed,
 iteration, purpose) and drawn for the global batch, each replica taking its rows; with
