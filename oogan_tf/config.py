@@ -64,7 +64,9 @@ class TrainConfig:
     lambda_cat: weight of the categorical code's CE (used only when model.cat_dim > 0).
     cr_weight: weight of InfoGAN-CR's contrastive regulariser (oogan_tf.models.contrastive;
       not part of OOGAN): > 0 adds a network H and the term cr_weight x CE(H(pair), shared
-      code) to the info step's loss (its Adam then also holds H). 0 (default) leaves it out.
+      code) to the info step's loss (its Adam then also holds H); with info_update="joint",
+      to G's loss, H then alone in the info Adam at D's learning rate (InfoGAN-CR). 0
+      (default) leaves it out.
       The info step has an Adam of its own, so its weights (lambda_info, gamma_onehot,
       lambda_cat, cr_weight) only act relative to each other: scaling all of them changes
       nothing (Adam is invariant to the scale of the loss).
@@ -261,9 +263,6 @@ class TrainConfig:
     if self.reference_ortho_grads:
       refuse("reference_ortho_grads=true", "the released code's leftover gradients are defined "
              "for its separate info step")
-    if self.cr_weight:
-      refuse(f"cr_weight={self.cr_weight}", "the contrastive regulariser is trained in the info "
-             "step")
     if self.info_noise:
       refuse(f"info_noise={self.info_noise}", "the noise is added in the info step")
 

@@ -18,7 +18,9 @@ One iteration n, in the released code's order:
 With info_update="joint" (InfoGAN) step 4 is not run: the information loss of step 1's codes on
 D's Q output is added to D's loss in step 2 (on the detached x_fake; D's Adam then also holds the
 Q head) and to G's loss in step 3 (on the same x_fake), each from the forward the step makes
-anyway.
+anyway. With cr_weight > 0 as well (InfoGAN-CR's own weighting), step 3 also draws the pairs:
+cr_weight * CE of H joins G's loss (gated by cr_start_step as above), and the info Adam, at D's
+learning rate, steps H alone on the CE.
 Before every training-mode D call (5 per iteration, 4 in joint mode) each orthogonal layer takes
 one step of its private Adam, exactly where the reference's forward would take it. With
 reference_ortho_grads the gradient of the last private step before the D update (and before the
@@ -121,11 +123,15 @@ class Trainer:
         self.info_variables += d.trunk.trainable_variables
       self.contrastive = None
       if cfg.cr_weight > 0:
-        # In the info step's Adam, so that cr_weight weighs it against the information terms
-        # (a loss alone in its own Adam would move the same whatever its weight).
+        # Separate mode: in the info step's Adam, so that cr_weight weighs it against the
+        # information terms on G (a loss alone in its own Adam would move the same whatever its
+        # weight). Joint mode: H alone in the info Adam, at D's rate (InfoGAN-CR steps H with
+        # D), while G gets the term in its own loss.
         self.contrastive = ContrastiveHead(cfg.model, name="contrastive").build_for()
         self.info_variables += self.contrastive.trainable_variables
-      self.opt_d, self.opt_g, self.opt_info = _adam(cfg, cfg.d_lr_ratio), _adam(cfg), _adam(cfg)
+      info_lr_ratio = cfg.d_lr_ratio if self.joint_info else 1.0
+      self.opt_d, self.opt_g = _adam(cfg, cfg.d_lr_ratio), _adam(cfg)
+      self.opt_info = _adam(cfg, info_lr_ratio)
       self.opt_d.build(self.d_variables)
       self.opt_g.build(self.g_variables)
       self.opt_info.build(self.info_variables)
@@ -265,9 +271,16 @@ class Trainer:
       if self.joint_info:
         info, rec, onehot, categorical = self._information_loss(sample, q_g)
         g_total = g_loss + info
+        if self.contrastive is not None:
+          with tf.GradientTape(watch_accessed_variables=False) as h_tape:
+            h_tape.watch([v.value for v in self.info_variables])
+            contrastive = self._contrastive_loss(key(4), n, start, b)
+          g_total += cfg.cr_weight * contrastive
       else:
         g_total = g_loss
     self._apply(self.opt_g, g_tape, g_total, self.g_variables)
+    if self.joint_info and self.contrastive is not None:
+      self._apply(self.opt_info, h_tape, contrastive, self.info_variables)
 
     if not self.joint_info:
       info_sample = codes_lib.sample_codes(key(1), n, cfg.batch_size, m.c_dim, m.z_dim,

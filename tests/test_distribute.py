@@ -41,8 +41,9 @@ def _mirrored():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("cfg", [CFG, dataclasses.replace(CFG, cr_weight=1.0, cr_start_step=1),
-                                 dataclasses.replace(CFG, info_update="joint", d_lr_ratio=2.0)],
-                         ids=["oogan", "contrastive", "joint"])
+                                 dataclasses.replace(CFG, info_update="joint", d_lr_ratio=2.0,
+                                                     cr_weight=1.0, cr_start_step=1)],
+                         ids=["oogan", "contrastive", "joint_contrastive"])
 def test_mirrored_two_replicas_match_one_device(cfg):
   single = new_trainer(cfg)
   out_single = single.train_loop(iter(_global_batches()), tf.constant(3, tf.int64))

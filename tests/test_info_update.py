@@ -3,7 +3,7 @@
 
 In joint mode there is no info step: D's Adam holds the Q head and steps it (and the trunk) on
 hinge + gradient penalty + information loss, G's Adam steps G on its adversarial loss + the
-information loss, and the info Adam is never applied.
+information loss, and the info Adam is never applied (unless it holds InfoGAN-CR's H).
 """
 
 import numpy as np
@@ -87,6 +87,29 @@ def test_joint_metrics_report_the_adversarial_and_information_parts():
   assert m["loss/d_total"] != pytest.approx(m["loss/d_hinge"] + 10.0 * m["loss/gradient_penalty"])
 
 
+def test_joint_contrastive_steps_h_alone_in_the_info_adam_at_ds_rate():
+  trainer, applied, m = _run(info_update="joint", cr_weight=1.0, d_lr_ratio=2.0)
+  h_vars = trainer.contrastive.trainable_variables
+  assert h_vars and _ids(trainer.info_variables) == _ids(h_vars)
+  assert not _ids(h_vars) & (_ids(trainer.d_variables) | _ids(trainer.g_variables))
+  assert set(applied["opt_info"]) == _ids(h_vars)
+  grads = list(applied["opt_info"].values())
+  assert all(g is not None and np.all(np.isfinite(g)) for g in grads)
+  assert any(np.abs(g).max() > 0 for g in grads)
+  assert float(trainer.opt_info.learning_rate) == pytest.approx(float(trainer.opt_d.learning_rate))
+  assert np.isfinite(m["loss/contrastive"]) and m["loss/contrastive"] > 0
+
+
+def test_joint_contrastive_term_reaches_g_only_from_cr_start_step():
+  _, g_plain = _d_and_g_grads(info_update="joint")
+  _, g_on = _d_and_g_grads(info_update="joint", cr_weight=1.0)
+  _, g_gated = _d_and_g_grads(info_update="joint", cr_weight=1.0, cr_start_step=5)
+  assert max(np.abs(a - b).max() for a, b in zip(g_on, g_plain) if a is not None) > 0
+  for a, b in zip(g_gated, g_plain):
+    if a is not None:
+      np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
 @pytest.mark.parametrize("ratio", [1.0, 2.0])
 def test_d_lr_ratio_sets_only_ds_learning_rate(ratio):
   trainer = _trainer(d_lr_ratio=ratio)
@@ -117,8 +140,6 @@ def test_info_noise_changes_only_the_info_steps_gradient():
      "--info_trains_trunk=true is not allowed with --info_update=joint"),
     ({"info_update": "joint", "reference_ortho_grads": True},
      "--reference_ortho_grads=true is not allowed with --info_update=joint"),
-    ({"info_update": "joint", "cr_weight": 1.0},
-     "--cr_weight=1.0 is not allowed with --info_update=joint"),
     ({"info_update": "joint", "info_noise": 0.5},
      "--info_noise=0.5 is not allowed with --info_update=joint"),
     ({"info_noise": -0.1}, "--info_noise=-0.1 is not allowed"),
