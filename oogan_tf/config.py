@@ -17,6 +17,7 @@ SCHEDULES = ("reference", "paper", "uniform")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 INFO_UPDATES = ("separate", "joint")
+POINT_Q_LOSSES = ("l1", "squared")
 # Seeds feed numpy (uint32) and TF's int64 stateless keys; this bound suits both.
 MAX_SEED = 2**31 - 1
 
@@ -62,6 +63,10 @@ class TrainConfig:
     gp_weight: gradient-penalty weight (0 disables the extra D forward).
     lambda_info, gamma_onehot: weights of the code reconstruction and one-hot CE terms.
     lambda_cat: weight of the categorical code's CE (used only when model.cat_dim > 0).
+    point_q_loss: the code reconstruction loss of a point-estimate Q (model.probabilistic_q
+      False): "l1" (released code) or "squared", 1/2 (c - mu)^2, the negative log-likelihood of
+      a unit-variance Gaussian up to a constant (InfoGAN-CR's fixed q_std=1). A probabilistic Q
+      always uses its Gaussian NLL.
     cr_weight: weight of InfoGAN-CR's contrastive regulariser (oogan_tf.models.contrastive;
       not part of OOGAN): > 0 adds a network H and the term cr_weight x CE(H(pair), shared
       code) to the info step's loss (its Adam then also holds H); with info_update="joint",
@@ -142,6 +147,7 @@ class TrainConfig:
   lambda_info: float = 1.0
   gamma_onehot: float = 1.0
   lambda_cat: float = 1.0
+  point_q_loss: str = "l1"
   cr_weight: float = 0.0
   cr_start_step: int = 0
   code_schedule: str = "reference"
@@ -198,6 +204,11 @@ class TrainConfig:
     # `not x > 0` and `not lo <= x < hi` also reject NaN; infinities are rejected explicitly,
     # so no bad value reaches the first step (where it would surface as a NaN loss).
     _choice("info_update", self.info_update, INFO_UPDATES)
+    _choice("point_q_loss", self.point_q_loss, POINT_Q_LOSSES)
+    if self.point_q_loss != "l1" and self.model.probabilistic_q:
+      raise ValueError(f"--point_q_loss={self.point_q_loss} is not allowed with "
+                       "--probabilistic_q=true (its loss is the Gaussian NLL); use "
+                       "--probabilistic_q=false or --point_q_loss=l1")
     if self.info_update == "joint":
       self._check_joint_info()
     for name in ("learning_rate", "epsilon", "d_lr_ratio"):

@@ -75,6 +75,25 @@ def l1_loss(c: tf.Tensor, c_hat: tf.Tensor) -> tf.Tensor:
   return tf.reduce_mean(tf.abs(_f32(c_hat) - _f32(c)))
 
 
+def squared_loss(c: tf.Tensor, c_hat: tf.Tensor) -> tf.Tensor:
+  """mean 1/2 (c_hat - c)^2 over all elements: a unit-variance Gaussian's NLL without its
+  constant (a point-estimate Q, InfoGAN-CR's q_std=1). c, c_hat: [B, C]. Scalar float32."""
+  return tf.reduce_mean(0.5 * tf.square(_f32(c_hat) - _f32(c)))
+
+
+def code_reconstruction(c: tf.Tensor, mu: tf.Tensor, log_sigma: tf.Tensor | None,
+                        point_loss: str = "l1") -> tf.Tensor:
+  """Q's code reconstruction loss: the Gaussian NLL when Q predicts log_sigma [B, C], else the
+  point-estimate loss `point_loss` ("l1" or "squared") of mu [B, C]. Scalar float32."""
+  if log_sigma is not None:
+    return gaussian_nll(c, mu, log_sigma)
+  if point_loss == "squared":
+    return squared_loss(c, mu)
+  if point_loss == "l1":
+    return l1_loss(c, mu)
+  raise ValueError(f"point_loss={point_loss!r} is not allowed; use 'l1' or 'squared'")
+
+
 def one_hot_cross_entropy(logits: tf.Tensor, target: tf.Tensor, weight: tf.Tensor) -> tf.Tensor:
   """weight * mean_b CE(softmax(logits_b), target_b).
 

@@ -290,8 +290,7 @@ class StyleGANTrainer:
       fake_scores_g, q = d_call(fake)
       g_adv = losses.g_hinge_loss(fake_scores_g)
       mu, log_sigma = split_q(q, m.c_dim, m.probabilistic_q)
-      rec = (losses.gaussian_nll(sample.c, mu, log_sigma) if log_sigma is not None
-             else losses.l1_loss(sample.c, mu))
+      rec = losses.code_reconstruction(sample.c, mu, log_sigma, cfg.point_q_loss)
       onehot = losses.one_hot_cross_entropy(mu, sample.target, sample.ce_weight)
       nll_dropped = tf.constant(False)
       ce_dropped = tf.constant(False)

@@ -317,10 +317,7 @@ class Trainer:
     """
     cfg, m = self.cfg, self.cfg.model
     mu, log_sigma = split_q(q, m.c_dim, m.probabilistic_q)
-    if log_sigma is not None:
-      rec = losses.gaussian_nll(sample.c, mu, log_sigma)
-    else:
-      rec = losses.l1_loss(sample.c, mu)
+    rec = losses.code_reconstruction(sample.c, mu, log_sigma, cfg.point_q_loss)
     onehot = losses.one_hot_cross_entropy(mu, sample.target, sample.ce_weight)
     info = cfg.lambda_info * rec + cfg.gamma_onehot * onehot
     categorical = None

@@ -6,6 +6,8 @@ hinge + gradient penalty + information loss, G's Adam steps G on its adversarial
 information loss, and the info Adam is never applied (unless it holds InfoGAN-CR's H).
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -19,7 +21,8 @@ _REAL = tf.random.stateless_uniform((8, 32, 32, 1), (3, 4), -1.0, 1.0)
 
 
 def _trainer(**kw):
-  return new_trainer(TrainConfig(model=TINY_MODEL, batch_size=8, train_steps=1, **kw))
+  return new_trainer(TrainConfig(**{"model": TINY_MODEL, "batch_size": 8, "train_steps": 1,
+                                    **kw}))
 
 
 _RUNS = {}
@@ -134,7 +137,20 @@ def test_info_noise_changes_only_the_info_steps_gradient():
       np.testing.assert_array_equal(a, b)
 
 
+def test_point_q_loss_squared_reaches_the_information_term():
+  point = dataclasses.replace(TINY_MODEL, probabilistic_q=False)
+  _, _, l1 = _run(model=point)
+  _, _, squared = _run(model=point, point_q_loss="squared")
+  # Same seed, same first forward: only the reconstruction's form differs. For codes and
+  # predictions in [0, 1] 1/2 e^2 < |e| whenever 0 < |e| < 2, so the squared loss is smaller.
+  assert 0 < squared["loss/info_reconstruction"] < l1["loss/info_reconstruction"]
+  assert squared["loss/d_total"] == pytest.approx(l1["loss/d_total"], rel=1e-5)
+
+
 @pytest.mark.parametrize("kw, message", [
+    ({"point_q_loss": "squared"},
+     "--point_q_loss=squared is not allowed with --probabilistic_q=true"),
+    ({"point_q_loss": "l2"}, "--point_q_loss='l2' is not allowed"),
     ({"info_update": "both"}, "--info_update='both' is not allowed"),
     ({"info_update": "joint", "info_trains_trunk": True},
      "--info_trains_trunk=true is not allowed with --info_update=joint"),

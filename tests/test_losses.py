@@ -24,6 +24,17 @@ def test_gaussian_nll_and_l1():
   expected = np.mean(0.5 * ((c - mu) ** 2 * np.exp(-2 * ls) + 2 * ls + math.log(2 * math.pi)))
   assert float(losses.gaussian_nll(c, mu, ls)) == pytest.approx(expected, rel=1e-6)
   assert float(losses.l1_loss(c, mu)) == pytest.approx(np.mean(np.abs(c - mu)), rel=1e-6)
+  assert float(losses.squared_loss(c, mu)) == pytest.approx(np.mean(0.5 * (c - mu) ** 2),
+                                                            rel=1e-6)
+  # code_reconstruction picks by what Q predicts and by point_loss.
+  assert float(losses.code_reconstruction(c, mu, ls, "squared")) == pytest.approx(expected,
+                                                                                  rel=1e-6)
+  assert float(losses.code_reconstruction(c, mu, None)) == pytest.approx(
+      np.mean(np.abs(c - mu)), rel=1e-6)
+  assert float(losses.code_reconstruction(c, mu, None, "squared")) == pytest.approx(
+      np.mean(0.5 * (c - mu) ** 2), rel=1e-6)
+  with pytest.raises(ValueError, match="point_loss='l2' is not allowed"):
+    losses.code_reconstruction(c, mu, None, "l2")
 
 
 def test_one_hot_cross_entropy_weight_and_missing_targets():
