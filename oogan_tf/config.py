@@ -18,6 +18,7 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 INFO_UPDATES = ("separate", "joint")
 POINT_Q_LOSSES = ("l1", "squared")
+GAN_LOSSES = ("hinge", "nonsaturating")
 # Seeds feed numpy (uint32) and TF's int64 stateless keys; this bound suits both.
 MAX_SEED = 2**31 - 1
 
@@ -60,6 +61,9 @@ class TrainConfig:
       fake batch is added to D's loss (D's Adam then holds the Q head beside the trunk, which
       it trains too) and that of the G step's batch to G's loss, so lambda_info, gamma_onehot
       and lambda_cat weigh it against the adversarial loss. One G and one D forward cheaper.
+    gan_loss: the adversarial loss on D's raw scores: "hinge" (OOGAN, default) or
+      "nonsaturating" (the original GAN's, on logits: D minimises -log sigmoid(D(x)) -
+      log(1 - sigmoid(D(G))), G minimises -log sigmoid(D(G)); InfoGAN and InfoGAN-CR).
     gp_weight: gradient-penalty weight (0 disables the extra D forward).
     lambda_info, gamma_onehot: weights of the code reconstruction and one-hot CE terms.
     lambda_cat: weight of the categorical code's CE (used only when model.cat_dim > 0).
@@ -143,6 +147,7 @@ class TrainConfig:
   beta_1: float = 0.5
   beta_2: float = 0.99
   epsilon: float = 1e-8
+  gan_loss: str = "hinge"
   gp_weight: float = 10.0
   lambda_info: float = 1.0
   gamma_onehot: float = 1.0
@@ -205,6 +210,7 @@ class TrainConfig:
     # so no bad value reaches the first step (where it would surface as a NaN loss).
     _choice("info_update", self.info_update, INFO_UPDATES)
     _choice("point_q_loss", self.point_q_loss, POINT_Q_LOSSES)
+    _choice("gan_loss", self.gan_loss, GAN_LOSSES)
     if self.point_q_loss != "l1" and self.model.probabilistic_q:
       raise ValueError(f"--point_q_loss={self.point_q_loss} is not allowed with "
                        "--probabilistic_q=true (its loss is the Gaussian NLL); use "
@@ -262,6 +268,8 @@ class TrainConfig:
       refuse(f"d_lr_ratio={self.d_lr_ratio}", "--d_lr_ratio=1")
     if self.info_noise:
       refuse(f"info_noise={self.info_noise}", "--info_noise=0")
+    if self.gan_loss != "hinge":
+      refuse(f"gan_loss={self.gan_loss}", "--gan_loss=hinge")
 
   def _check_joint_info(self) -> None:
     # These switches are defined on the separate info step, which joint mode does not run.

@@ -15,7 +15,7 @@ from typing import Sequence
 from absl import flags
 
 from oogan_tf import shared_flags
-from oogan_tf.config import INFO_UPDATES, POINT_Q_LOSSES, PRECISIONS, SCHEDULES, STRATEGIES, TrainConfig
+from oogan_tf.config import GAN_LOSSES, INFO_UPDATES, POINT_Q_LOSSES, PRECISIONS, SCHEDULES, STRATEGIES, TrainConfig
 from oogan_tf.data.config import DATASETS
 from oogan_tf.models.model_config import (G_OUTPUTS, G_TYPES, Q_TYPES, SPECTRAL_NORM, UPSAMPLE,
                                           ModelConfig)
@@ -30,7 +30,7 @@ FLAG_GROUPS = {
                  "stylegan_start_size", "style_mixing", "stylegan_block0_collapse", "stylegan_frozen_c_noise", "stylegan_refade_final",
                  "stylegan_loss_gates"),
     "training": ("train_steps", "steps_per_loop", "learning_rate", "d_lr_ratio", "beta_1", "beta_2",
-                 "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "point_q_loss", "cr_weight", "cr_start_step", "code_schedule",
+                 "gan_loss", "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "point_q_loss", "cr_weight", "cr_start_step", "code_schedule",
                  "orthogonal_reg", "reference_ortho_grads", "info_trains_trunk", "info_update", "info_noise", "instance_noise_steps", "ema_decay",
                  "precision", "jit_compile", "seed", "sample_seed"),
     "output": ("model_dir", "checkpoint_every_steps", "sample_every_steps", "keep_checkpoints",
@@ -137,6 +137,8 @@ def define_config_flags(skip: tuple[str, ...] = (),
        "(two time-scale updates; InfoGAN-CR uses 2)."),
       (floating, "beta_1", d.beta_1, "Adam beta_1."),
       (floating, "beta_2", d.beta_2, "Adam beta_2."),
+      (enum, "gan_loss", d.gan_loss, GAN_LOSSES, "Adversarial loss: hinge (OOGAN) or "
+       "nonsaturating (the original GAN's on logits; InfoGAN, InfoGAN-CR)."),
       (floating, "gp_weight", d.gp_weight, "Gradient-penalty weight (0 = off)."),
       (floating, "lambda_info", d.lambda_info, "Weight of the code reconstruction loss."),
       (floating, "gamma_onehot", d.gamma_onehot, "Weight of the one-hot cross-entropy."),
@@ -205,7 +207,7 @@ _MODEL_FIELDS = ("image_size", "channels", "c_dim", "cat_dim", "z_dim", "g_type"
                  "stylegan_start_size")
 _TRAIN_FIELDS = (
     "dataset", "data_dir", "cache", "batch_size", "train_steps", "steps_per_loop",
-    "learning_rate", "d_lr_ratio", "beta_1", "beta_2", "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "point_q_loss", "cr_weight", "cr_start_step",
+    "learning_rate", "d_lr_ratio", "beta_1", "beta_2", "gan_loss", "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "point_q_loss", "cr_weight", "cr_start_step",
     "code_schedule", "orthogonal_reg", "reference_ortho_grads", "info_trains_trunk", "info_update",
     "info_noise", "instance_noise_steps", "ema_decay", "precision", "jit_compile", "strategy", "num_gpus", "seed", "sample_seed",
     "checkpoint_every_steps", "sample_every_steps", "keep_checkpoints", "export_at_end",

@@ -35,6 +35,26 @@ def g_hinge_loss(fake_scores: tf.Tensor) -> tf.Tensor:
   return -tf.reduce_mean(_f32(fake_scores))
 
 
+def d_nonsaturating_loss(real_scores: tf.Tensor, fake_scores: tf.Tensor) -> tf.Tensor:
+  """The original GAN's D loss on logits: mean(softplus(-D(x))) + mean(softplus(D(G(c, z)))),
+  i.e. -log sigmoid(D(x)) - log(1 - sigmoid(D(G))) (InfoGAN, InfoGAN-CR).
+
+  Args: real_scores [B], fake_scores [B'] raw D scores (logits). Returns: scalar float32 >= 0.
+  """
+  return (tf.reduce_mean(tf.nn.softplus(-_f32(real_scores))) +
+          tf.reduce_mean(tf.nn.softplus(_f32(fake_scores))))
+
+
+def g_nonsaturating_loss(fake_scores: tf.Tensor) -> tf.Tensor:
+  """mean(softplus(-D(G(c, z)))) = -log sigmoid(D(G)): the non-saturating G loss.
+  fake_scores: [B] logits. Returns a scalar float32 >= 0."""
+  return tf.reduce_mean(tf.nn.softplus(-_f32(fake_scores)))
+
+
+ADVERSARIAL_LOSSES = {"hinge": (d_hinge_loss, g_hinge_loss),
+                      "nonsaturating": (d_nonsaturating_loss, g_nonsaturating_loss)}
+
+
 def gradient_penalty(score_fn: Callable[[tf.Tensor], tf.Tensor], interpolates: tf.Tensor,
                      eps: float = 1e-12, norm_scale=1.0) -> tf.Tensor:
   """mean_b (norm_scale ||d sum_b' D(x_hat)_b' / d x_hat_b||_2 - 1)^2 over whole images.

@@ -31,13 +31,17 @@ TRAVERSAL_STEPS = 10
 SCALAR_DESCRIPTIONS = {
     "loss/d_total": "D's loss: hinge loss plus gp_weight x gradient penalty (lower: D separates "
                     "real from generated better).",
-    "loss/d_hinge": "mean(relu(1 - D(x))) + mean(relu(1 + D(G(c, z)))); 2 when D cannot tell "
-                    "them apart, 0 when it separates them with margin 1.",
+    "loss/d_hinge": "D's adversarial loss. Hinge: mean(relu(1 - D(x))) + mean(relu(1 + "
+                    "D(G(c, z)))), 2 when D cannot tell them apart, 0 when it separates them "
+                    "with margin 1; --gan_loss=nonsaturating: mean(softplus(-D(x))) + "
+                    "mean(softplus(D(G))), 2 log 2 when D cannot tell them apart.",
     "loss/gradient_penalty": "mean (||grad D(x_hat)|| - 1)^2 on real/generated interpolates.",
-    "loss/g_adv": "G's adversarial loss -mean(D(G(c, z))) (lower: D scores G's images as real).",
+    "loss/g_adv": "G's adversarial loss -mean(D(G(c, z))) (nonsaturating: "
+                  "mean(softplus(-D(G)))); lower: D scores G's images as real.",
     "loss/info": "Q's total code loss: lambda_info x reconstruction + gamma_onehot x one-hot CE.",
     "loss/info_reconstruction": "How well Q recovers c from G(c, z): Gaussian NLL "
-                                "(probabilistic Q) or L1; lower is better.",
+                                "(probabilistic Q), L1 or 1/2 squared error (--point_q_loss); lower "
+                                "is better.",
     "loss/info_onehot": "Cross-entropy of Q's code logits against the one-hot / dominant codes "
                         "of the schedule; lower is better.",
     "d/score_real": "Mean D score of real images (hinge margin: above 1 = confidently real).",

@@ -3,7 +3,7 @@
 One iteration n, in the released code's order:
   0. real batch x (+ instance noise on real images while n < instance_noise_steps);
   1. (z, c) for iteration n; x_fake = G(c, z) once, in training mode;
-  2. D step: hinge on D(x) and D(x_fake) (separate calls, so separate BN statistics) + gp_weight *
+  2. D step: hinge (or, with gan_loss="nonsaturating", the original GAN loss) on D(x) and D(x_fake) (separate calls, so separate BN statistics) + gp_weight *
      gradient penalty on interpolates (a third call); Adam over the trunk and real/fake head;
   3. G step: -mean D(x_fake) on the same x_fake, scored by the updated D; Adam over G;
   4. info step: resampled (z', c') for the same n; lambda * code reconstruction (Gaussian NLL or
@@ -141,6 +141,7 @@ class Trainer:
       for model in (self.generator, self.ema_generator, self.discriminator, self.contrastive):
         if model is not None:
           _synchronize_batch_norm(model)
+    self._d_adversarial, self._g_adversarial = losses.ADVERSARIAL_LOSSES[cfg.gan_loss]
     self.metric_keys = (LOSS_KEYS + (CATEGORICAL_KEY,) * bool(cfg.model.cat_dim) +
                         (CONTRASTIVE_KEY,) * (self.contrastive is not None) +
                         tuple(f"ortho/{n}" for n in self.ortho.names))
@@ -250,7 +251,7 @@ class Trainer:
         with d_tape.stop_recording():
           _, leftover = self._orthogonal_step()
         fake_scores, q_fake = D(fake_sg, training=True)
-        d_hinge = losses.d_hinge_loss(real_scores, fake_scores)
+        d_hinge = self._d_adversarial(real_scores, fake_scores)
         if cfg.gp_weight > 0:
           alpha = local_rows(tf.random.stateless_uniform((cfg.batch_size, 1, 1, 1), key(3)))
           interpolates = alpha * real + (1.0 - alpha) * fake_sg
@@ -267,7 +268,7 @@ class Trainer:
       with g_tape.stop_recording():
         self._orthogonal_step()
       fake_scores_g, q_g = D(fake, training=True)
-      g_loss = losses.g_hinge_loss(fake_scores_g)
+      g_loss = self._g_adversarial(fake_scores_g)
       if self.joint_info:
         info, rec, onehot, categorical = self._information_loss(sample, q_g)
         g_total = g_loss + info

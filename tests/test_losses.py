@@ -86,3 +86,43 @@ def test_gradient_penalty_matches_finite_differences():
     norms.append(np.linalg.norm(g))
   expected = np.mean((np.array(norms) - 1) ** 2)
   assert gp == pytest.approx(expected, rel=1e-5)
+
+
+def test_nonsaturating_losses():
+  real = np.array([2.0, 0.5, -1.0], np.float32)
+  fake = np.array([-2.0, 0.0, 0.3, 1.0], np.float32)
+  softplus = lambda x: np.log1p(np.exp(x))
+  expected_d = np.mean(softplus(-real)) + np.mean(softplus(fake))
+  assert float(losses.d_nonsaturating_loss(real, fake)) == pytest.approx(expected_d, rel=1e-6)
+  assert float(losses.g_nonsaturating_loss(fake)) == pytest.approx(np.mean(softplus(-fake)),
+                                                                    rel=1e-6)
+  # -log sigmoid(s) is the same function.
+  sigmoid = 1.0 / (1.0 + np.exp(-real))
+  assert float(losses.g_nonsaturating_loss(real)) == pytest.approx(-np.mean(np.log(sigmoid)),
+                                                                   rel=1e-6)
+
+
+def test_trainer_uses_the_chosen_adversarial_loss():
+  from oogan_tf.config import TrainConfig  # pylint: disable=g-import-not-at-top
+  from oogan_tf.trainer import new_trainer  # pylint: disable=g-import-not-at-top
+  from tiny import TINY_MODEL  # pylint: disable=g-import-not-at-top
+  real = tf.random.stateless_uniform((8, 32, 32, 1), (3, 4), -1.0, 1.0)
+  out = {}
+  for kind in ("hinge", "nonsaturating"):
+    trainer = new_trainer(TrainConfig(model=TINY_MODEL, batch_size=8, train_steps=1,
+                                      gan_loss=kind, gp_weight=0.0))
+    out[kind] = {k: float(v) for k, v in trainer.replica_step(real).items()}
+  hinge, ns = out["hinge"], out["nonsaturating"]
+  assert hinge["loss/g_adv"] == pytest.approx(-hinge["d/score_fake_g_step"], rel=1e-5)
+  # softplus is convex (Jensen) and positive: bounds that the hinge values do not meet.
+  softplus = lambda x: math.log1p(math.exp(x))
+  assert ns["loss/g_adv"] >= softplus(-ns["d/score_fake_g_step"]) - 1e-6 > 0
+  assert ns["loss/d_hinge"] >= (softplus(-ns["d/score_real"]) +
+                                softplus(ns["d/score_fake"]) - 1e-6)
+
+
+def test_gan_loss_is_validated():
+  from oogan_tf.config import TrainConfig  # pylint: disable=g-import-not-at-top
+  from tiny import TINY_MODEL  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ValueError, match="--gan_loss='wgan' is not allowed"):
+    TrainConfig(model=TINY_MODEL, gan_loss="wgan")
