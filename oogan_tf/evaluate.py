@@ -16,7 +16,6 @@ and any model flag); --output is then required.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 
@@ -96,22 +95,9 @@ def _write_heatmap(result, output: str) -> None:
     print(f"wrote {path}")
 
 
-def _sizes() -> dict:
-  if not FLAGS.sizes:
-    return {}
-  try:
-    sizes = json.loads(FLAGS.sizes)
-  except json.JSONDecodeError as e:
-    raise evaluate_lib.EvaluationError(f"--sizes={FLAGS.sizes!r} is not valid JSON ({e})") from e
-  if not isinstance(sizes, dict) or not all(isinstance(v, dict) for v in sizes.values()):
-    raise evaluate_lib.EvaluationError(f"--sizes={FLAGS.sizes!r} must be a JSON object of "
-                                       "objects: {metric: {parameter: value}}")
-  return sizes
-
-
 def _evaluate(export_dir: str, output: str):
   export_format.read_metadata(export_dir)
-  sizes = _sizes()
+  sizes = evaluate_lib.parse_sizes(FLAGS.sizes)
   pd = {k: v for k, v in (("trials", FLAGS.pd_trials), ("batch_size", FLAGS.pd_batch_size))
         if v is not None}
   if pd:
@@ -147,7 +133,8 @@ def _evaluate_baseline():
   cfg = _baseline_config()
   result = baselines.evaluate_baseline(
       FLAGS.baseline, cfg, FLAGS.metrics, inits=FLAGS.baseline_inits, seed=FLAGS.seed,
-      protocol=FLAGS.protocol, sizes_scale=FLAGS.sizes_scale, sizes=_sizes(),
+      protocol=FLAGS.protocol, sizes_scale=FLAGS.sizes_scale,
+      sizes=evaluate_lib.parse_sizes(FLAGS.sizes),
       batch_size=FLAGS.encode_batch_size, num_seeds=FLAGS.num_seeds, progress=_progress())
   eval_report.write_results(result, FLAGS.output, overwrite=FLAGS.overwrite)
   return result, FLAGS.output

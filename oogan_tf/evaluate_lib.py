@@ -24,6 +24,7 @@ export is reached through the plain functions of oogan_tf.export_adapters.
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import os
@@ -63,6 +64,22 @@ def parse_metrics(metrics: Any) -> List[str]:
     raise EvaluationError(f"--metrics={','.join(names)}: unknown metric(s) {', '.join(unknown)}; "
                           f"valid metrics: {', '.join(metrics_lib.METRIC_NAMES)}")
   return names
+
+
+def parse_sizes(text: Optional[str]) -> Dict[str, Dict[str, Any]]:
+  """--sizes JSON ('{"mig": {"num_train": 4000}}') -> {metric: {parameter: value}}; None or ''
+  -> {}. EvaluationError naming --sizes when it is not JSON or not an object of objects (the
+  metric names and parameters are checked by whoever runs the metrics)."""
+  if not text:
+    return {}
+  try:
+    sizes = json.loads(text)
+  except json.JSONDecodeError as e:
+    raise EvaluationError(f"--sizes={text!r} is not valid JSON ({e})") from e
+  if not isinstance(sizes, dict) or not all(isinstance(v, dict) for v in sizes.values()):
+    raise EvaluationError(f"--sizes={text!r} must be a JSON object of objects: "
+                          "{metric: {parameter: value}}")
+  return sizes
 
 
 # ----------------------------------------------------------------------------- export access

@@ -93,15 +93,19 @@ def make_sampler(loaded: Any, cat_dim: int = 0, seed: int = 0
   return sample
 
 
-def make_generator(loaded: Any, channels: int, cat_dim: int = 0
-                   ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-  """generate(c, z) -> RGB images in [-1, 1] via the export's `sample` signature (categories
-  as make_sampler draws them)."""
-  sample = make_sampler(loaded, cat_dim)
+def make_generator(loaded: Any, channels: int, cat_dim: int = 0, *, rgb: bool = True,
+                   seed: int = 0) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+  """generate(c float32 [N, C], z float32 [N, Z]) -> images float32 [N, S, S, ch'] in [-1, 1]
+  via the export's `sample` signature (categories as make_sampler draws them, from `seed`).
+
+  rgb: greyscale (channels == 1) is tiled to ch' = 3, as ImageNet networks want it; False keeps
+    the export's own channels (ch' = channels), as its encoder wants them.
+  """
+  sample = make_sampler(loaded, cat_dim, seed)
 
   def generate(c, z):
     x = np.clip(sample(c, z) * 2.0 - 1.0, -1.0, 1.0)
-    if channels == 1:
+    if rgb and channels == 1:
       x = np.repeat(x, 3, axis=-1)
     return x
 

@@ -86,7 +86,7 @@ def orthogonal_kernel_variables(root: Any, prefix: str = "discriminator") -> dic
 
 class NotAnExportError(ValueError):
   """export_dir is missing, is not an oogan_tf export, or its metadata cannot be read; the
-  message names --export_dir and its value."""
+  message names the flag (--export_dir unless read_metadata is told another) and its value."""
 
 
 def metadata_for(cfg, iteration: int, bn_statistics: dict) -> dict[str, Any]:
@@ -105,30 +105,32 @@ def write_metadata(path: str, metadata: dict[str, Any]) -> None:
     json.dump(metadata, f, indent=2, sort_keys=True)
 
 
-def read_metadata(export_dir: str | None) -> dict[str, Any]:
+def read_metadata(export_dir: str | None, flag: str = "--export_dir") -> dict[str, Any]:
   """The metadata of the export at `export_dir`.
 
-  Raises: NotAnExportError (one line naming --export_dir) when export_dir is empty or not a
+  flag: the command-line flag that gave export_dir, named in the errors (a tool that takes
+    several exports, e.g. --export_dirs, names its own).
+  Raises: NotAnExportError (one line naming `flag`) when export_dir is empty or not a
     directory, has no SavedModel or no metadata asset, or the metadata is not a JSON object.
   """
   if not export_dir:
-    raise NotAnExportError("--export_dir is required: a directory written by "
+    raise NotAnExportError(f"{flag} is required: a directory written by "
                            "python -m oogan_tf.export")
   if not os.path.isdir(export_dir):
-    raise NotAnExportError(f"--export_dir={export_dir} does not exist or is not a directory; "
+    raise NotAnExportError(f"{flag}={export_dir} does not exist or is not a directory; "
                            "pass a directory written by python -m oogan_tf.export")
   path = os.path.join(export_dir, METADATA_ASSET)
   if not (os.path.isfile(path) and os.path.isfile(os.path.join(export_dir, "saved_model.pb"))):
-    raise NotAnExportError(f"--export_dir={export_dir} is not an oogan_tf export (it needs "
+    raise NotAnExportError(f"{flag}={export_dir} is not an oogan_tf export (it needs "
                            f"saved_model.pb and {METADATA_ASSET}); pass a directory written by "
                            "python -m oogan_tf.export")
   try:
     with open(path) as f:
       metadata = json.load(f)
   except (OSError, ValueError) as e:
-    raise NotAnExportError(f"--export_dir={export_dir}: {path} cannot be read ({e})") from None
+    raise NotAnExportError(f"{flag}={export_dir}: {path} cannot be read ({e})") from None
   if not isinstance(metadata, dict):
-    raise NotAnExportError(f"--export_dir={export_dir}: {path} is not a JSON object")
+    raise NotAnExportError(f"{flag}={export_dir}: {path} is not a JSON object")
   return metadata
 
 

@@ -130,15 +130,28 @@ def check_codes(codes: Any, n: int, num_codes: Optional[int] = None) -> np.ndarr
 DEFERRED_IMAGES = 8192
 
 
+def deterministic(ground_truth: Any) -> bool:
+  """Whether `ground_truth.deterministic_observations` is set: its observations are a function
+  of the factors alone (sampling them draws nothing from the random state) and `sample(n, rs)`
+  draws exactly what `sample_factors(n, rs)` draws."""
+  return bool(getattr(ground_truth, "deterministic_observations", False))
+
+
 def deferrable(ground_truth: Any) -> bool:
   """Whether a metric may draw many factor batches first and represent them together.
 
-  True when `ground_truth.deterministic_observations` is set: its observations are a function
-  of the factors alone (sampling them draws nothing from the random state) and `sample(n, rs)`
-  draws exactly what `sample_factors(n, rs)` draws.  Deferring then leaves every random draw,
-  every image and so every score unchanged, and only batches the rendering and encoding.
+  True for a `deterministic` ground truth: deferring then leaves every random draw, every image
+  and so every score unchanged, and only batches the rendering and encoding.
+
+  Also True when `ground_truth.iid_nuisance` is set: each observation draws nuisance variables
+  (a generator's noise z) from the random state, i.i.d. and independently of its factors, and
+  `sample_factors` draws what it draws for any ground truth.  Deferring then moves the nuisance
+  draws of a group of batches after that group's factor draws: the images differ from those of
+  one call per batch, but not their joint distribution with the factors, so the scores are the
+  same in distribution, and a seed still fixes every one of them.  Such a ground truth cannot
+  back a CodeCache (its images are not a function of the factors).
   """
-  return bool(getattr(ground_truth, "deterministic_observations", False))
+  return deterministic(ground_truth) or bool(getattr(ground_truth, "iid_nuisance", False))
 
 
 def represent_factors(ground_truth: Any, representation_fn: RepresentationFn,

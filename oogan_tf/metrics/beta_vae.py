@@ -30,7 +30,8 @@ def _points(ground_truth, representation_fn, batch_size, num_points, random_stat
   """Features float64 [num_points, D] (mean |r1 - r2| of a pair batch) and labels int64 [num_points].
 
   With a deferrable ground truth the pair batches of many points are drawn first (in dlib's
-  order) and represented in one call; draws and scores are those of one call per batch.
+  order) and represented in one call; for a deterministic one the draws and scores are those of
+  one call per batch (see _utils.deferrable).
   """
   features, labels = [], []
   width = None

@@ -79,6 +79,6 @@ class CodeCache:
 
 def supports(ground_truth: Any) -> bool:
   """Whether `ground_truth` can back a CodeCache (deterministic, with row indices)."""
-  return (_utils.deferrable(ground_truth)
+  return (_utils.deterministic(ground_truth)
           and isinstance(getattr(ground_truth, "num_observations", None), int)
           and callable(getattr(ground_truth, "observation_index", None)))

@@ -53,7 +53,8 @@ def _votes(ground_truth, representation_fn, batch_size, num_votes, random_state,
   """Per-vote records: (fixed factor k int64 [num_votes], argmin active dim d int64 [num_votes]).
 
   With a deferrable ground truth the factors of many votes are drawn first (in dlib's order)
-  and represented in one call; the votes, draws and scores are those of one call per vote.
+  and represented in one call; for a deterministic one the votes, draws and scores are those of
+  one call per vote (see _utils.deferrable).
   """
   num_factors = ground_truth.num_factors
   num_codes = global_variances.shape[0]
@@ -86,6 +87,37 @@ def _majority_vote(factor, dim, num_factors, num_dims):
 
 def _accuracy(classifier, factor, dim):
   return float(np.mean(classifier[dim] == factor))
+
+
+def resolve_params(protocol: str = "dlib", *, batch_size: Optional[int] = None,
+                   num_train: Optional[int] = None, num_eval: Optional[int] = None,
+                   num_variance_estimate: Optional[int] = None,
+                   prune_threshold: Optional[float] = None) -> Dict[str, Any]:
+  """The sizes compute_factor_vae runs with: the protocol's DEFAULTS, the given values (None
+  keeps the default) in their place, validated.
+
+  Returns {"batch_size", "num_train", "num_eval", "num_variance_estimate": int,
+  "prune_threshold": float}. Raises ValueError naming the parameter and what it must be (the
+  ranges are compute_factor_vae's Args), or an unknown protocol.
+  """
+  if protocol not in PROTOCOLS:
+    raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}.")
+  d = DEFAULTS[protocol]
+  batch_size = _utils.check_int(
+      "batch_size", d["batch_size"] if batch_size is None else batch_size, 2)
+  num_train = _utils.check_int("num_train", d["num_train"] if num_train is None else num_train, 1)
+  num_eval = _utils.check_int("num_eval", d["num_eval"] if num_eval is None else num_eval,
+                              0 if protocol == "gan_papers" else 1)
+  if protocol == "gan_papers" and num_eval != 0:
+    raise ValueError(
+        f"num_eval must be 0 for protocol='gan_papers' (no held-out votes), got {num_eval}.")
+  num_variance_estimate = _utils.check_int(
+      "num_variance_estimate",
+      d["num_variance_estimate"] if num_variance_estimate is None else num_variance_estimate, 2)
+  prune_threshold = _utils.check_float(
+      "prune_threshold", d["prune_threshold"] if prune_threshold is None else prune_threshold, 0.0)
+  return dict(batch_size=batch_size, num_train=num_train, num_eval=num_eval,
+              num_variance_estimate=num_variance_estimate, prune_threshold=prune_threshold)
 
 
 def compute_factor_vae(ground_truth: Any, representation_fn: _utils.RepresentationFn,
@@ -125,20 +157,12 @@ def compute_factor_vae(ground_truth: Any, representation_fn: _utils.Representati
     raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}.")
   _utils.check_inputs(ground_truth, representation_fn)
   _utils.check_random_state(random_state)
-  d = DEFAULTS[protocol]
-  batch_size = _utils.check_int(
-      "batch_size", d["batch_size"] if batch_size is None else batch_size, 2)
-  num_train = _utils.check_int("num_train", d["num_train"] if num_train is None else num_train, 1)
-  num_eval = _utils.check_int("num_eval", d["num_eval"] if num_eval is None else num_eval,
-                              0 if protocol == "gan_papers" else 1)
-  if protocol == "gan_papers" and num_eval != 0:
-    raise ValueError(
-        f"num_eval must be 0 for protocol='gan_papers' (no held-out votes), got {num_eval}.")
-  num_variance_estimate = _utils.check_int(
-      "num_variance_estimate",
-      d["num_variance_estimate"] if num_variance_estimate is None else num_variance_estimate, 2)
-  prune_threshold = _utils.check_float(
-      "prune_threshold", d["prune_threshold"] if prune_threshold is None else prune_threshold, 0.0)
+  params = resolve_params(protocol, batch_size=batch_size, num_train=num_train,
+                          num_eval=num_eval, num_variance_estimate=num_variance_estimate,
+                          prune_threshold=prune_threshold)
+  batch_size, num_train, num_eval = (params[k] for k in ("batch_size", "num_train", "num_eval"))
+  num_variance_estimate = params["num_variance_estimate"]
+  prune_threshold = params["prune_threshold"]
   bootstrap, bootstrap_rs = _utils.bootstrap_setup(bootstrap, random_state)
 
   # Global variances (dlib: sample_observations then represent in chunks of batch_size).
