@@ -25,7 +25,8 @@ from oogan_tf.models.model_config import (G_OUTPUTS, G_TYPES, Q_TYPES, SPECTRAL_
 FLAG_GROUPS = {
     "data": ("dataset", "data_dir", "cache", "batch_size", "image_size", "channels"),
     "model": ("c_dim", "cat_dim", "z_dim", "g_type", "q_type", "probabilistic_q",
-              "learned_constant", "spectral_norm", "upsample", "g_output", "ngf", "ndf"),
+              "learned_constant", "spectral_norm", "upsample", "g_output", "d_batch_norm", "ngf",
+              "ndf"),
     "stylegan": ("style_dim", "mapping_layers", "phase_steps", "fade_steps",
                  "stylegan_start_size", "style_mixing", "stylegan_block0_collapse", "stylegan_frozen_c_noise", "stylegan_refade_final",
                  "stylegan_loss_gates"),
@@ -98,6 +99,8 @@ def define_config_flags(skip: tuple[str, ...] = (),
       (enum, "spectral_norm", m.spectral_norm, SPECTRAL_NORM,
        "Spectral-norm placement: reference (released code) or all (paper)."),
       (enum, "upsample", m.upsample, UPSAMPLE, "G upsampling: nearest (code) or bilinear."),
+      (boolean, "d_batch_norm", m.d_batch_norm, "BatchNorm in D's down blocks (released code); "
+       "false = none, as InfoGAN-CR's D (pair with --spectral_norm=all)."),
       (enum, "g_output", m.g_output, G_OUTPUTS, "G's last activation: tanh (code) or sigmoid "
        "(Table 3; as 2 sigmoid - 1 on [-1, 1] data)."),
       (integer, "ngf", m.ngf, "G base width (64 in the paper)."),
@@ -203,6 +206,7 @@ def define_config_flags(skip: tuple[str, ...] = (),
 
 _MODEL_FIELDS = ("image_size", "channels", "c_dim", "cat_dim", "z_dim", "g_type", "q_type",
                  "probabilistic_q", "learned_constant", "spectral_norm", "upsample", "g_output",
+                 "d_batch_norm",
                  "ngf", "ndf", "style_dim", "mapping_layers", "stylegan_block0_collapse",
                  "stylegan_start_size")
 _TRAIN_FIELDS = (

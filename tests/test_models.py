@@ -127,6 +127,26 @@ def test_spectral_norm_all_adds_no_parameters_but_sn_layers():
   assert len(sn_ref) == 1 and len(sn_all) > 5
 
 
+@pytest.mark.parametrize("q_type", ["oogan", "infogan"])
+def test_d_without_batch_norm(q_type):
+  from oogan_tf.calibration import batch_norm_layers  # pylint: disable=g-import-not-at-top
+  kw = dict(image_size=32, c_dim=3, z_dim=4, ngf=4, ndf=4, q_type=q_type)
+  with_bn = Discriminator(ModelConfig(**kw)).build_for()
+  without = Discriminator(ModelConfig(d_batch_norm=False, **kw)).build_for()
+  assert batch_norm_layers(with_bn) and not batch_norm_layers(without)
+  # Each DownBlock loses exactly its BatchNorm's gamma and beta (2 x out channels).
+  bn_params = sum(int(np.prod(v.shape)) for layer in batch_norm_layers(with_bn)
+                  for v in layer.trainable_variables)
+  assert (count_params(with_bn.trainable_variables) - count_params(without.trainable_variables)
+          == bn_params > 0)
+  x = tf.random.stateless_uniform((2, 32, 32, 1), (1, 2), -1.0, 1.0)
+  scores, q = without(x, training=True)
+  assert scores.shape == (2,) and q.shape == (2, 6)
+  # Without BatchNorm, training and inference mode compute the same function.
+  np.testing.assert_allclose(without(x, training=False)[1], q, rtol=1e-5, atol=1e-6)
+  assert not np.allclose(with_bn(x, training=False)[1], with_bn(x, training=True)[1])
+
+
 @pytest.mark.parametrize("kw,message", [
     (dict(image_size=48), "image_size=48"),
     (dict(channels=2), "channels=2"),

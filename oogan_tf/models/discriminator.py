@@ -29,7 +29,9 @@ class Trunk(layers.BuiltOnFirstCall, keras.layers.Layer):
     self.num_blocks = len(n) - 3
     for i in range(self.num_blocks):
       setattr(self, f"down{i}", layers.DownBlock(cfg.ndf * n[i], cfg.ndf * n[i + 1],
-                                                 spectral_norm=sn_all, name=f"down{i}"))
+                                                 spectral_norm=sn_all,
+                                                 with_batch_norm=cfg.d_batch_norm,
+                                                 name=f"down{i}"))
 
   def call(self, x, training=None):
     x = self.from_image(x, training=training)
@@ -49,8 +51,10 @@ class RealFakeHead(layers.BuiltOnFirstCall, keras.layers.Layer):
     n = D_MULTIPLIERS[cfg.image_size]
     sn_all = cfg.spectral_norm == "all"
     w3, w2, w1 = cfg.ndf * n[-3], cfg.ndf * n[-2], cfg.ndf * n[-1]
-    self.down8 = layers.DownBlock(w3, w2, spectral_norm=sn_all, name="down8")
-    self.down4 = layers.DownBlock(w2, w1, spectral_norm=sn_all, name="down4")
+    self.down8 = layers.DownBlock(w3, w2, spectral_norm=sn_all,
+                                  with_batch_norm=cfg.d_batch_norm, name="down8")
+    self.down4 = layers.DownBlock(w2, w1, spectral_norm=sn_all,
+                                  with_batch_norm=cfg.d_batch_norm, name="down4")
     self.score = layers.SpectralNormConv2D(1, 4, w1, padding="valid", name="score")
 
   def call(self, x, training=None):
@@ -74,7 +78,8 @@ class OOGANQHead(layers.BuiltOnFirstCall, keras.layers.Layer):
   def __init__(self, cfg: ModelConfig, **kwargs):
     super().__init__(**kwargs)
     w3, w2, cq, sn_all = _q_head_sizes(cfg)
-    self.down = layers.DownBlock(w3, w2, spectral_norm=sn_all, name="down8")
+    self.down = layers.DownBlock(w3, w2, spectral_norm=sn_all,
+                                  with_batch_norm=cfg.d_batch_norm, name="down8")
     self.reduce = layers.conv2d(cq, 3, w2, spectral_norm=sn_all, name="reduce")
     self.orth_conv = layers.OrthogonalDepthwiseConv2D(cq, name="orth_conv")
     self.readout = layers.SpatialReadout(cq, name="readout")
@@ -102,8 +107,10 @@ class InfoGANQHead(layers.BuiltOnFirstCall, keras.layers.Layer):
   def __init__(self, cfg: ModelConfig, **kwargs):
     super().__init__(**kwargs)
     w3, w2, cq, sn_all = _q_head_sizes(cfg)
-    self.down8 = layers.DownBlock(w3, w2, spectral_norm=sn_all, name="down8")
-    self.down4 = layers.DownBlock(w2, cq, spectral_norm=sn_all, name="down4")
+    self.down8 = layers.DownBlock(w3, w2, spectral_norm=sn_all,
+                                  with_batch_norm=cfg.d_batch_norm, name="down8")
+    self.down4 = layers.DownBlock(w2, cq, spectral_norm=sn_all,
+                                  with_batch_norm=cfg.d_batch_norm, name="down4")
     self.out = layers.SpectralNormConv2D(cq, 4, cq, padding="valid", name="out")
 
   @property

@@ -229,19 +229,23 @@ class UpBlock(BuiltOnFirstCall, keras.layers.Layer):
 class DownBlock(BuiltOnFirstCall, keras.layers.Layer):
   """conv 3x3 (same) -> BatchNorm -> AvgPool 2x2 -> LeakyReLU(0.2) (pool before activation).
 
-  float [B, H, W, in] -> [B, H/2, W/2, out].
+  float [B, H, W, in] -> [B, H/2, W/2, out]. with_batch_norm=False leaves the BatchNorm out
+  (InfoGAN-CR's D has none; its conv bias then stays the only shift).
   """
 
   def __init__(self, in_channels: int, out_channels: int, *, spectral_norm: bool = False,
-               **kwargs):
+               with_batch_norm: bool = True, **kwargs):
     super().__init__(**kwargs)
     self.conv = conv2d(out_channels, 3, in_channels, spectral_norm=spectral_norm, name="conv")
-    self.bn = batch_norm("bn")
+    self.bn = batch_norm("bn") if with_batch_norm else None
     self.pool = keras.layers.AveragePooling2D(2)
     self.act = keras.layers.LeakyReLU(negative_slope=0.2)
 
   def call(self, x, training=None):
-    return self.act(self.pool(self.bn(self.conv(x, training=training), training=training)))
+    x = self.conv(x, training=training)
+    if self.bn is not None:
+      x = self.bn(x, training=training)
+    return self.act(self.pool(x))
 
 
 class ChannelAttention(BuiltOnFirstCall, keras.layers.Layer):

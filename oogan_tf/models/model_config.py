@@ -55,8 +55,8 @@ class ModelConfig:
     g_type: "oogan" (compete-free input block), "infogan" (concatenate [c, z]; ablation),
       "mlp" (InfoGAN-CR's input: an MLP with one 128-wide hidden layer on [c, z]; not OOGAN) or
       "stylegan" (the StyleGAN-based OOGAN of appendix C.1, progressive to image_size; it needs
-      q_type "stylegan", and its networks ignore learned_constant, spectral_norm, upsample and
-      g_output; oogan_tf.models.stylegan).
+      q_type "stylegan", and its networks ignore learned_constant, spectral_norm, upsample,
+      g_output and d_batch_norm; oogan_tf.models.stylegan).
     q_type: "oogan" (released code: DownBlock, conv, orthogonal depthwise conv + spatial
       read-out), "infogan" (ablation) or "paper" (Table 3: orthogonal 3x3 conv + pool,
       orthogonal 4x4 depthwise conv + pool, grouped linear read-out).
@@ -66,6 +66,9 @@ class ModelConfig:
     spectral_norm: "reference" (D's first 1x1, the real/fake and InfoGAN-Q final 4x4, G's last
       1x1) or "all" (the paper: every conv and transposed conv, except the orthogonal layers).
     upsample: "nearest" (released code) or "bilinear" (paper text).
+    d_batch_norm: BatchNorm in D's DownBlocks (trunk, real/fake head, the OOGAN and InfoGAN Q
+      heads), as the released code; False leaves it out, as InfoGAN-CR's D (spectral norm
+      instead: pair it with spectral_norm "all"). G keeps its BatchNorm either way.
     g_output: "tanh" (released code) or "sigmoid" (Table 3). Data stay in [-1, 1], so the
       sigmoid output is 2 sigmoid(x) - 1, the paper's sigmoid on [0, 1] data after the same
       affine map (it equals tanh(x / 2)).
@@ -89,6 +92,7 @@ class ModelConfig:
   learned_constant: bool = True
   spectral_norm: str = "reference"
   upsample: str = "nearest"
+  d_batch_norm: bool = True
   g_output: str = "tanh"
   ngf: int = 64
   ndf: int = 64
