@@ -97,10 +97,11 @@ def define_config_flags(skip: tuple[str, ...] = (),
       (boolean, "learned_constant", m.learned_constant,
        "Add G's learned 4x4 constant (paper); false = the released code."),
       (enum, "spectral_norm", m.spectral_norm, SPECTRAL_NORM,
-       "Spectral-norm placement: reference (released code) or all (paper)."),
+       "Spectral-norm placement: reference (released code), all (paper) or "
+       "discriminator (every D conv, G as reference; InfoGAN-CR)."),
       (enum, "upsample", m.upsample, UPSAMPLE, "G upsampling: nearest (code) or bilinear."),
       (boolean, "d_batch_norm", m.d_batch_norm, "BatchNorm in D's down blocks (released code); "
-       "false = none, as InfoGAN-CR's D (pair with --spectral_norm=all)."),
+       "false = none, as InfoGAN-CR's D (pair with --spectral_norm=discriminator)."),
       (enum, "g_output", m.g_output, G_OUTPUTS, "G's last activation: tanh (code) or sigmoid "
        "(Table 3; as 2 sigmoid - 1 on [-1, 1] data)."),
       (integer, "ngf", m.ngf, "G base width (64 in the paper)."),

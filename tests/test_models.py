@@ -125,6 +125,15 @@ def test_spectral_norm_all_adds_no_parameters_but_sn_layers():
   sn_ref = [v for v in ref.non_trainable_variables if "sn_u" in v.path]
   sn_all = [v for v in every.non_trainable_variables if "sn_u" in v.path]
   assert len(sn_ref) == 1 and len(sn_all) > 5
+  # "discriminator": every D conv as "all", G as "reference".
+  sn_paths = lambda m: sorted(v.path.split("/", 1)[1] for v in m.non_trainable_variables
+                              if "sn_u" in v.path)  # without the model's own (numbered) name
+  g_d = Generator(ModelConfig(spectral_norm="discriminator", **kw)).build_for()
+  assert sn_paths(g_d) == sn_paths(ref)
+  d_all = Discriminator(ModelConfig(spectral_norm="all", **kw)).build_for()
+  d_d = Discriminator(ModelConfig(spectral_norm="discriminator", **kw)).build_for()
+  d_ref = Discriminator(ModelConfig(**kw)).build_for()
+  assert sn_paths(d_d) == sn_paths(d_all) and len(sn_paths(d_d)) > len(sn_paths(d_ref))
 
 
 @pytest.mark.parametrize("q_type", ["oogan", "infogan"])

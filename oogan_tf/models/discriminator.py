@@ -23,7 +23,7 @@ class Trunk(layers.BuiltOnFirstCall, keras.layers.Layer):
   def __init__(self, cfg: ModelConfig, **kwargs):
     super().__init__(**kwargs)
     n = D_MULTIPLIERS[cfg.image_size]
-    sn_all = cfg.spectral_norm == "all"
+    sn_all = cfg.spectral_norm in ("all", "discriminator")
     self.from_image = layers.SpectralNormConv2D(cfg.ndf * n[0], 1, cfg.channels, name="from_image")
     # One attribute per block: layers in a Python list are invisible to tf.train.Checkpoint.
     self.num_blocks = len(n) - 3
@@ -49,7 +49,7 @@ class RealFakeHead(layers.BuiltOnFirstCall, keras.layers.Layer):
   def __init__(self, cfg: ModelConfig, **kwargs):
     super().__init__(**kwargs)
     n = D_MULTIPLIERS[cfg.image_size]
-    sn_all = cfg.spectral_norm == "all"
+    sn_all = cfg.spectral_norm in ("all", "discriminator")
     w3, w2, w1 = cfg.ndf * n[-3], cfg.ndf * n[-2], cfg.ndf * n[-1]
     self.down8 = layers.DownBlock(w3, w2, spectral_norm=sn_all,
                                   with_batch_norm=cfg.d_batch_norm, name="down8")
@@ -65,7 +65,7 @@ class RealFakeHead(layers.BuiltOnFirstCall, keras.layers.Layer):
 def _q_head_sizes(cfg: ModelConfig) -> tuple[int, int, int, bool]:
   """(trunk width at 16x16, width at 8x8, C' outputs, spectral norm on every conv) of a Q head."""
   n = D_MULTIPLIERS[cfg.image_size]
-  return cfg.ndf * n[-3], cfg.ndf * n[-2], cfg.q_outputs, cfg.spectral_norm == "all"
+  return cfg.ndf * n[-3], cfg.ndf * n[-2], cfg.q_outputs, cfg.spectral_norm in ("all", "discriminator")
 
 
 class OOGANQHead(layers.BuiltOnFirstCall, keras.layers.Layer):

@@ -14,7 +14,7 @@ G_TYPES = ("oogan", "infogan", "mlp", "stylegan")
 Q_TYPES = ("oogan", "infogan", "paper", "stylegan")
 STYLEGAN_SIZES = (32, 64, 128)
 G_OUTPUTS = ("tanh", "sigmoid")
-SPECTRAL_NORM = ("reference", "all")
+SPECTRAL_NORM = ("reference", "all", "discriminator")
 UPSAMPLE = ("nearest", "bilinear")
 
 # Per image size: G width multipliers m (F4 = ngf*m0 at 4x4, F8 = ngf*m1 at 8x8, then one UpBlock
@@ -64,11 +64,12 @@ class ModelConfig:
     learned_constant: add the learned 4x4 constant after the c path's first BN+LReLU (paper);
       False reproduces the released code, which creates it but never uses it.
     spectral_norm: "reference" (D's first 1x1, the real/fake and InfoGAN-Q final 4x4, G's last
-      1x1) or "all" (the paper: every conv and transposed conv, except the orthogonal layers).
+      1x1), "all" (the paper: every conv and transposed conv, except the orthogonal layers) or
+      "discriminator" (every conv of D as "all", G as "reference": InfoGAN-CR's placement).
     upsample: "nearest" (released code) or "bilinear" (paper text).
     d_batch_norm: BatchNorm in D's DownBlocks (trunk, real/fake head, the OOGAN and InfoGAN Q
       heads), as the released code; False leaves it out, as InfoGAN-CR's D (spectral norm
-      instead: pair it with spectral_norm "all"). G keeps its BatchNorm either way.
+      instead: pair it with spectral_norm "discriminator" or "all"). G keeps its BatchNorm either way.
     g_output: "tanh" (released code) or "sigmoid" (Table 3). Data stay in [-1, 1], so the
       sigmoid output is 2 sigmoid(x) - 1, the paper's sigmoid on [0, 1] data after the same
       affine map (it equals tanh(x / 2)).
