@@ -14,6 +14,17 @@ from oogan_tf.models import layers
 from oogan_tf.models.model_config import D_MULTIPLIERS, ModelConfig
 
 
+def _sn_everywhere(cfg: ModelConfig) -> bool:
+  """Whether every conv of D is spectrally normalised (spectral_norm "all" or "discriminator")."""
+  return cfg.spectral_norm in ("all", "discriminator")
+
+
+def _down_block(cfg: ModelConfig, in_channels: int, out_channels: int, name: str):
+  """One of D's DownBlocks, with cfg's spectral-norm placement and BatchNorm switch."""
+  return layers.DownBlock(in_channels, out_channels, spectral_norm=_sn_everywhere(cfg),
+                          with_batch_norm=cfg.d_batch_norm, name=name)
+
+
 class Trunk(layers.BuiltOnFirstCall, keras.layers.Layer):
   """SN conv 1x1 (no activation) then DownBlocks to 16x16.
 
@@ -23,15 +34,11 @@ class Trunk(layers.BuiltOnFirstCall, keras.layers.Layer):
   def __init__(self, cfg: ModelConfig, **kwargs):
     super().__init__(**kwargs)
     n = D_MULTIPLIERS[cfg.image_size]
-    sn_all = cfg.spectral_norm in ("all", "discriminator")
     self.from_image = layers.SpectralNormConv2D(cfg.ndf * n[0], 1, cfg.channels, name="from_image")
     # One attribute per block: layers in a Python list are invisible to tf.train.Checkpoint.
     self.num_blocks = len(n) - 3
     for i in range(self.num_blocks):
-      setattr(self, f"down{i}", layers.DownBlock(cfg.ndf * n[i], cfg.ndf * n[i + 1],
-                                                 spectral_norm=sn_all,
-                                                 with_batch_norm=cfg.d_batch_norm,
-                                                 name=f"down{i}"))
+      setattr(self, f"down{i}", _down_block(cfg, cfg.ndf * n[i], cfg.ndf * n[i + 1], f"down{i}"))
 
   def call(self, x, training=None):
     x = self.from_image(x, training=training)
@@ -49,12 +56,9 @@ class RealFakeHead(layers.BuiltOnFirstCall, keras.layers.Layer):
   def __init__(self, cfg: ModelConfig, **kwargs):
     super().__init__(**kwargs)
     n = D_MULTIPLIERS[cfg.image_size]
-    sn_all = cfg.spectral_norm in ("all", "discriminator")
     w3, w2, w1 = cfg.ndf * n[-3], cfg.ndf * n[-2], cfg.ndf * n[-1]
-    self.down8 = layers.DownBlock(w3, w2, spectral_norm=sn_all,
-                                  with_batch_norm=cfg.d_batch_norm, name="down8")
-    self.down4 = layers.DownBlock(w2, w1, spectral_norm=sn_all,
-                                  with_batch_norm=cfg.d_batch_norm, name="down4")
+    self.down8 = _down_block(cfg, w3, w2, "down8")
+    self.down4 = _down_block(cfg, w2, w1, "down4")
     self.score = layers.SpectralNormConv2D(1, 4, w1, padding="valid", name="score")
 
   def call(self, x, training=None):
@@ -65,7 +69,7 @@ class RealFakeHead(layers.BuiltOnFirstCall, keras.layers.Layer):
 def _q_head_sizes(cfg: ModelConfig) -> tuple[int, int, int, bool]:
   """(trunk width at 16x16, width at 8x8, C' outputs, spectral norm on every conv) of a Q head."""
   n = D_MULTIPLIERS[cfg.image_size]
-  return cfg.ndf * n[-3], cfg.ndf * n[-2], cfg.q_outputs, cfg.spectral_norm in ("all", "discriminator")
+  return cfg.ndf * n[-3], cfg.ndf * n[-2], cfg.q_outputs, _sn_everywhere(cfg)
 
 
 class OOGANQHead(layers.BuiltOnFirstCall, keras.layers.Layer):
@@ -78,8 +82,7 @@ class OOGANQHead(layers.BuiltOnFirstCall, keras.layers.Layer):
   def __init__(self, cfg: ModelConfig, **kwargs):
     super().__init__(**kwargs)
     w3, w2, cq, sn_all = _q_head_sizes(cfg)
-    self.down = layers.DownBlock(w3, w2, spectral_norm=sn_all,
-                                  with_batch_norm=cfg.d_batch_norm, name="down8")
+    self.down = _down_block(cfg, w3, w2, "down8")
     self.reduce = layers.conv2d(cq, 3, w2, spectral_norm=sn_all, name="reduce")
     self.orth_conv = layers.OrthogonalDepthwiseConv2D(cq, name="orth_conv")
     self.readout = layers.SpatialReadout(cq, name="readout")
@@ -106,11 +109,9 @@ class InfoGANQHead(layers.BuiltOnFirstCall, keras.layers.Layer):
 
   def __init__(self, cfg: ModelConfig, **kwargs):
     super().__init__(**kwargs)
-    w3, w2, cq, sn_all = _q_head_sizes(cfg)
-    self.down8 = layers.DownBlock(w3, w2, spectral_norm=sn_all,
-                                  with_batch_norm=cfg.d_batch_norm, name="down8")
-    self.down4 = layers.DownBlock(w2, cq, spectral_norm=sn_all,
-                                  with_batch_norm=cfg.d_batch_norm, name="down4")
+    w3, w2, cq, _ = _q_head_sizes(cfg)
+    self.down8 = _down_block(cfg, w3, w2, "down8")
+    self.down4 = _down_block(cfg, w2, cq, "down4")
     self.out = layers.SpectralNormConv2D(cq, 4, cq, padding="valid", name="out")
 
   @property
