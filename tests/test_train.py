@@ -181,7 +181,8 @@ def test_each_step_updates_only_its_variables():
 
 
 def test_non_finite_loss_stops_without_saving(tmp_path, monkeypatch):
-  monkeypatch.setattr(losses, "g_hinge_loss", lambda s: tf.reduce_mean(s) * np.nan)
+  monkeypatch.setitem(losses.ADVERSARIAL_LOSSES, "hinge",
+                      (losses.d_hinge_loss, lambda s: tf.reduce_mean(s) * np.nan))
   with pytest.raises(NonFiniteLossError, match="loss/g_adv=nan"):
     train_lib.train(tiny_config(tmp_path / "nan"))
   assert tf.train.latest_checkpoint(str(tmp_path / "nan" / "ckpt")) is None
