@@ -153,16 +153,14 @@ def compute_factor_vae(ground_truth: Any, representation_fn: _utils.Representati
     With bootstrap > 0 also `train_accuracy_se`, `eval_accuracy_se` (floats, the replicates'
     std) and `se_method` (str).
   """
-  if protocol not in PROTOCOLS:
-    raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}.")
-  _utils.check_inputs(ground_truth, representation_fn)
-  _utils.check_random_state(random_state)
   params = resolve_params(protocol, batch_size=batch_size, num_train=num_train,
                           num_eval=num_eval, num_variance_estimate=num_variance_estimate,
-                          prune_threshold=prune_threshold)
-  batch_size, num_train, num_eval = (params[k] for k in ("batch_size", "num_train", "num_eval"))
-  num_variance_estimate = params["num_variance_estimate"]
-  prune_threshold = params["prune_threshold"]
+                          prune_threshold=prune_threshold)  # checks the protocol too
+  _utils.check_inputs(ground_truth, representation_fn)
+  _utils.check_random_state(random_state)
+  batch_size, num_train, num_eval, num_variance_estimate, prune_threshold = (
+      params[k] for k in ("batch_size", "num_train", "num_eval", "num_variance_estimate",
+                          "prune_threshold"))
   bootstrap, bootstrap_rs = _utils.bootstrap_setup(bootstrap, random_state)
 
   # Global variances (dlib: sample_observations then represent in chunks of batch_size).
