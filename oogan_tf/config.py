@@ -81,6 +81,11 @@ class TrainConfig:
       nothing (Adam is invariant to the scale of the loss).
     cr_start_step: the first iteration at which G receives the regulariser's gradient
       (InfoGAN-CR turns it on late in training); H learns from iteration 0.
+    jacobian_ortho_weight: weight of a Jacobian-orthogonality term in G's loss (not part of
+      OOGAN; after OroJaR, Wei et al. 2021): the mean squared cosine between the image changes
+      that G's continuous codes make when each moves alone (finite differences on 8 of the G
+      step's samples; losses.jacobian_orthogonality), so that different codes change different
+      things. 0 (default): off.
     code_schedule: "reference" | "paper" | "uniform" (oogan_tf.codes).
     orthogonal_reg: run the private orthogonal steps (False: ablation).
     reference_ortho_grads: also do what the released code does by accident: its private
@@ -155,6 +160,7 @@ class TrainConfig:
   point_q_loss: str = "l1"
   cr_weight: float = 0.0
   cr_start_step: int = 0
+  jacobian_ortho_weight: float = 0.0
   code_schedule: str = "reference"
   orthogonal_reg: bool = True
   reference_ortho_grads: bool = False
@@ -226,7 +232,7 @@ class TrainConfig:
       if not 0.0 <= value < 1.0:
         raise ValueError(f"--{name}={value} is not allowed; it must be in [0, 1)")
     for name in ("gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "cr_weight",
-                 "info_noise"):
+                 "info_noise", "jacobian_ortho_weight"):
       value = getattr(self, name)
       if not (value >= 0 and math.isfinite(value)):
         raise ValueError(f"--{name}={value} is not allowed; it must be finite and >= 0")
@@ -270,6 +276,8 @@ class TrainConfig:
       refuse(f"info_noise={self.info_noise}", "--info_noise=0")
     if self.gan_loss != "hinge":
       refuse(f"gan_loss={self.gan_loss}", "--gan_loss=hinge")
+    if self.jacobian_ortho_weight:
+      refuse(f"jacobian_ortho_weight={self.jacobian_ortho_weight}", "--jacobian_ortho_weight=0")
 
   def _check_joint_info(self) -> None:
     # These switches are defined on the separate info step, which joint mode does not run.

@@ -31,7 +31,7 @@ FLAG_GROUPS = {
                  "stylegan_start_size", "style_mixing", "stylegan_block0_collapse", "stylegan_frozen_c_noise", "stylegan_refade_final",
                  "stylegan_loss_gates"),
     "training": ("train_steps", "steps_per_loop", "learning_rate", "d_lr_ratio", "beta_1", "beta_2",
-                 "gan_loss", "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "point_q_loss", "cr_weight", "cr_start_step", "code_schedule",
+                 "gan_loss", "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "point_q_loss", "cr_weight", "cr_start_step", "jacobian_ortho_weight", "code_schedule",
                  "orthogonal_reg", "reference_ortho_grads", "info_trains_trunk", "info_update", "info_noise", "instance_noise_steps", "ema_decay",
                  "precision", "jit_compile", "seed", "sample_seed"),
     "output": ("model_dir", "checkpoint_every_steps", "sample_every_steps", "keep_checkpoints",
@@ -156,6 +156,9 @@ def define_config_flags(skip: tuple[str, ...] = (),
        "share."),
       (integer, "cr_start_step", d.cr_start_step, "First iteration at which G gets the "
        "contrastive regulariser's gradient (H learns from the start)."),
+      (floating, "jacobian_ortho_weight", d.jacobian_ortho_weight, "Weight of a Jacobian-"
+       "orthogonality term in G's loss (OroJaR-style, not OOGAN; 0 = off): the mean squared "
+       "cosine between the image changes of different codes."),
       (enum, "code_schedule", d.code_schedule, SCHEDULES, "c sampling: reference "
        "(uniform/one-hot/dominant), paper (50/50) or uniform (no one-hot ablation)."),
       (boolean, "orthogonal_reg", d.orthogonal_reg, "Orthogonal regularisation of Q."),
@@ -213,7 +216,7 @@ _MODEL_FIELDS = ("image_size", "channels", "c_dim", "cat_dim", "z_dim", "g_type"
 _TRAIN_FIELDS = (
     "dataset", "data_dir", "cache", "batch_size", "train_steps", "steps_per_loop",
     "learning_rate", "d_lr_ratio", "beta_1", "beta_2", "gan_loss", "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "point_q_loss", "cr_weight", "cr_start_step",
-    "code_schedule", "orthogonal_reg", "reference_ortho_grads", "info_trains_trunk", "info_update",
+    "jacobian_ortho_weight", "code_schedule", "orthogonal_reg", "reference_ortho_grads", "info_trains_trunk", "info_update",
     "info_noise", "instance_noise_steps", "ema_decay", "precision", "jit_compile", "strategy", "num_gpus", "seed", "sample_seed",
     "checkpoint_every_steps", "sample_every_steps", "keep_checkpoints", "export_at_end",
     "eval_every_steps", "eval_metrics", "eval_sizes_scale", "inception_weights",

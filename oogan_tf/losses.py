@@ -153,3 +153,24 @@ def orthogonality_loss(rows: tf.Tensor) -> tf.Tensor:
   unit = rows / tf.norm(rows, axis=1, keepdims=True)
   cos = tf.matmul(unit, unit, transpose_b=True)
   return tf.reduce_mean(tf.square(cos))
+
+
+def jacobian_orthogonality(columns: tf.Tensor) -> tf.Tensor:
+  """Mean squared cosine between the image changes of different codes (an OroJaR-style term).
+
+  Args: columns: [b, C, P] float, for each of b samples the change of G's P output values when
+    each of its C codes alone moves (finite-difference Jacobian columns).
+  Returns: scalar float32 in [0, 1]: mean over samples and ordered pairs i != j of
+  cos^2(column_i, column_j); 0 when every code changes pixels orthogonal to every other code's
+  change. Cosines, not OroJaR's raw inner products, so that the term cannot be lowered by making
+  the codes' effects smaller, which the information loss needs large. A column of zeros has
+  cosine 0 with every other (the epsilon keeps its gradient finite).
+  """
+  columns = _f32(columns)
+  gram = tf.matmul(columns, columns, transpose_b=True)
+  sq_norms = tf.linalg.diag_part(gram)
+  cos2 = tf.square(gram) / (sq_norms[:, :, None] * sq_norms[:, None, :] + 1e-12)
+  num_codes = tf.shape(columns)[1]
+  off_diagonal = 1.0 - tf.eye(num_codes)
+  pairs = tf.cast(tf.shape(columns)[0] * num_codes * (num_codes - 1), tf.float32)
+  return tf.reduce_sum(cos2 * off_diagonal) / tf.maximum(pairs, 1.0)

@@ -5,7 +5,9 @@ One iteration n, in the released code's order:
   1. (z, c) for iteration n; x_fake = G(c, z) once, in training mode;
   2. D step: hinge (or, with gan_loss="nonsaturating", the original GAN loss) on D(x) and D(x_fake) (separate calls, so separate BN statistics) + gp_weight *
      gradient penalty on interpolates (a third call); Adam over the trunk and real/fake head;
-  3. G step: -mean D(x_fake) on the same x_fake, scored by the updated D; Adam over G;
+  3. G step: -mean D(x_fake) on the same x_fake, scored by the updated D (+ jacobian_ortho_weight
+     x the squared cosines between the image changes of different codes, drawn by one more G
+     call when the weight is > 0); Adam over G;
   4. info step: resampled (z', c') for the same n; lambda * code reconstruction (Gaussian NLL or
      L1) + gamma * weighted one-hot CE (+ lambda_cat * the categorical code's CE, when the model
      has one), Q reading G's images plus info_noise x N(0, 1); a third Adam over G + Q head
@@ -56,6 +58,12 @@ LOSS_KEYS = ("loss/d_total", "loss/d_hinge", "loss/gradient_penalty", "loss/g_ad
              "d/score_fake_g_step")
 CATEGORICAL_KEY = "loss/info_categorical"  # only for a model with a categorical code
 CONTRASTIVE_KEY = "loss/contrastive"  # only with cr_weight > 0
+JACOBIAN_KEY = "loss/jacobian_ortho"  # only with jacobian_ortho_weight > 0
+# The Jacobian-orthogonality term reads this many of the G step's samples (its cost: one extra G
+# pass on JACOBIAN_SAMPLES x (C + 1) images) and moves each code by JACOBIAN_CODE_STEP (codes lie
+# in [0, 1]; a finite step, as bfloat16 outputs cannot resolve an infinitesimal one).
+JACOBIAN_SAMPLES = 8
+JACOBIAN_CODE_STEP = 0.1
 
 
 class NonFiniteLossError(RuntimeError):
@@ -144,6 +152,7 @@ class Trainer:
     self._d_adversarial, self._g_adversarial = losses.ADVERSARIAL_LOSSES[cfg.gan_loss]
     self.metric_keys = (LOSS_KEYS + (CATEGORICAL_KEY,) * bool(cfg.model.cat_dim) +
                         (CONTRASTIVE_KEY,) * (self.contrastive is not None) +
+                        (JACOBIAN_KEY,) * (cfg.jacobian_ortho_weight > 0) +
                         tuple(f"ortho/{n}" for n in self.ortho.names))
     self.train_loop = tf.function(self._train_loop)
     # The step has no tensor-dependent Python control flow, so AutoGraph need not transpile it
@@ -279,6 +288,9 @@ class Trainer:
           g_total += cfg.cr_weight * contrastive
       else:
         g_total = g_loss
+      if cfg.jacobian_ortho_weight > 0:
+        jacobian = self._jacobian_orthogonality(code, sample.z)
+        g_total += cfg.jacobian_ortho_weight * jacobian
     self._apply(self.opt_g, g_tape, g_total, self.g_variables)
     if self.joint_info and self.contrastive is not None:
       self._apply(self.opt_info, h_tape, contrastive, self.info_variables)
@@ -307,6 +319,8 @@ class Trainer:
       values.append(categorical)
     if self.contrastive is not None:
       values.append(contrastive)
+    if cfg.jacobian_ortho_weight > 0:
+      values.append(jacobian)
     values += list(ortho_values)
     return dict(zip(self.metric_keys, values))
 
@@ -326,6 +340,27 @@ class Trainer:
       categorical = losses.categorical_cross_entropy(category_logits(q, m), sample.category)
       info += cfg.lambda_cat * categorical
     return info, rec, onehot, categorical
+
+  def _jacobian_orthogonality(self, code: tf.Tensor, z: tf.Tensor) -> tf.Tensor:
+    """losses.jacobian_orthogonality of G at the first JACOBIAN_SAMPLES rows of this replica's
+    codes (code float32 [b, C (+ K one-hot category)], z float32 [b, Z]); call on G's tape.
+
+    Each continuous code is moved by JACOBIAN_CODE_STEP on its own; G draws the unmoved and all
+    C moved images in one call (one set of BatchNorm statistics), and the column of code i is
+    (G(c + step e_i) - G(c)) / step.
+    """
+    c_dim = self.cfg.model.c_dim
+    k = min(JACOBIAN_SAMPLES, self.per_replica_batch)
+    base_code, base_z = code[:k], z[:k]
+    width = base_code.shape[-1]
+    shifts = JACOBIAN_CODE_STEP * tf.eye(c_dim, width)
+    moved_code = tf.reshape(base_code[:, None, :] + shifts[None], (k * c_dim, width))
+    moved_z = tf.repeat(base_z, c_dim, axis=0)
+    images = self.generator((tf.concat([base_code, moved_code], 0),
+                             tf.concat([base_z, moved_z], 0)), training=True)
+    images = tf.reshape(tf.cast(images, tf.float32), (k * (c_dim + 1), -1))
+    columns = (tf.reshape(images[k:], (k, c_dim, -1)) - images[:k, None, :]) / JACOBIAN_CODE_STEP
+    return losses.jacobian_orthogonality(columns)
 
   def _contrastive_loss(self, key: tf.Tensor, n: tf.Tensor, start, b: int) -> tf.Tensor:
     """H's cross-entropy (float32 scalar) on b pairs drawn for iteration n; call on the info tape.

@@ -129,6 +129,8 @@ def test_block0_collapse_switch_reproduces_the_1x1_bug():
     ({"info_noise": 0.5}, "--info_noise=0.5 is not allowed with --g_type=stylegan"),
     ({"gan_loss": "nonsaturating"},
      "--gan_loss=nonsaturating is not allowed with --g_type=stylegan"),
+    ({"jacobian_ortho_weight": 0.5},
+     "--jacobian_ortho_weight=0.5 is not allowed with --g_type=stylegan"),
     ({"fade_steps": 3, "phase_steps": 2}, "--fade_steps=3 is not allowed"),
 ])
 def test_unsupported_settings_are_refused(overrides, message):
