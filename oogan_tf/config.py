@@ -81,6 +81,10 @@ class TrainConfig:
       nothing (Adam is invariant to the scale of the loss).
     cr_start_step: the first iteration at which G receives the regulariser's gradient
       (InfoGAN-CR turns it on late in training); H learns from iteration 0.
+    lr_decay_start: 0 (default): constant learning rates. N > 0: from iteration N on, the D, G
+      and info Adams' learning rates fall linearly to 0 at train_steps (set before every
+      compiled loop of steps_per_loop iterations, so piecewise constant over a loop); the
+      orthogonal layers' private Adams keep theirs. Must be < train_steps.
     jacobian_ortho_weight: weight of a Jacobian-orthogonality term in G's loss (not part of
       OOGAN; after OroJaR, Wei et al. 2021): the mean squared cosine between the image changes
       that G's continuous codes make when each moves alone (finite differences on 8 of the G
@@ -161,6 +165,7 @@ class TrainConfig:
   cr_weight: float = 0.0
   cr_start_step: int = 0
   jacobian_ortho_weight: float = 0.0
+  lr_decay_start: int = 0
   code_schedule: str = "reference"
   orthogonal_reg: bool = True
   reference_ortho_grads: bool = False
@@ -202,6 +207,10 @@ class TrainConfig:
     _positive("keep_checkpoints", self.keep_checkpoints)
     _positive("instance_noise_steps", self.instance_noise_steps, 0)
     _positive("cr_start_step", self.cr_start_step, 0)
+    _positive("lr_decay_start", self.lr_decay_start, 0)
+    if self.lr_decay_start and self.lr_decay_start >= self.train_steps:
+      raise ValueError(f"--lr_decay_start={self.lr_decay_start} is not allowed; it must be 0 "
+                       f"(off) or below --train_steps={self.train_steps}")
     _positive("eval_every_steps", self.eval_every_steps, 0)
     _positive("standing_stats_batches", self.standing_stats_batches, 0)
     _positive("encoder_recalibration_batches", self.encoder_recalibration_batches, 0)
@@ -278,6 +287,8 @@ class TrainConfig:
       refuse(f"gan_loss={self.gan_loss}", "--gan_loss=hinge")
     if self.jacobian_ortho_weight:
       refuse(f"jacobian_ortho_weight={self.jacobian_ortho_weight}", "--jacobian_ortho_weight=0")
+    if self.lr_decay_start:
+      refuse(f"lr_decay_start={self.lr_decay_start}", "--lr_decay_start=0")
 
   def _check_joint_info(self) -> None:
     # These switches are defined on the separate info step, which joint mode does not run.

@@ -30,7 +30,7 @@ FLAG_GROUPS = {
     "stylegan": ("style_dim", "mapping_layers", "phase_steps", "fade_steps",
                  "stylegan_start_size", "style_mixing", "stylegan_block0_collapse", "stylegan_frozen_c_noise", "stylegan_refade_final",
                  "stylegan_loss_gates"),
-    "training": ("train_steps", "steps_per_loop", "learning_rate", "d_lr_ratio", "beta_1", "beta_2",
+    "training": ("train_steps", "steps_per_loop", "learning_rate", "lr_decay_start", "d_lr_ratio", "beta_1", "beta_2",
                  "gan_loss", "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "point_q_loss", "cr_weight", "cr_start_step", "jacobian_ortho_weight", "code_schedule",
                  "orthogonal_reg", "reference_ortho_grads", "info_trains_trunk", "info_update", "info_noise", "instance_noise_steps", "ema_decay",
                  "precision", "jit_compile", "seed", "sample_seed"),
@@ -137,6 +137,8 @@ def define_config_flags(skip: tuple[str, ...] = (),
       (integer, "train_steps", d.train_steps, "Total training iterations."),
       (integer, "steps_per_loop", d.steps_per_loop, "Iterations per compiled call."),
       (floating, "learning_rate", d.learning_rate, "Adam learning rate of D, G and info."),
+      (integer, "lr_decay_start", d.lr_decay_start, "0 = constant learning rates; N > 0: "
+       "they fall linearly from iteration N to 0 at --train_steps."),
       (floating, "d_lr_ratio", d.d_lr_ratio, "D's learning rate = --learning_rate x this "
        "(two time-scale updates; InfoGAN-CR uses 2)."),
       (floating, "beta_1", d.beta_1, "Adam beta_1."),
@@ -215,7 +217,7 @@ _MODEL_FIELDS = ("image_size", "channels", "c_dim", "cat_dim", "z_dim", "g_type"
                  "stylegan_start_size")
 _TRAIN_FIELDS = (
     "dataset", "data_dir", "cache", "batch_size", "train_steps", "steps_per_loop",
-    "learning_rate", "d_lr_ratio", "beta_1", "beta_2", "gan_loss", "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "point_q_loss", "cr_weight", "cr_start_step",
+    "learning_rate", "lr_decay_start", "d_lr_ratio", "beta_1", "beta_2", "gan_loss", "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "point_q_loss", "cr_weight", "cr_start_step",
     "jacobian_ortho_weight", "code_schedule", "orthogonal_reg", "reference_ortho_grads", "info_trains_trunk", "info_update",
     "info_noise", "instance_noise_steps", "ema_decay", "precision", "jit_compile", "strategy", "num_gpus", "seed", "sample_seed",
     "checkpoint_every_steps", "sample_every_steps", "keep_checkpoints", "export_at_end",

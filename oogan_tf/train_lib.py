@@ -40,7 +40,7 @@ from oogan_tf.controller import Controller, TrainAction
 from oogan_tf.distribute import StrategyError, cpu_bf16_warning, get_strategy, is_chief
 from oogan_tf.run_dir import RunDirectoryError
 from oogan_tf.run_log import Progress, RunLog
-from oogan_tf.trainer import NonFiniteLossError, Trainer, new_trainer
+from oogan_tf.trainer import NonFiniteLossError, Trainer, learning_rate_factor, new_trainer
 
 
 def _fidelity_features(cfg: TrainConfig):
@@ -263,6 +263,9 @@ def _train(cfg: TrainConfig, strategy: tf.distribute.Strategy, chief: bool,
 
   def run_chunk(n: int) -> dict[str, float]:
     first = trainer.iteration
+    if cfg.lr_decay_start:
+      trainer.set_learning_rate_factor(
+          learning_rate_factor(first, cfg.lr_decay_start, cfg.train_steps))
     out = trainer.train_loop(iterator, tf.constant(n, tf.int64))
     return _finite_metrics(out, first, n, manager.latest_checkpoint)
 

@@ -76,6 +76,14 @@ def _adam(cfg: TrainConfig, lr_ratio: float = 1.0) -> Adam:
               loss_scaling=cfg.precision == "mixed_float16")
 
 
+def learning_rate_factor(iteration: int, decay_start: int, train_steps: int) -> float:
+  """The factor on the base learning rates at `iteration`: 1 before decay_start (and always with
+  decay_start 0), then linear to 0 at train_steps (cfg.lr_decay_start)."""
+  if not decay_start or iteration < decay_start:
+    return 1.0
+  return max(0.0, (train_steps - iteration) / (train_steps - decay_start))
+
+
 def _synchronize_batch_norm(model: keras.Model) -> None:
   for layer in model._flatten_layers(include_self=False, recursive=True):  # pylint: disable=protected-access
     if isinstance(layer, keras.layers.BatchNormalization):
@@ -140,6 +148,8 @@ class Trainer:
       info_lr_ratio = cfg.d_lr_ratio if self.joint_info else 1.0
       self.opt_d, self.opt_g = _adam(cfg, cfg.d_lr_ratio), _adam(cfg)
       self.opt_info = _adam(cfg, info_lr_ratio)
+      self._base_learning_rates = [(opt, float(opt.learning_rate.numpy())) for opt in
+                                   (self.opt_d, self.opt_g, self.opt_info)]
       self.opt_d.build(self.d_variables)
       self.opt_g.build(self.g_variables)
       self.opt_info.build(self.info_variables)
@@ -171,6 +181,12 @@ class Trainer:
         self.step, self.networks, opt_d=self.opt_d, opt_g=self.opt_g, opt_info=self.opt_info,
         ortho_optimizers={name: opt for name, opt in zip(self.ortho.names, self.ortho.optimizers)},
         **extra)
+
+  def set_learning_rate_factor(self, factor: float) -> None:
+    """Sets the D, G and info Adams' learning rates to their configured values x factor (a
+    variable each, so the compiled loop is not retraced)."""
+    for opt, base in self._base_learning_rates:
+      opt.learning_rate.assign(base * factor)
 
   @property
   def iteration(self) -> int:

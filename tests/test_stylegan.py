@@ -131,6 +131,8 @@ def test_block0_collapse_switch_reproduces_the_1x1_bug():
      "--gan_loss=nonsaturating is not allowed with --g_type=stylegan"),
     ({"jacobian_ortho_weight": 0.5},
      "--jacobian_ortho_weight=0.5 is not allowed with --g_type=stylegan"),
+    ({"lr_decay_start": 2, "train_steps": 4},
+     "--lr_decay_start=2 is not allowed with --g_type=stylegan"),
     ({"fade_steps": 3, "phase_steps": 2}, "--fade_steps=3 is not allowed"),
 ])
 def test_unsupported_settings_are_refused(overrides, message):

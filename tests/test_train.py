@@ -20,7 +20,7 @@ from absl.testing import flagsaver
 from oogan_tf import controller, losses, train_lib
 from oogan_tf.config import TrainConfig
 from oogan_tf.models import ModelConfig
-from oogan_tf.trainer import NonFiniteLossError, new_trainer
+from oogan_tf.trainer import NonFiniteLossError, Trainer, learning_rate_factor, new_trainer
 import in_process
 from tiny import FAST_CALIBRATION, SMOKE, TINY_MODEL
 
@@ -396,3 +396,33 @@ def test_controller_runs_chunks_and_fires_actions_in_order():
   stopped = controller.Controller(train_loop, lambda: done[0], 4, 100, [],
                                   lambda *a: None).run(lambda: done[0] >= 14)
   assert stopped[0] == 14  # a stop request ends the run after the current chunk
+
+
+def test_learning_rate_factor_falls_linearly_from_the_decay_start():
+  assert learning_rate_factor(5, 0, 10) == 1.0  # off
+  assert [learning_rate_factor(n, 4, 8) for n in (0, 3, 4, 6, 8)] == [1.0, 1.0, 1.0, 0.5, 0.0]
+
+
+def test_lr_decay_sets_every_adams_rate_before_each_loop(tmp_path, monkeypatch):
+  seen = []
+  original = Trainer.set_learning_rate_factor
+
+  def recording(self, factor):
+    original(self, factor)
+    seen.append((self.iteration, factor, float(self.opt_g.learning_rate.numpy()),
+                 float(self.opt_d.learning_rate.numpy()), float(self.opt_info.learning_rate.numpy())))
+
+  monkeypatch.setattr(Trainer, "set_learning_rate_factor", recording)
+  cfg = tiny_config(tmp_path / "run", steps_per_loop=1, lr_decay_start=2, learning_rate=1e-3,
+                    d_lr_ratio=1.0)
+  train_lib.train(cfg)
+  assert [(n, f) for n, f, *_ in seen] == [(0, 1.0), (1, 1.0), (2, 1.0), (3, 0.5)]
+  assert seen[-1][2:] == pytest.approx((5e-4, 5e-4, 5e-4))
+
+
+def test_lr_decay_start_is_validated():
+  with pytest.raises(ValueError, match="--lr_decay_start=4 is not allowed; it must be 0 "
+                                       r"\(off\) or below --train_steps=4"):
+    tiny_config(None, lr_decay_start=4)
+  with pytest.raises(ValueError, match="lr_decay_start"):
+    tiny_config(None, lr_decay_start=-1)
