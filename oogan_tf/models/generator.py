@@ -1,5 +1,5 @@
 """The OOGAN generator G(c, z): input block (compete-free, InfoGAN-style or MLP), UpBlocks, 1x1 +
-tanh.
+tanh; or a spatial broadcast decoder at full resolution, 1x1 + tanh.
 
 Layer lists and widths follow reference-notes section 2. Channels-last throughout.
 """
@@ -81,6 +81,12 @@ class InfoGANInput(layers.BuiltOnFirstCall, keras.layers.Layer):
 UNIT_VARIANCE = 12.0 ** 0.5  # U(0, 1) has variance 1/12
 
 
+def centred_codes(c: tf.Tensor, c_dim: int) -> tf.Tensor:
+  """[B, C + K] -> [B, C + K]: the continuous codes (c - 0.5) sqrt(12) (zero mean, unit variance
+  for U(0, 1)), the one-hot category unchanged."""
+  return tf.concat([(c[:, :c_dim] - 0.5) * UNIT_VARIANCE, c[:, c_dim:]], axis=-1)
+
+
 class MLPInput(layers.BuiltOnFirstCall, keras.layers.Layer):
   """InfoGAN-CR's dSprites input (Lin et al. 2020): an MLP on [c, z] before the first 4x4 map.
 
@@ -110,7 +116,7 @@ class MLPInput(layers.BuiltOnFirstCall, keras.layers.Layer):
 
   def call(self, inputs, training=None):
     c, z = inputs
-    c = tf.concat([(c[:, :self.c_dim] - 0.5) * UNIT_VARIANCE, c[:, self.c_dim:]], axis=-1)
+    c = centred_codes(c, self.c_dim)
     h = tf.nn.relu(self.hidden(tf.concat([c, z], axis=-1)))
     # The project's BatchNorm takes [B, H, W, C]: the hidden vector as a 1x1 map.
     h = self.hidden_bn(h[:, None, None, :], training=training)[:, 0, 0, :]
@@ -118,7 +124,63 @@ class MLPInput(layers.BuiltOnFirstCall, keras.layers.Layer):
     return self.up(self.bn(x, training=training), training=training)
 
 
-_INPUT_BLOCKS = {"oogan": CompeteFreeInput, "infogan": InfoGANInput, "mlp": MLPInput}
+BROADCAST_LAYERS = 4
+
+
+def broadcast_width(cfg: ModelConfig) -> int:
+  """Channels of the broadcast G's full-resolution layers (2 ngf)."""
+  return 2 * cfg.ngf
+
+
+def coordinate_channels(batch: int, size: int, dtype) -> tf.Tensor:
+  """[batch, size, size, 2] of pixel-centre coordinates in (-1, 1): channel 0 the column (x),
+  channel 1 the row (y)."""
+  ticks = (tf.range(size, dtype=tf.float32) + 0.5) * (2.0 / size) - 1.0
+  rows, cols = tf.meshgrid(ticks, ticks, indexing="ij")
+  grid = tf.cast(tf.stack([cols, rows], axis=-1), dtype)
+  return tf.tile(grid[None], [batch, 1, 1, 1])
+
+
+class BroadcastInput(layers.BuiltOnFirstCall, keras.layers.Layer):
+  """A spatial broadcast decoder (Watters et al. 2019) as G's whole body; not OOGAN.
+
+  c float [B, C + K] and z float [B, Z] -> float [B, S, S, W] with W = 2 ngf:
+    [c, z] tiled over S x S, concatenated with the pixel coordinates (x, y) in (-1, 1)
+    -> BROADCAST_LAYERS x ConvBlock (3x3 conv, BN, LReLU(0.1)) at full resolution.
+  Every pixel's value is a function of its own coordinates and the codes (plus a 3x3
+  neighbourhood per layer), so a code that moves the sprite shifts a threshold on one
+  coordinate channel: moving content along x or y is the simplest thing a code can do, where the
+  upsampling Gs must build position from learned 4x4 patterns. Watters et al. report that this
+  decoder puts position into separate latents in VAEs on dSprites-like data. The continuous codes
+  enter centred and scaled to unit variance, as in MLPInput.
+  """
+
+  def __init__(self, cfg: ModelConfig, **kwargs):
+    super().__init__(**kwargs)
+    sn = cfg.spectral_norm == "all"
+    self.c_dim = cfg.c_dim
+    self.size = cfg.image_size
+    width = broadcast_width(cfg)
+    in_channels = cfg.code_dim + cfg.z_dim + 2
+    self.num_blocks = BROADCAST_LAYERS
+    for i in range(self.num_blocks):
+      setattr(self, f"conv{i}", layers.ConvBlock(in_channels if i == 0 else width, width,
+                                                 spectral_norm=sn, name=f"conv{i}"))
+
+  def call(self, inputs, training=None):
+    c, z = inputs
+    c = centred_codes(c, self.c_dim)
+    v = tf.concat([c, z], axis=-1)
+    b, s = tf.shape(v)[0], self.size
+    x = tf.tile(v[:, None, None, :], [1, s, s, 1])
+    x = tf.concat([x, coordinate_channels(b, s, x.dtype)], axis=-1)
+    for i in range(self.num_blocks):
+      x = getattr(self, f"conv{i}")(x, training=training)
+    return x
+
+
+_INPUT_BLOCKS = {"oogan": CompeteFreeInput, "infogan": InfoGANInput, "mlp": MLPInput,
+                 "broadcast": BroadcastInput}
 
 
 class Generator(layers.BuiltOnFirstCall, keras.Model):
@@ -139,14 +201,16 @@ class Generator(layers.BuiltOnFirstCall, keras.Model):
     self.input_block = _INPUT_BLOCKS[cfg.g_type](cfg, name="input_block")
     # One attribute per block (not a list): tf.train.Checkpoint does not see layers that Keras 3
     # holds in a Python list, so their variables would be missing from checkpoints.
-    self.num_up_blocks = len(m) - 2
+    # The broadcast G works at full resolution from its input block on.
+    self.num_up_blocks = 0 if cfg.g_type == "broadcast" else len(m) - 2
     for i in range(self.num_up_blocks):
       setattr(self, f"up{i}", layers.UpBlock(cfg.ngf * m[i + 1], cfg.ngf * m[i + 2],
                                              spectral_norm=sn, upsample=cfg.upsample,
                                              name=f"up{i}"))
     # Spectral norm on the last 1x1 conv in every placement (it is the one SN layer of the
     # released G).
-    self.to_image = layers.SpectralNormConv2D(cfg.channels, 1, cfg.ngf * m[-1], name="to_image")
+    last = broadcast_width(cfg) if cfg.g_type == "broadcast" else cfg.ngf * m[-1]
+    self.to_image = layers.SpectralNormConv2D(cfg.channels, 1, last, name="to_image")
 
   def call(self, inputs, training=None):
     c, z = inputs

@@ -207,8 +207,25 @@ def conv2d(filters: int, kernel_size: int, in_channels: int, *, spectral_norm: b
                       name=name)
 
 
-class UpBlock(BuiltOnFirstCall, keras.layers.Layer):
-  """2x upsample -> conv 3x3 (same) -> BatchNorm -> LeakyReLU(0.1).
+class ConvBlock(BuiltOnFirstCall, keras.layers.Layer):
+  """conv 3x3 (same) -> BatchNorm -> LeakyReLU(0.1).
+
+  float [B, H, W, in] -> [B, H, W, out].
+  """
+
+  def __init__(self, in_channels: int, out_channels: int, *, spectral_norm: bool = False,
+               **kwargs):
+    super().__init__(**kwargs)
+    self.conv = conv2d(out_channels, 3, in_channels, spectral_norm=spectral_norm, name="conv")
+    self.bn = batch_norm("bn")
+    self.act = keras.layers.LeakyReLU(negative_slope=0.1)
+
+  def call(self, x, training=None):
+    return self.act(self.bn(self.conv(x, training=training), training=training))
+
+
+class UpBlock(ConvBlock):
+  """2x upsample -> ConvBlock (conv 3x3 (same) -> BatchNorm -> LeakyReLU(0.1)).
 
   float [B, H, W, in] -> [B, 2H, 2W, out]. Upsampling is nearest-neighbour (the released code) or
   bilinear (the paper's text).
@@ -216,14 +233,11 @@ class UpBlock(BuiltOnFirstCall, keras.layers.Layer):
 
   def __init__(self, in_channels: int, out_channels: int, *, spectral_norm: bool = False,
                upsample: str = "nearest", **kwargs):
-    super().__init__(**kwargs)
+    super().__init__(in_channels, out_channels, spectral_norm=spectral_norm, **kwargs)
     self.up = keras.layers.UpSampling2D(2, interpolation=upsample)
-    self.conv = conv2d(out_channels, 3, in_channels, spectral_norm=spectral_norm, name="conv")
-    self.bn = batch_norm("bn")
-    self.act = keras.layers.LeakyReLU(negative_slope=0.1)
 
   def call(self, x, training=None):
-    return self.act(self.bn(self.conv(self.up(x), training=training), training=training))
+    return super().call(self.up(x), training=training)
 
 
 class DownBlock(BuiltOnFirstCall, keras.layers.Layer):

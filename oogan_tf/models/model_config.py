@@ -10,7 +10,7 @@ import dataclasses
 
 IMAGE_SIZES = (32, 64, 128, 256)  # the sizes with a width table below (and data can serve)
 CHANNELS = (1, 3)
-G_TYPES = ("oogan", "infogan", "mlp", "stylegan")
+G_TYPES = ("oogan", "infogan", "mlp", "broadcast", "stylegan")
 Q_TYPES = ("oogan", "infogan", "paper", "stylegan")
 STYLEGAN_SIZES = (32, 64, 128)
 G_OUTPUTS = ("tanh", "sigmoid")
@@ -53,7 +53,10 @@ class ModelConfig:
       and Q gains K logits after its continuous outputs.
     z_dim: Z, noise size (>= 2 for the compete-free G, which uses floor(Z/2) channels; >= 0 else).
     g_type: "oogan" (compete-free input block), "infogan" (concatenate [c, z]; ablation),
-      "mlp" (InfoGAN-CR's input: an MLP with one 128-wide hidden layer on [c, z]; not OOGAN) or
+      "mlp" (InfoGAN-CR's input: an MLP with one 128-wide hidden layer on [c, z]; not OOGAN),
+      "broadcast" (a spatial broadcast decoder, Watters et al. 2019: [c, z] tiled over the image
+      with two coordinate channels, four 3x3 conv layers of width 2 ngf at full resolution; not
+      OOGAN; ignores learned_constant and upsample) or
       "stylegan" (the StyleGAN-based OOGAN of appendix C.1, progressive to image_size; it needs
       q_type "stylegan", and its networks ignore learned_constant, spectral_norm, upsample,
       g_output and d_batch_norm; oogan_tf.models.stylegan).
