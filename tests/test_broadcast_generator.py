@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from oogan_tf.models import Generator, ModelConfig
-from oogan_tf.models.generator import BROADCAST_LAYERS, coordinate_channels
+from oogan_tf.models.generator import BROADCAST_LAYERS, centred_codes, coordinate_channels
 from tiny import TINY_MODEL, write_uncalibrated_export
 
 CFG = ModelConfig(image_size=32, c_dim=5, z_dim=5, g_type="broadcast", ngf=4, ndf=4)
@@ -44,7 +44,7 @@ def test_shapes_and_parameter_count():
 
 def _inputs(c, z):
   """The broadcast block's input for (c, z): the centred codes and z tiled, then x and y."""
-  v = tf.concat([(c - 0.5) * 12.0 ** 0.5, z], axis=-1)
+  v = tf.concat([centred_codes(c, 5), z], axis=-1)
   x = tf.tile(v[:, None, None, :], [1, 32, 32, 1])
   return tf.concat([x, coordinate_channels(c.shape[0], 32, tf.float32)], axis=-1)
 
