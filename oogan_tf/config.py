@@ -14,6 +14,7 @@ from oogan_tf.models.model_config import ModelConfig
 
 # How c is drawn per iteration (oogan_tf.codes.sample_codes).
 SCHEDULES = ("reference", "paper", "uniform")
+ONE_HOT_SCOPES = ("all", "info")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 INFO_UPDATES = ("separate", "joint")
@@ -91,6 +92,13 @@ class TrainConfig:
       step's samples; losses.jacobian_orthogonality), so that different codes change different
       things. 0 (default): off.
     code_schedule: "reference" | "paper" | "uniform" (oogan_tf.codes).
+    one_hot_scope: where a one-hot iteration's codes go. "all" (paper and released code,
+      default): the D step, the G step and the information loss all use the schedule's codes,
+      so on one-hot iterations D judges, and G is trained to make realistic, batches drawn
+      only from one-hot (or dominant-dimension) codes. "info": the adversarial terms of D and G
+      always see uniform codes, and the schedule's one-hot and dominant regimes reach only the
+      information loss (the info step's fresh draw; in joint mode an extra G forward and two
+      extra D forwards per iteration on a second draw). Needs a one-hot schedule.
     orthogonal_reg: run the private orthogonal steps (False: ablation).
     reference_ortho_grads: also do what the released code does by accident: its private
       orthogonal steps leave the orthogonality gradient in `.grad`, so D's Adam steps the two
@@ -167,6 +175,7 @@ class TrainConfig:
   jacobian_ortho_weight: float = 0.0
   lr_decay_start: int = 0
   code_schedule: str = "reference"
+  one_hot_scope: str = "all"
   orthogonal_reg: bool = True
   reference_ortho_grads: bool = False
   info_trains_trunk: bool = False
@@ -219,6 +228,10 @@ class TrainConfig:
     if not (self.eval_sizes_scale > 0 and math.isfinite(self.eval_sizes_scale)):
       raise ValueError(f"--eval_sizes_scale={self.eval_sizes_scale} is not allowed; it must be > 0")
     _choice("code_schedule", self.code_schedule, SCHEDULES)
+    _choice("one_hot_scope", self.one_hot_scope, ONE_HOT_SCOPES)
+    if self.one_hot_scope == "info" and self.code_schedule == "uniform":
+      raise ValueError("--one_hot_scope=info is not allowed with --code_schedule=uniform (it "
+                       "never draws one-hot codes); use --code_schedule=reference or paper")
     _choice("precision", self.precision, PRECISIONS)
     _choice("strategy", self.strategy, STRATEGIES)
     # `not x > 0` and `not lo <= x < hi` also reject NaN; infinities are rejected explicitly,
@@ -289,6 +302,8 @@ class TrainConfig:
       refuse(f"jacobian_ortho_weight={self.jacobian_ortho_weight}", "--jacobian_ortho_weight=0")
     if self.lr_decay_start:
       refuse(f"lr_decay_start={self.lr_decay_start}", "--lr_decay_start=0")
+    if self.one_hot_scope != "all":
+      refuse(f"one_hot_scope={self.one_hot_scope}", "--one_hot_scope=all")
 
   def _check_joint_info(self) -> None:
     # These switches are defined on the separate info step, which joint mode does not run.

@@ -15,7 +15,8 @@ from typing import Sequence
 from absl import flags
 
 from oogan_tf import shared_flags
-from oogan_tf.config import GAN_LOSSES, INFO_UPDATES, POINT_Q_LOSSES, PRECISIONS, SCHEDULES, STRATEGIES, TrainConfig
+from oogan_tf.config import (GAN_LOSSES, INFO_UPDATES, ONE_HOT_SCOPES, POINT_Q_LOSSES, PRECISIONS,
+                             SCHEDULES, STRATEGIES, TrainConfig)
 from oogan_tf.data.config import DATASETS
 from oogan_tf.models.model_config import (G_OUTPUTS, G_TYPES, Q_TYPES, SPECTRAL_NORM, UPSAMPLE,
                                           ModelConfig)
@@ -164,6 +165,9 @@ def define_config_flags(skip: tuple[str, ...] = (),
        "cosine between the image changes of different codes."),
       (enum, "code_schedule", d.code_schedule, SCHEDULES, "c sampling: reference "
        "(uniform/one-hot/dominant), paper (50/50) or uniform (no one-hot ablation)."),
+      (enum, "one_hot_scope", d.one_hot_scope, ONE_HOT_SCOPES, "Where one-hot codes go: all "
+       "(paper, released code): D, G and the information loss; info: only the information "
+       "loss, D and G's adversarial terms always see uniform codes."),
       (boolean, "orthogonal_reg", d.orthogonal_reg, "Orthogonal regularisation of Q."),
       (boolean, "reference_ortho_grads", d.reference_ortho_grads, "As the released code: the "
        "orthogonal layers' leftover orthogonality gradients are also stepped by D's Adam (D "
@@ -219,7 +223,7 @@ _MODEL_FIELDS = ("image_size", "channels", "c_dim", "cat_dim", "z_dim", "g_type"
 _TRAIN_FIELDS = (
     "dataset", "data_dir", "cache", "batch_size", "train_steps", "steps_per_loop",
     "learning_rate", "lr_decay_start", "d_lr_ratio", "beta_1", "beta_2", "gan_loss", "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "point_q_loss", "cr_weight", "cr_start_step",
-    "jacobian_ortho_weight", "code_schedule", "orthogonal_reg", "reference_ortho_grads", "info_trains_trunk", "info_update",
+    "jacobian_ortho_weight", "code_schedule", "one_hot_scope", "orthogonal_reg", "reference_ortho_grads", "info_trains_trunk", "info_update",
     "info_noise", "instance_noise_steps", "ema_decay", "precision", "jit_compile", "strategy", "num_gpus", "seed", "sample_seed",
     "checkpoint_every_steps", "sample_every_steps", "keep_checkpoints", "export_at_end",
     "eval_every_steps", "eval_metrics", "eval_sizes_scale", "inception_weights",

@@ -259,15 +259,25 @@ class Trainer:
                                                         key(2)))
 
     m = cfg.model
+    adversarial_schedule = "uniform" if cfg.one_hot_scope == "info" else cfg.code_schedule
     sample = codes_lib.sample_codes(key(0), n, cfg.batch_size, m.c_dim, m.z_dim,
-                                    cfg.code_schedule, m.cat_dim).shard(start, b)
+                                    adversarial_schedule, m.cat_dim).shard(start, b)
     code = codes_lib.generator_code(sample.c, sample.category, m.cat_dim)
+    # With one_hot_scope "info" in joint mode the information loss needs fakes of its own,
+    # drawn by the schedule (the separate info step draws them anyway).
+    joint_info_sample = None
+    if self.joint_info and cfg.one_hot_scope == "info":
+      joint_info_sample = codes_lib.sample_codes(key(1), n, cfg.batch_size, m.c_dim, m.z_dim,
+                                                 cfg.code_schedule, m.cat_dim).shard(start, b)
     # G runs once; its tape stays open across the D step (watching only G's variables, so the D
     # step is not recorded) and the G step reuses the same x_fake, as the reference does.
     with tf.GradientTape(watch_accessed_variables=False) as g_tape:
       g_tape.watch([v.value for v in self.g_variables])
       fake = G((code, sample.z), training=True)
       fake_sg = tf.stop_gradient(fake)
+      if joint_info_sample is not None:
+        info_fake = G((codes_lib.generator_code(joint_info_sample.c, joint_info_sample.category,
+                                                m.cat_dim), joint_info_sample.z), training=True)
 
       with tf.GradientTape() as d_tape:
         with d_tape.stop_recording():
@@ -286,7 +296,12 @@ class Trainer:
         else:
           gp = tf.constant(0.0)
         d_loss = d_hinge + cfg.gp_weight * gp
-        if self.joint_info:
+        if joint_info_sample is not None:
+          with d_tape.stop_recording():
+            _, leftover = self._orthogonal_step()
+          _, q_info = D(tf.stop_gradient(info_fake), training=True)
+          d_loss += self._information_loss(joint_info_sample, q_info)[0]
+        elif self.joint_info:
           d_loss += self._information_loss(sample, q_fake)[0]
       self._apply(self.opt_d, d_tape, d_loss, self.d_variables, leftover)
 
@@ -295,7 +310,13 @@ class Trainer:
       fake_scores_g, q_g = D(fake, training=True)
       g_loss = self._g_adversarial(fake_scores_g)
       if self.joint_info:
-        info, rec, onehot, categorical = self._information_loss(sample, q_g)
+        if joint_info_sample is not None:
+          with g_tape.stop_recording():
+            self._orthogonal_step()
+          _, q_info = D(info_fake, training=True)
+          info, rec, onehot, categorical = self._information_loss(joint_info_sample, q_info)
+        else:
+          info, rec, onehot, categorical = self._information_loss(sample, q_g)
         g_total = g_loss + info
         if self.contrastive is not None:
           with tf.GradientTape(watch_accessed_variables=False) as h_tape:
