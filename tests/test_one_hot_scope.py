@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from oogan_tf import config_flags
+from oogan_tf import config_flags, presets
 from oogan_tf.config import TrainConfig
 from oogan_tf.trainer import new_trainer
+from recording import record_applies
 from tiny import TINY_MODEL
 
 _REAL = tf.random.stateless_uniform((8, 32, 32, 1), (5, 6), -1.0, 1.0)
@@ -60,7 +61,6 @@ def test_scope_info_keeps_one_hot_codes_out_of_the_adversarial_forward(info_upda
 
 
 def test_scope_info_joint_trains_q_and_g_on_the_information_forward():
-  from recording import record_applies
   trainer = new_trainer(TrainConfig(model=TINY_MODEL, batch_size=8, train_steps=1,
                                     info_update="joint", one_hot_scope="info"))
   applied = record_applies(trainer)
@@ -73,9 +73,12 @@ def test_scope_info_joint_trains_q_and_g_on_the_information_forward():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--one_hot_scope=some"], "--one_hot_scope"),
-    (["--one_hot_scope=info", "--code_schedule=uniform"], "--code_schedule=uniform"),
+    (["--dataset=dsprites", "--one_hot_scope=some"], "--one_hot_scope"),
+    (["--dataset=dsprites", "--one_hot_scope=info", "--code_schedule=uniform"],
+     "--code_schedule=uniform"),
+    ([f"--flagfile={presets.preset_path('stylegan_smoke')}", "--one_hot_scope=info"],
+     "--one_hot_scope=info is not allowed with --g_type=stylegan"),
 ])
 def test_bad_scopes_are_refused_with_the_flag_named(args, message):
   with pytest.raises(Exception, match=message):
-    config_flags.config_from_args(["--dataset=dsprites", *args])
+    config_flags.config_from_args(args)
