@@ -33,6 +33,7 @@ FLAG_GROUPS = {
                  "stylegan_loss_gates"),
     "training": ("train_steps", "steps_per_loop", "learning_rate", "lr_decay_start", "d_lr_ratio", "beta_1", "beta_2",
                  "gan_loss", "gp_weight", "lambda_info", "gamma_onehot", "lambda_cat", "point_q_loss", "cr_weight", "cr_start_step", "jacobian_ortho_weight", "code_schedule",
+                 "one_hot_scope",
                  "orthogonal_reg", "reference_ortho_grads", "info_trains_trunk", "info_update", "info_noise", "instance_noise_steps", "ema_decay",
                  "precision", "jit_compile", "seed", "sample_seed"),
     "output": ("model_dir", "checkpoint_every_steps", "sample_every_steps", "keep_checkpoints",
