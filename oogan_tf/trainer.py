@@ -259,16 +259,20 @@ class Trainer:
                                                         key(2)))
 
     m = cfg.model
+
+    def draw(purpose, schedule):
+      """This replica's rows of the global draw, and G's code input for them."""
+      drawn = codes_lib.sample_codes(key(purpose), n, cfg.batch_size, m.c_dim, m.z_dim,
+                                     schedule, m.cat_dim).shard(start, b)
+      return drawn, codes_lib.generator_code(drawn.c, drawn.category, m.cat_dim)
+
     adversarial_schedule = "uniform" if cfg.one_hot_scope == "info" else cfg.code_schedule
-    sample = codes_lib.sample_codes(key(0), n, cfg.batch_size, m.c_dim, m.z_dim,
-                                    adversarial_schedule, m.cat_dim).shard(start, b)
-    code = codes_lib.generator_code(sample.c, sample.category, m.cat_dim)
+    sample, code = draw(0, adversarial_schedule)
     # With one_hot_scope "info" in joint mode the information loss needs fakes of its own,
     # drawn by the schedule (the separate info step draws them anyway).
     joint_info_sample = None
     if self.joint_info and cfg.one_hot_scope == "info":
-      joint_info_sample = codes_lib.sample_codes(key(1), n, cfg.batch_size, m.c_dim, m.z_dim,
-                                                 cfg.code_schedule, m.cat_dim).shard(start, b)
+      joint_info_sample, joint_info_code = draw(1, cfg.code_schedule)
     # G runs once; its tape stays open across the D step (watching only G's variables, so the D
     # step is not recorded) and the G step reuses the same x_fake, as the reference does.
     with tf.GradientTape(watch_accessed_variables=False) as g_tape:
@@ -276,8 +280,7 @@ class Trainer:
       fake = G((code, sample.z), training=True)
       fake_sg = tf.stop_gradient(fake)
       if joint_info_sample is not None:
-        info_fake = G((codes_lib.generator_code(joint_info_sample.c, joint_info_sample.category,
-                                                m.cat_dim), joint_info_sample.z), training=True)
+        info_fake = G((joint_info_code, joint_info_sample.z), training=True)
 
       with tf.GradientTape() as d_tape:
         with d_tape.stop_recording():
@@ -333,9 +336,7 @@ class Trainer:
       self._apply(self.opt_info, h_tape, contrastive, self.info_variables)
 
     if not self.joint_info:
-      info_sample = codes_lib.sample_codes(key(1), n, cfg.batch_size, m.c_dim, m.z_dim,
-                                           cfg.code_schedule, m.cat_dim).shard(start, b)
-      info_code = codes_lib.generator_code(info_sample.c, info_sample.category, m.cat_dim)
+      info_sample, info_code = draw(1, cfg.code_schedule)
       _, leftover = self._orthogonal_step()
       with tf.GradientTape() as info_tape:
         fake2 = G((info_code, info_sample.z), training=True)
