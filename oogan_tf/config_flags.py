@@ -90,8 +90,9 @@ def define_config_flags(skip: tuple[str, ...] = (),
       (integer, "z_dim", m.z_dim, "Noise size Z (>= 2 with the compete-free G)."),
       (enum, "g_type", m.g_type, G_TYPES,
        "Generator input block: oogan (compete-free), infogan (ablation), mlp (InfoGAN-CR's "
-       "MLP on [c, z]; not OOGAN) or broadcast (a spatial broadcast decoder: [c, z] tiled with "
-       "pixel coordinates, 3x3 convs at full resolution; not OOGAN); stylegan: the "
+       "MLP on [c, z]; not OOGAN), broadcast (a spatial broadcast decoder: [c, z] tiled with "
+       "pixel coordinates, 3x3 convs at full resolution; not OOGAN), oogan_broadcast (that "
+       "decoder with the compete-free input: z's first-layer path gated by c); stylegan: the "
        "StyleGAN-based OOGAN (with --q_type=stylegan), progressive to --image_size."),
       (enum, "q_type", m.q_type, Q_TYPES, "Q head: oogan (released code), infogan (ablation), "
        "paper (Table 3) or stylegan (with --g_type=stylegan)."),

@@ -1,8 +1,10 @@
-"""The spatial broadcast generator (--g_type=broadcast): shapes, coordinates, export."""
+"""The spatial broadcast generators (--g_type=broadcast and its compete-free variant
+--g_type=oogan_broadcast): shapes, coordinates, z's gate, export."""
 
 import dataclasses
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from oogan_tf.models import Generator, ModelConfig
@@ -77,8 +79,64 @@ def test_the_first_layer_reads_x_from_the_second_to_last_input_channel():
   np.testing.assert_allclose(out, np.broadcast_to(out[:, :1, :1], out.shape), atol=1e-5)
 
 
-def test_export_samples_and_encodes(tmp_path):
-  model = dataclasses.replace(TINY_MODEL, g_type="broadcast")
+CF = dataclasses.replace(CFG, g_type="oogan_broadcast")
+
+
+def test_compete_free_shapes_and_parameter_count():
+  g = Generator(CF).build_for()
+  width = 2 * 4
+  block = g.input_block
+  assert g.num_up_blocks == 0
+  assert tuple(block.conv0.conv.kernel.shape) == (3, 3, 5 + 2, width)  # [c, x, y]
+  assert tuple(block.z_conv0.conv.kernel.shape) == (3, 3, 5 + 2, width)  # [z, x, y]
+  conv = lambda i, o: 9 * i * o + o + 2 * o
+  attention = (5 * width + width) + (width * width + width)
+  expected = 2 * conv(5 + 2, width) + attention + (BROADCAST_LAYERS - 1) * conv(width, width)
+  assert count_params(block.trainable_variables) == expected
+  images = g((tf.random.stateless_uniform((3, 5), (1, 2)),
+              tf.random.stateless_normal((3, 5), (3, 4))), training=True).numpy()
+  assert images.shape == (3, 32, 32, 1) and np.abs(images).max() < 1.0
+
+
+def _tiled(v):
+  x = tf.tile(v[:, None, None, :], [1, 32, 32, 1])
+  return tf.concat([x, coordinate_channels(v.shape[0], 32, tf.float32)], axis=-1)
+
+
+def test_compete_free_first_layer_is_c_path_plus_gated_z_path():
+  block = Generator(CF).build_for().input_block
+  c = tf.random.stateless_uniform((2, 5), (5, 6))
+  z = tf.random.stateless_normal((2, 5), (7, 8))
+  cc = centred_codes(c, 5)
+  manual = (block.conv0(_tiled(cc), training=False)
+            + block.attention(cc) * block.z_conv0(_tiled(z), training=False))
+  for i in range(1, BROADCAST_LAYERS):
+    manual = getattr(block, f"conv{i}")(manual, training=False)
+  np.testing.assert_allclose(block((c, z), training=False).numpy(), manual.numpy(), atol=1e-4)
+
+
+def test_compete_free_z_reaches_the_image_only_through_cs_gain():
+  g = Generator(CF).build_for()
+  c = tf.random.stateless_uniform((2, 5), (9, 10))
+  z1 = tf.random.stateless_normal((2, 5), (11, 12))
+  z2 = tf.random.stateless_normal((2, 5), (13, 14))
+  differs = lambda: np.abs(g((c, z1), training=False).numpy()
+                           - g((c, z2), training=False).numpy()).max()
+  assert differs() > 1e-4
+  fc2 = g.input_block.attention.fc2
+  for v in fc2.trainable_variables:
+    v.assign(tf.zeros_like(v))  # gain 0 for every c
+  assert differs() == 0.0
+
+
+def test_compete_free_needs_a_z_path():
+  with pytest.raises(ValueError, match="z_dim=0 is not allowed with g_type='oogan_broadcast'"):
+    dataclasses.replace(CF, z_dim=0)
+
+
+@pytest.mark.parametrize("g_type", ["broadcast", "oogan_broadcast"])
+def test_export_samples_and_encodes(tmp_path, g_type):
+  model = dataclasses.replace(TINY_MODEL, g_type=g_type)
   loaded = tf.saved_model.load(write_uncalibrated_export(tmp_path / "export", model))
   out = loaded.signatures["sample_from_seed"](seed=tf.constant(3, tf.int64),
                                               num=tf.constant(5, tf.int32))

@@ -1,5 +1,6 @@
 """The OOGAN generator G(c, z): input block (compete-free, InfoGAN-style or MLP), UpBlocks, 1x1 +
-tanh; or a spatial broadcast decoder at full resolution, 1x1 + tanh.
+tanh; or a spatial broadcast decoder at full resolution (plain or with the compete-free input),
+1x1 + tanh.
 
 Layer lists and widths follow reference-notes section 2. Channels-last throughout.
 """
@@ -161,26 +162,62 @@ class BroadcastInput(layers.BuiltOnFirstCall, keras.layers.Layer):
     self.c_dim = cfg.c_dim
     self.size = cfg.image_size
     width = broadcast_width(cfg)
-    in_channels = cfg.code_dim + cfg.z_dim + 2
     self.num_blocks = BROADCAST_LAYERS
-    for i in range(self.num_blocks):
-      setattr(self, f"conv{i}", layers.ConvBlock(in_channels if i == 0 else width, width,
-                                                 spectral_norm=sn, name=f"conv{i}"))
+    self.make_first_layer(cfg, width, sn)
+    for i in range(1, self.num_blocks):
+      setattr(self, f"conv{i}", layers.ConvBlock(width, width, spectral_norm=sn, name=f"conv{i}"))
+
+  def make_first_layer(self, cfg: ModelConfig, width: int, sn: bool) -> None:
+    self.conv0 = layers.ConvBlock(cfg.code_dim + cfg.z_dim + 2, width, spectral_norm=sn,
+                                  name="conv0")
+
+  def tiled(self, v: tf.Tensor) -> tf.Tensor:
+    """float [B, V] -> [B, S, S, V + 2]: v at every pixel, then the pixel coordinates (x, y)."""
+    b, s = tf.shape(v)[0], self.size
+    x = tf.tile(v[:, None, None, :], [1, s, s, 1])
+    return tf.concat([x, coordinate_channels(b, s, x.dtype)], axis=-1)
+
+  def first_layer(self, c, z, training=None):
+    """Centred c [B, C + K] and z [B, Z] -> [B, S, S, W]: conv0 on [c, z] tiled with (x, y)."""
+    return self.conv0(self.tiled(tf.concat([c, z], axis=-1)), training=training)
 
   def call(self, inputs, training=None):
     c, z = inputs
-    c = centred_codes(c, self.c_dim)
-    v = tf.concat([c, z], axis=-1)
-    b, s = tf.shape(v)[0], self.size
-    x = tf.tile(v[:, None, None, :], [1, s, s, 1])
-    x = tf.concat([x, coordinate_channels(b, s, x.dtype)], axis=-1)
-    for i in range(self.num_blocks):
+    x = self.first_layer(centred_codes(c, self.c_dim), z, training=training)
+    for i in range(1, self.num_blocks):
       x = getattr(self, f"conv{i}")(x, training=training)
     return x
 
 
+class CompeteFreeBroadcastInput(BroadcastInput):
+  """OOGAN's compete-free input on the spatial broadcast decoder (--g_type=oogan_broadcast).
+
+  c float [B, C + K] and z float [B, Z] -> float [B, S, S, W] with W = 2 ngf. The first layer is
+  split into the compete-free block's two paths, each tiled over the image with (x, y):
+    A  = ConvBlock([c, x, y])                 (c path; centred codes as in BroadcastInput)
+    Bz = ConvBlock([z, x, y])                 (z path)
+    h  = A + ChannelAttention(c) * Bz         (no activation after the sum, as CompeteFreeInput)
+  then the remaining BROADCAST_LAYERS - 1 ConvBlocks. In the plain broadcast G, c and z share
+  the first layer's units and z can take factors that c should hold (measured on OOGAN's Q: z
+  sets most of shape's and part of orientation's variance); here z reaches the image only
+  through per-channel gains that c sets. The coordinate channels play the learned constant's
+  part (a c- and z-independent input), so learned_constant is ignored.
+  """
+
+  def make_first_layer(self, cfg: ModelConfig, width: int, sn: bool) -> None:
+    self.conv0 = layers.ConvBlock(cfg.code_dim + 2, width, spectral_norm=sn, name="conv0")
+    self.z_conv0 = layers.ConvBlock(cfg.z_dim + 2, width, spectral_norm=sn, name="z_conv0")
+    self.attention = layers.ChannelAttention(cfg.code_dim, width, name="attention")
+
+  def first_layer(self, c, z, training=None):
+    a = self.conv0(self.tiled(c), training=training)
+    bz = self.z_conv0(self.tiled(z), training=training)
+    return a + self.attention(c) * bz
+
+
 _INPUT_BLOCKS = {"oogan": CompeteFreeInput, "infogan": InfoGANInput, "mlp": MLPInput,
-                 "broadcast": BroadcastInput}
+                 "broadcast": BroadcastInput, "oogan_broadcast": CompeteFreeBroadcastInput}
+BROADCAST_G_TYPES = ("broadcast", "oogan_broadcast")
 
 
 class Generator(layers.BuiltOnFirstCall, keras.Model):
@@ -202,14 +239,15 @@ class Generator(layers.BuiltOnFirstCall, keras.Model):
     # One attribute per block (not a list): tf.train.Checkpoint does not see layers that Keras 3
     # holds in a Python list, so their variables would be missing from checkpoints.
     # The broadcast G works at full resolution from its input block on.
-    self.num_up_blocks = 0 if cfg.g_type == "broadcast" else len(m) - 2
+    broadcast = cfg.g_type in BROADCAST_G_TYPES
+    self.num_up_blocks = 0 if broadcast else len(m) - 2
     for i in range(self.num_up_blocks):
       setattr(self, f"up{i}", layers.UpBlock(cfg.ngf * m[i + 1], cfg.ngf * m[i + 2],
                                              spectral_norm=sn, upsample=cfg.upsample,
                                              name=f"up{i}"))
     # Spectral norm on the last 1x1 conv in every placement (it is the one SN layer of the
     # released G).
-    last = broadcast_width(cfg) if cfg.g_type == "broadcast" else cfg.ngf * m[-1]
+    last = broadcast_width(cfg) if broadcast else cfg.ngf * m[-1]
     self.to_image = layers.SpectralNormConv2D(cfg.channels, 1, last, name="to_image")
 
   def call(self, inputs, training=None):

@@ -10,7 +10,7 @@ import dataclasses
 
 IMAGE_SIZES = (32, 64, 128, 256)  # the sizes with a width table below (and data can serve)
 CHANNELS = (1, 3)
-G_TYPES = ("oogan", "infogan", "mlp", "broadcast", "stylegan")
+G_TYPES = ("oogan", "infogan", "mlp", "broadcast", "oogan_broadcast", "stylegan")
 Q_TYPES = ("oogan", "infogan", "paper", "stylegan")
 STYLEGAN_SIZES = (32, 64, 128)
 G_OUTPUTS = ("tanh", "sigmoid")
@@ -51,12 +51,16 @@ class ModelConfig:
     cat_dim: K, categories of an optional categorical code (0 = none, else >= 2; the paper's
       Figure 15, MNIST with K = 10). G takes [c | one_hot(k)] (width C + K) where it takes c,
       and Q gains K logits after its continuous outputs.
-    z_dim: Z, noise size (>= 2 for the compete-free G, which uses floor(Z/2) channels; >= 0 else).
+    z_dim: Z, noise size (>= 2 for the compete-free G, which uses floor(Z/2) channels; >= 1 for
+      oogan_broadcast and stylegan; >= 0 else).
     g_type: "oogan" (compete-free input block), "infogan" (concatenate [c, z]; ablation),
       "mlp" (InfoGAN-CR's input: an MLP with one 128-wide hidden layer on [c, z]; not OOGAN),
       "broadcast" (a spatial broadcast decoder, Watters et al. 2019: [c, z] tiled over the image
       with two coordinate channels, four 3x3 conv layers of width 2 ngf at full resolution; not
-      OOGAN; ignores learned_constant and upsample) or
+      OOGAN; ignores learned_constant and upsample),
+      "oogan_broadcast" (the broadcast decoder with OOGAN's compete-free input: the first layer
+      split into a c path and a z path whose output c gates per channel; ignores
+      learned_constant and upsample) or
       "stylegan" (the StyleGAN-based OOGAN of appendix C.1, progressive to image_size; it needs
       q_type "stylegan", and its networks ignore learned_constant, spectral_norm, upsample,
       g_output and d_batch_norm; oogan_tf.models.stylegan).
@@ -118,9 +122,10 @@ class ModelConfig:
     if self.cat_dim < 0 or self.cat_dim == 1:
       raise ValueError(f"cat_dim={self.cat_dim} is not allowed; it must be 0 (no categorical "
                        "code) or >= 2")
-    min_z = {"oogan": 2, "stylegan": 1}.get(self.g_type, 0)
+    min_z = {"oogan": 2, "oogan_broadcast": 1, "stylegan": 1}.get(self.g_type, 0)
     if self.z_dim < min_z:
       why = {"oogan": "the compete-free G gives z floor(z_dim/2) channels",
+             "oogan_broadcast": "the compete-free broadcast G has a z path",
              "stylegan": "z drives the styles"}[self.g_type]
       raise ValueError(f"z_dim={self.z_dim} is not allowed with g_type={self.g_type!r}; it must be "
                        f">= {min_z} ({why})")
