@@ -88,10 +88,12 @@ def test_compete_free_shapes_and_parameter_count():
   block = g.input_block
   assert g.num_up_blocks == 0
   assert tuple(block.conv0.conv.kernel.shape) == (3, 3, 5 + 2, width)  # [c, x, y]
-  assert tuple(block.z_conv0.conv.kernel.shape) == (3, 3, 5 + 2, width)  # [z, x, y]
+  assert tuple(block.z_dense.kernel.shape) == (5, width)  # z only: no coordinates
   conv = lambda i, o: 9 * i * o + o + 2 * o
   attention = (5 * width + width) + (width * width + width)
-  expected = 2 * conv(5 + 2, width) + attention + (BROADCAST_LAYERS - 1) * conv(width, width)
+  z_path = 5 * width + width + 2 * width  # dense with bias + BN scale and offset
+  expected = (conv(5 + 2, width) + z_path + attention
+              + (BROADCAST_LAYERS - 1) * conv(width, width))
   assert count_params(block.trainable_variables) == expected
   images = g((tf.random.stateless_uniform((3, 5), (1, 2)),
               tf.random.stateless_normal((3, 5), (3, 4))), training=True).numpy()
@@ -108,8 +110,9 @@ def test_compete_free_first_layer_is_c_path_plus_gated_z_path():
   c = tf.random.stateless_uniform((2, 5), (5, 6))
   z = tf.random.stateless_normal((2, 5), (7, 8))
   cc = centred_codes(c, 5)
+  bz = block.z_bn(block.z_dense(z)[:, None, None, :], training=False)
   manual = (block.conv0(_tiled(cc), training=False)
-            + block.attention(cc) * block.z_conv0(_tiled(z), training=False))
+            + block.attention(cc) * tf.nn.leaky_relu(bz, 0.1))
   for i in range(1, BROADCAST_LAYERS):
     manual = getattr(block, f"conv{i}")(manual, training=False)
   np.testing.assert_allclose(block((c, z), training=False).numpy(), manual.numpy(), atol=1e-4)
@@ -123,6 +126,12 @@ def test_compete_free_z_reaches_the_image_only_through_cs_gain():
   differs = lambda: np.abs(g((c, z1), training=False).numpy()
                            - g((c, z2), training=False).numpy()).max()
   assert differs() > 1e-4
+  # z's term is the same at every pixel: the first layers for z1 and z2 differ by one vector.
+  block = g.input_block
+  cc = centred_codes(c, 5)
+  gap = (block.first_layer(cc, z1, training=False) - block.first_layer(cc, z2, training=False))
+  np.testing.assert_allclose(gap.numpy(), np.broadcast_to(gap.numpy()[:, :1, :1], gap.shape),
+                             atol=1e-4)
   fc2 = g.input_block.attention.fc2
   for v in fc2.trainable_variables:
     v.assign(tf.zeros_like(v))  # gain 0 for every c

@@ -193,26 +193,30 @@ class CompeteFreeBroadcastInput(BroadcastInput):
   """OOGAN's compete-free input on the spatial broadcast decoder (--g_type=oogan_broadcast).
 
   c float [B, C + K] and z float [B, Z] -> float [B, S, S, W] with W = 2 ngf. The first layer is
-  split into the compete-free block's two paths, each tiled over the image with (x, y):
-    A  = ConvBlock([c, x, y])                 (c path; centred codes as in BroadcastInput)
-    Bz = ConvBlock([z, x, y])                 (z path)
-    h  = A + ChannelAttention(c) * Bz         (no activation after the sum, as CompeteFreeInput)
+  split into the compete-free block's two paths:
+    A  = ConvBlock([c, x, y])                       (c path: the centred codes tiled over the
+                                                     image beside the pixel coordinates)
+    Bz = LReLU0.1(BN(Dense(z)))                     (z path: [B, 1, 1, W], the same at every pixel)
+    h  = A + ChannelAttention(c) * Bz               (no activation after the sum, as
+                                                     CompeteFreeInput)
   then the remaining BROADCAST_LAYERS - 1 ConvBlocks. In the plain broadcast G, c and z share
-  the first layer's units and z can take factors that c should hold (measured on OOGAN's Q: z
+  the first layer's units and z can take factors that c should hold (measured with OOGAN's Q: z
   sets most of shape's and part of orientation's variance); here z reaches the image only
-  through per-channel gains that c sets. The coordinate channels play the learned constant's
-  part (a c- and z-independent input), so learned_constant is ignored.
+  through per-channel offsets whose gains c sets, and only the c path sees the coordinates, which
+  play the learned constant's part (so learned_constant is ignored). Measured: a z path with the
+  coordinates took the sprite's position from c.
   """
 
   def make_first_layer(self, cfg: ModelConfig, width: int, sn: bool) -> None:
     self.conv0 = layers.ConvBlock(cfg.code_dim + 2, width, spectral_norm=sn, name="conv0")
-    self.z_conv0 = layers.ConvBlock(cfg.z_dim + 2, width, spectral_norm=sn, name="z_conv0")
+    self.z_dense = layers.torch_dense(width, cfg.z_dim, name="z_dense")
+    self.z_bn = layers.batch_norm("z_bn")
     self.attention = layers.ChannelAttention(cfg.code_dim, width, name="attention")
 
   def first_layer(self, c, z, training=None):
     a = self.conv0(self.tiled(c), training=training)
-    bz = self.z_conv0(self.tiled(z), training=training)
-    return a + self.attention(c) * bz
+    bz = self.z_bn(self.z_dense(z)[:, None, None, :], training=training)
+    return a + self.attention(c) * tf.nn.leaky_relu(bz, 0.1)
 
 
 _INPUT_BLOCKS = {"oogan": CompeteFreeInput, "infogan": InfoGANInput, "mlp": MLPInput,
