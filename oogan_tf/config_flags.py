@@ -87,7 +87,7 @@ def define_config_flags(skip: tuple[str, ...] = (),
       (integer, "c_dim", m.c_dim, "Number of continuous control codes C (>= 1)."),
       (integer, "cat_dim", m.cat_dim, "Categories K of a categorical code beside c (0 = none, "
        "else >= 2; 10 for digits, the paper's Figure 15)."),
-      (integer, "z_dim", m.z_dim, "Noise size Z (>= 2 with the compete-free G)."),
+      (integer, "z_dim", m.z_dim, "Noise size Z (>= 2 with the compete-free G, >= 1 with oogan_broadcast)."),
       (enum, "g_type", m.g_type, G_TYPES,
        "Generator input block: oogan (compete-free), infogan (ablation), mlp (InfoGAN-CR's "
        "MLP on [c, z]; not OOGAN), broadcast (a spatial broadcast decoder: [c, z] tiled with "

@@ -194,8 +194,10 @@ class CompeteFreeBroadcastInput(BroadcastInput):
 
   c float [B, C + K] and z float [B, Z] -> float [B, S, S, W] with W = 2 ngf. The first layer is
   split into the compete-free block's two paths:
-    A  = ConvBlock([c, x, y])                       (c path: the centred codes tiled over the
-                                                     image beside the pixel coordinates)
+    A  = ConvBlock([c, x, y])                       (c path: the centred codes, as in
+                                                     BroadcastInput, tiled over the image
+                                                     beside the pixel coordinates; the
+                                                     attention MLP reads them too)
     Bz = LReLU0.1(BN(Dense(z)))                     (z path: [B, 1, 1, W], the same at every pixel)
     h  = A + ChannelAttention(c) * Bz               (no activation after the sum, as
                                                      CompeteFreeInput)
