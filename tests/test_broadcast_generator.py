@@ -44,11 +44,15 @@ def test_shapes_and_parameter_count():
   assert np.abs(images).max() < 1.0
 
 
+def _tiled(v):
+  """float [B, V] -> [B, 32, 32, V + 2]: v at every pixel, then x and y."""
+  x = tf.tile(v[:, None, None, :], [1, 32, 32, 1])
+  return tf.concat([x, coordinate_channels(v.shape[0], 32, tf.float32)], axis=-1)
+
+
 def _inputs(c, z):
   """The broadcast block's input for (c, z): the centred codes and z tiled, then x and y."""
-  v = tf.concat([centred_codes(c, 5), z], axis=-1)
-  x = tf.tile(v[:, None, None, :], [1, 32, 32, 1])
-  return tf.concat([x, coordinate_channels(c.shape[0], 32, tf.float32)], axis=-1)
+  return _tiled(tf.concat([centred_codes(c, 5), z], axis=-1))
 
 
 def test_the_first_layer_reads_x_from_the_second_to_last_input_channel():
@@ -98,11 +102,6 @@ def test_compete_free_shapes_and_parameter_count():
   images = g((tf.random.stateless_uniform((3, 5), (1, 2)),
               tf.random.stateless_normal((3, 5), (3, 4))), training=True).numpy()
   assert images.shape == (3, 32, 32, 1) and np.abs(images).max() < 1.0
-
-
-def _tiled(v):
-  x = tf.tile(v[:, None, None, :], [1, 32, 32, 1])
-  return tf.concat([x, coordinate_channels(v.shape[0], 32, tf.float32)], axis=-1)
 
 
 def test_compete_free_first_layer_is_c_path_plus_gated_z_path():

@@ -40,6 +40,12 @@ def _choice(field: str, value, allowed) -> None:
     raise ValueError(f"{field}={value!r} is not allowed; choose one of {', '.join(map(str, allowed))}")
 
 
+# The generators that need noise: g_type -> (smallest z_dim, why).
+_MIN_Z_DIM = {"oogan": (2, "the compete-free G gives z floor(z_dim/2) channels"),
+              "oogan_broadcast": (1, "the compete-free broadcast G has a z path"),
+              "stylegan": (1, "z drives the styles")}
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
   """Architecture of G, D and Q.
@@ -122,11 +128,8 @@ class ModelConfig:
     if self.cat_dim < 0 or self.cat_dim == 1:
       raise ValueError(f"cat_dim={self.cat_dim} is not allowed; it must be 0 (no categorical "
                        "code) or >= 2")
-    min_z = {"oogan": 2, "oogan_broadcast": 1, "stylegan": 1}.get(self.g_type, 0)
+    min_z, why = _MIN_Z_DIM.get(self.g_type, (0, ""))
     if self.z_dim < min_z:
-      why = {"oogan": "the compete-free G gives z floor(z_dim/2) channels",
-             "oogan_broadcast": "the compete-free broadcast G has a z path",
-             "stylegan": "z drives the styles"}[self.g_type]
       raise ValueError(f"z_dim={self.z_dim} is not allowed with g_type={self.g_type!r}; it must be "
                        f">= {min_z} ({why})")
     for name in ("ngf", "ndf", "style_dim", "mapping_layers"):
