@@ -55,6 +55,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from oogan_tf import cli
 from oogan_tf import config_flags
 from oogan_tf import presets
+from oogan_tf import seed_comparison
 from oogan_tf.config import TrainConfig
 
 VARIANTS = {
@@ -323,14 +324,6 @@ def compute_baselines(args, configs: dict, evaluate_missing: bool = True) -> dic
 # ----------------------------------------------------------------------------- aggregation
 
 
-def mean_std(values: list[float]) -> tuple[float, float | None]:
-  """Mean and sample standard deviation (ddof=1; None for a single value)."""
-  mean = sum(values) / len(values)
-  if len(values) < 2:
-    return mean, None
-  return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-
-
 def aggregate(args, runs: list[Run], baseline_stats: dict | None = None) -> dict:
   """results.json content: every finished run's scores, per variant mean/std at the end, and
   the reference rows (compute_baselines)."""
@@ -347,13 +340,10 @@ def aggregate(args, runs: list[Run], baseline_stats: dict | None = None) -> dict
     summary[variant] = {}
     for key in keys:
       values = [d["scores"][final][key] for d in mine if key in d["scores"][final]]
-      mean, std = mean_std(values)
       eval_se = [d["scores"][final].get(f"{key}_se") for d in mine if key in d["scores"][final]]
       eval_se = [v for v in eval_se if v is not None]
       summary[variant][key] = {
-          "mean": mean, "std": std, "n": len(values), "values": values,
-          "se": None if std is None else std / math.sqrt(len(values)),
-          "min": min(values), "max": max(values),
+          **seed_comparison.group_stats(values), "values": values,
           "eval_se": math.sqrt(sum(v * v for v in eval_se) / len(eval_se)) if eval_se else None,
           "seeds": [d["seed"] for d in mine if key in d["scores"][final]]}
   return {

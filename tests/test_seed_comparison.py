@@ -1,0 +1,121 @@
+"""oogan_tf.seed_comparison and tools/compare_evals.py: per-group statistics over seeds, Welch's
+difference against a reference group, and the CLI's inputs and outputs.
+
+The CLI runs in a subprocess: it defines absl flags at import, and the suite's in-process CLI
+tests share the global flag registry.
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+from scipy import stats
+
+from oogan_tf import seed_comparison
+
+_TOOL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools",
+                     "compare_evals.py")
+
+
+def _eval_json(path, fv, mig):
+  """A minimal evaluation document with the two scores as oogan_tf.evaluate writes them."""
+  path.write_text(json.dumps({"results": {
+      "factor_vae": {"eval_accuracy": fv, "eval_accuracy_se": 0.01},
+      "mig": {"discrete_mig": mig, "discrete_mig_se": 0.003}}}))
+  return str(path)
+
+
+def test_group_stats_mean_sample_std_and_standard_error():
+  s = seed_comparison.group_stats([1.0, 3.0, 5.0])
+  assert (s["mean"], s["min"], s["max"], s["n"]) == (3.0, 1.0, 5.0, 3)
+  assert s["std"] == pytest.approx(2.0)
+  assert s["se"] == pytest.approx(2.0 / math.sqrt(3))
+  single = seed_comparison.group_stats([0.8])
+  assert (single["mean"], single["std"], single["se"]) == (0.8, None, None)
+  with pytest.raises(ValueError):
+    seed_comparison.group_stats([])
+
+
+def test_welch_difference_matches_scipy():
+  a, b = [0.80, 0.79, 0.82, 0.80, 0.81], [0.83, 0.84, 0.82, 0.85]
+  d = seed_comparison.welch_difference(a, b)
+  expected = stats.ttest_ind(a, b, equal_var=False)
+  assert d["diff"] == pytest.approx(sum(a) / 5 - sum(b) / 4)
+  assert d["t"] == pytest.approx(expected.statistic)
+  assert d["p"] == pytest.approx(expected.pvalue)
+  assert d["se"] == pytest.approx(math.sqrt(stats.sem(a) ** 2 + stats.sem(b) ** 2))
+  assert seed_comparison.verdict(d) == "behind"
+  assert seed_comparison.verdict(seed_comparison.welch_difference(b, a)) == "ahead"
+
+
+def test_verdict_level_and_not_available():
+  level = seed_comparison.welch_difference([0.80, 0.82, 0.78], [0.81, 0.79, 0.80])
+  assert level["p"] > seed_comparison.ALPHA
+  assert seed_comparison.verdict(level) == "level"
+  one_seed = seed_comparison.welch_difference([0.9], [0.8, 0.7])
+  assert one_seed["diff"] == pytest.approx(0.15)
+  assert (one_seed["se"], one_seed["p"]) == (None, None)
+  assert seed_comparison.verdict(one_seed) == "n/a"
+  no_spread = seed_comparison.welch_difference([0.8, 0.8], [0.7, 0.7])
+  assert (no_spread["se"], no_spread["p"]) == (0.0, None)
+
+
+def test_compare_and_markdown(tmp_path):
+  paths_a = [_eval_json(tmp_path / f"a{i}.json", fv, 0.2) for i, fv in enumerate((0.9, 0.92))]
+  paths_b = [_eval_json(tmp_path / f"b{i}.json", fv, 0.3) for i, fv in enumerate((0.7, 0.72))]
+  scores = ["factor_vae/eval_accuracy", "mig/discrete_mig"]
+  groups = {"a": seed_comparison.load_scores(paths_a, scores),
+            "b": seed_comparison.load_scores(paths_b, scores)}
+  assert groups["a"]["factor_vae/eval_accuracy"] == [0.9, 0.92]
+  table = seed_comparison.compare(groups, reference="b")
+  assert "vs_reference" not in table["b"]["mig/discrete_mig"]
+  fv = table["a"]["factor_vae/eval_accuracy"]["vs_reference"]
+  assert fv["diff"] == pytest.approx(0.2) and fv["verdict"] == "ahead"
+  text = seed_comparison.comparison_markdown(table, scores)
+  assert "| a | 0.910 ± 0.010 [0.900-0.920, n=2] | +0.200 ± 0.014" in text
+  assert "| b | 0.710 ± 0.010 [0.700-0.720, n=2] | reference |" in text
+  with pytest.raises(ValueError, match="reference group 'c'"):
+    seed_comparison.compare(groups, reference="c")
+  with pytest.raises(ValueError, match="has no score 'dci/disentanglement'"):
+    seed_comparison.load_scores(paths_a, ["dci/disentanglement"])
+
+
+def _run(*args):
+  return subprocess.run([sys.executable, _TOOL, *args], capture_output=True, text=True)
+
+
+def test_cli_writes_table_and_numbers_and_never_overwrites(tmp_path):
+  for i, fv in enumerate((0.80, 0.82, 0.81)):
+    _eval_json(tmp_path / f"oo_s{i}.json", fv, 0.25)
+  for i, fv in enumerate((0.70, 0.71, 0.69)):
+    _eval_json(tmp_path / f"ig_s{i}.json", fv, 0.25 + 0.01 * i)
+  out = tmp_path / "cmp.md"
+  args = [f"--group=oogan:{tmp_path}/oo_s*.json", f"--group=infogan:{tmp_path}/ig_s0.json,"
+          f"{tmp_path}/ig_s1.json,{tmp_path}/ig_s2.json", "--reference=infogan",
+          f"--output={out}"]
+  proc = _run(*args)
+  assert proc.returncode == 0, proc.stderr
+  assert out.read_text() == proc.stdout
+  numbers = json.loads((tmp_path / "cmp.json").read_text())
+  entry = numbers["table"]["oogan"]["factor_vae/eval_accuracy"]
+  assert entry["stats"]["n"] == 3 and entry["vs_reference"]["verdict"] == "ahead"
+  again = _run(*args)
+  assert again.returncode == 2 and again.stderr.count("\n") == 1
+  assert "exists" in again.stderr and out.read_text() == proc.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--group=nolabel"], "must be LABEL:PATHS"),
+    (["--group=a:/no/such/*.json"], "matches no file"),
+    (["--group=a:{a}", "--reference=b"], "--reference='b' is not a --group label"),
+    (["--group=a:{a}", "--scores=dci/disentanglement"], "has no score 'dci/disentanglement'"),
+])
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
+  a = _eval_json(tmp_path / "a.json", 0.8, 0.2)
+  proc = _run(*(x.format(a=a) for x in args))
+  assert proc.returncode == 2
+  assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1
+  assert message in proc.stderr
