@@ -112,7 +112,7 @@ def _difference_cell(d: Optional[Mapping[str, Optional[float]]]) -> str:
   if d is None:
     return "reference"
   if d["se"] is None:
-    return f"{d['diff']:+.3f} (no seed spread)"
+    return f"{d['diff']:+.3f} (a group of one seed: no error bar)"
   if d["p"] is None:
     return f"{d['diff']:+.3f} ± {d['se']:.3f}"
   return f"{d['diff']:+.3f} ± {d['se']:.3f}, p={d['p']:.2g}: {d['verdict']}"

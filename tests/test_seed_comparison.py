@@ -77,6 +77,9 @@ def test_compare_and_markdown(tmp_path):
   text = seed_comparison.comparison_markdown(table, scores)
   assert "| a | 0.910 ± 0.010 [0.900-0.920, n=2] | +0.200 ± 0.014" in text
   assert "| b | 0.710 ± 0.010 [0.700-0.720, n=2] | reference |" in text
+  one_seed = seed_comparison.compare({"a": {"s": [0.9]}, "b": {"s": [0.8, 0.7]}}, reference="b")
+  assert ("| a | 0.900 (n=1) | +0.150 (a group of one seed: no error bar) |"
+          in seed_comparison.comparison_markdown(one_seed, ["s"]))
   with pytest.raises(ValueError, match="reference group 'c'"):
     seed_comparison.compare(groups, reference="c")
   with pytest.raises(ValueError, match="has no score 'dci/disentanglement'"):
