@@ -70,12 +70,19 @@ def load_scores(paths: Sequence[str], scores: Sequence[str]) -> Dict[str, List[f
   """{score: [value per file]} from evaluation JSONs (`python -m oogan_tf.evaluate --output=`),
   one file per seed. scores are '<metric>/<key>' names (eval_report.scalar_scores).
 
-  Raises ValueError naming the file and the score when a file lacks one of them.
+  Raises ValueError naming the file when it is not an evaluation document or lacks a score.
   """
   out: Dict[str, List[float]] = {s: [] for s in scores}
   for path in paths:
     with open(path) as f:
-      values = eval_report.scalar_scores(json.load(f))
+      try:
+        document = json.load(f)
+      except ValueError as e:
+        raise ValueError(f"{path} is not JSON ({e})") from e
+    if not isinstance(document, dict) or not isinstance(document.get("results"), dict):
+      raise ValueError(f"{path} is not an evaluation document (no \"results\" object; write one "
+                       "with python -m oogan_tf.evaluate --output=...)")
+    values = eval_report.scalar_scores(document)
     for score in scores:
       if score not in values:
         raise ValueError(f"{path} has no score {score!r} (it has: "

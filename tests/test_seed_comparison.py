@@ -115,10 +115,15 @@ def test_cli_writes_table_and_numbers_and_never_overwrites(tmp_path):
     (["--group=a:/no/such/*.json"], "matches no file"),
     (["--group=a:{a}", "--reference=b"], "--reference='b' is not a --group label"),
     (["--group=a:{a}", "--scores=dci/disentanglement"], "has no score 'dci/disentanglement'"),
+    (["--group=a:{not_eval}"], "is not an evaluation document"),
+    (["--group=a:{not_json}"], "is not JSON"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
   a = _eval_json(tmp_path / "a.json", 0.8, 0.2)
-  proc = _run(*(x.format(a=a) for x in args))
+  (tmp_path / "list.json").write_text("[1]")
+  (tmp_path / "text.json").write_text("x")
+  proc = _run(*(x.format(a=a, not_eval=tmp_path / "list.json", not_json=tmp_path / "text.json")
+                for x in args))
   assert proc.returncode == 2
   assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1
   assert message in proc.stderr
