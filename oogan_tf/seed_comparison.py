@@ -20,6 +20,9 @@ from oogan_tf import eval_report
 
 # Two-sided significance level of the verdict column ("ahead" / "behind" / "level").
 ALPHA = 0.05
+# Power at which the smallest detectable difference is quoted: a "level" verdict means only that
+# no difference of that size or more was there to be found with these seeds.
+POWER = 0.8
 
 
 def group_stats(values: Sequence[float]) -> Dict[str, Optional[float]]:
@@ -38,11 +41,14 @@ def group_stats(values: Sequence[float]) -> Dict[str, Optional[float]]:
 
 def welch_difference(a: Sequence[float], b: Sequence[float]) -> Dict[str, Optional[float]]:
   """mean(a) - mean(b) with its standard error, Welch's t, its degrees of freedom
-  (Welch-Satterthwaite) and the two-sided p-value. se/t/df/p are None unless both groups have
-  >= 2 seeds; t and p are None (and df) when both groups have zero spread."""
+  (Welch-Satterthwaite), the two-sided p-value and "detectable": the smallest true difference
+  that this many seeds with this spread would call ahead/behind (p < ALPHA) with probability
+  POWER, (t_{1-ALPHA/2, df} + t_{POWER, df}) * se. se/t/df/p/detectable are None unless both
+  groups have >= 2 seeds; t, df, p and detectable are None when both groups have zero spread."""
   sa, sb = group_stats(a), group_stats(b)
   diff = sa["mean"] - sb["mean"]
-  out: Dict[str, Optional[float]] = {"diff": diff, "se": None, "t": None, "df": None, "p": None}
+  out: Dict[str, Optional[float]] = {"diff": diff, "se": None, "t": None, "df": None, "p": None,
+                                     "detectable": None}
   if sa["se"] is None or sb["se"] is None:
     return out
   va, vb = sa["se"] ** 2, sb["se"] ** 2
@@ -53,7 +59,8 @@ def welch_difference(a: Sequence[float], b: Sequence[float]) -> Dict[str, Option
   from scipy import stats  # pylint: disable=g-import-not-at-top
   df = (va + vb) ** 2 / (va ** 2 / (sa["n"] - 1) + vb ** 2 / (sb["n"] - 1))
   t = diff / se
-  out.update(t=t, df=df, p=float(2.0 * stats.t.sf(abs(t), df)))
+  detectable = (stats.t.ppf(1.0 - ALPHA / 2.0, df) + stats.t.ppf(POWER, df)) * se
+  out.update(t=t, df=df, p=float(2.0 * stats.t.sf(abs(t), df)), detectable=float(detectable))
   return out
 
 
@@ -122,12 +129,16 @@ def _difference_cell(d: Optional[Mapping[str, Optional[float]]]) -> str:
     return f"{d['diff']:+.3f} (a group of one seed: no error bar)"
   if d["p"] is None:
     return f"{d['diff']:+.3f} ± {d['se']:.3f}"
-  return f"{d['diff']:+.3f} ± {d['se']:.3f}, p={d['p']:.2g}: {d['verdict']}"
+  text = f"{d['diff']:+.3f} ± {d['se']:.3f}, p={d['p']:.2g}: {d['verdict']}"
+  if d["verdict"] == "level":
+    text += f" (detectable: {d['detectable']:.3f})"
+  return text
 
 
 def comparison_markdown(table: Mapping[str, dict], scores: Sequence[str]) -> str:
   """One row per group: mean ± SE over seeds [range, n] for each score and, with a reference,
-  the difference from it ± its SE, Welch's p and the verdict."""
+  the difference from it ± its SE, Welch's p and the verdict ("level" with the smallest
+  difference these seeds would detect at POWER)."""
   with_reference = any("vs_reference" in e for g in table.values() for e in g.values())
   header = ["group"]
   for score in scores:

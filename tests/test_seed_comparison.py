@@ -51,6 +51,21 @@ def test_welch_difference_matches_scipy():
   assert seed_comparison.verdict(seed_comparison.welch_difference(b, a)) == "ahead"
 
 
+def test_detectable_difference_has_the_stated_power():
+  """A true difference of `detectable` (with the observed spread) is called at p < ALPHA with
+  probability POWER: checked with the noncentral t distribution of Welch's statistic."""
+  a, b = [0.80, 0.79, 0.82, 0.80, 0.81], [0.83, 0.81, 0.82, 0.85]
+  d = seed_comparison.welch_difference(a, b)
+  critical = stats.t.ppf(1 - seed_comparison.ALPHA / 2, d["df"])
+  shifted = stats.nct(d["df"], d["detectable"] / d["se"])
+  power = shifted.sf(critical) + shifted.cdf(-critical)
+  assert power == pytest.approx(seed_comparison.POWER, abs=0.02)
+  # More seeds with the same spread detect smaller differences.
+  d_more = seed_comparison.welch_difference(a * 3, b * 3)
+  assert d_more["detectable"] < d["detectable"]
+  assert seed_comparison.welch_difference([0.8], [0.7, 0.9])["detectable"] is None
+
+
 def test_verdict_level_and_not_available():
   level = seed_comparison.welch_difference([0.80, 0.82, 0.78], [0.81, 0.79, 0.80])
   assert level["p"] > seed_comparison.ALPHA
@@ -77,6 +92,12 @@ def test_compare_and_markdown(tmp_path):
   text = seed_comparison.comparison_markdown(table, scores)
   assert "| a | 0.910 ± 0.010 [0.900-0.920, n=2] | +0.200 ± 0.014" in text
   assert "| b | 0.710 ± 0.010 [0.700-0.720, n=2] | reference |" in text
+  # A level verdict carries the difference these seeds could have detected; ahead/behind none.
+  level = seed_comparison.compare({"a": {"s": [0.80, 0.82, 0.78]}, "b": {"s": [0.81, 0.79, 0.80]}},
+                                  reference="b")
+  expected = level["a"]["s"]["vs_reference"]["detectable"]
+  assert f": level (detectable: {expected:.3f})" in seed_comparison.comparison_markdown(level, ["s"])
+  assert "detectable" not in text
   one_seed = seed_comparison.compare({"a": {"s": [0.9]}, "b": {"s": [0.8, 0.7]}}, reference="b")
   assert ("| a | 0.900 (n=1) | +0.150 (a group of one seed: no error bar) |"
           in seed_comparison.comparison_markdown(one_seed, ["s"]))

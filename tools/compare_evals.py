@@ -1,6 +1,7 @@
 """Compares models over seeds from their evaluation JSONs: mean ± standard error over seeds
 [range, n] of each score and, against a reference group, the difference ± its standard error,
-Welch's two-sided p-value and a verdict (ahead / behind at p < 0.05, else level).
+Welch's two-sided p-value and a verdict (ahead / behind at p < 0.05, else level, with the
+smallest difference those seeds would detect with 80 % power).
 
     python tools/compare_evals.py \
         --group='oogan:runs/evals/oogan_s*_12000.json' \
