@@ -82,7 +82,8 @@ def main(argv):
       f.write(text)
     with open(numbers_path, "w") as f:
       json.dump({"groups": groups, "reference": _REFERENCE.value, "scores": _SCORES.value,
-                 "alpha": seed_comparison.ALPHA, "table": table}, f, indent=1)
+                 "alpha": seed_comparison.ALPHA, "power": seed_comparison.POWER,
+                 "table": table}, f, indent=1)
 
 
 if __name__ == "__main__":
