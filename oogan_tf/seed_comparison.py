@@ -20,8 +20,8 @@ from oogan_tf import eval_report
 
 # Two-sided significance level of the verdict column ("ahead" / "behind" / "level").
 ALPHA = 0.05
-# Power at which the smallest detectable difference is quoted: a "level" verdict means only that
-# no difference of that size or more was there to be found with these seeds.
+# Power at which the smallest detectable difference is quoted: a "level" verdict says nothing
+# about differences below that size, which these seeds would usually miss.
 POWER = 0.8
 
 
