@@ -112,7 +112,25 @@ def test_factor_vae_prunes_collapsed_dims():
 def test_factor_vae_constant_scores_zero():
   r = metrics.compute_factor_vae(GT, constant, rs(), **FVAE)
   assert r == {"protocol": "dlib", "heldout": 1.0, "train_accuracy": 0.0,
-               "eval_accuracy": 0.0, "num_active_dims": 0.0}
+               "eval_accuracy": 0.0, "num_active_dims": 0.0, "per_factor": {}}
+
+
+def factor_2_lost(x):
+  """Perfect codes except that factor 2's code is replaced by noise."""
+  r = identity_representation(x)
+  r[:, 2] = np.random.RandomState(r.shape[0]).randn(r.shape[0])
+  return r
+
+
+def test_factor_vae_per_factor_names_the_lost_factor():
+  # gan_papers votes round-robin, so each factor has the same number of votes and the
+  # score is exactly the mean of the per-factor accuracies.
+  r = metrics.compute_factor_vae(GT, factor_2_lost, rs(), protocol="gan_papers", num_train=300,
+                                 num_variance_estimate=1000)
+  assert list(r["per_factor"]) == [f"factor_{k}" for k in range(5)]
+  assert r["per_factor"]["factor_2"] < 0.5
+  assert all(r["per_factor"][f"factor_{k}"] == 1.0 for k in (0, 1, 3, 4))
+  assert r["eval_accuracy"] == pytest.approx(np.mean(list(r["per_factor"].values())), abs=1e-12)
 
 
 def test_factor_vae_gan_papers_protocol():
@@ -154,6 +172,18 @@ def test_mig_known_answers():
   assert metrics.compute_mig(GT, make_noise(), rs(), **kw)["discrete_mig"] < 0.05
   assert metrics.compute_mig(GT, constant, rs(), **kw)["discrete_mig"] == 0.0
   assert metrics.compute_mig(GT, mixed, rs(), **kw)["discrete_mig"] < 0.6
+
+
+def test_mig_per_factor_gaps():
+  def factor_3_split(x):  # factor 3 read out by two identical codes: no gap for it
+    r = identity_representation(x)
+    return np.concatenate([r, r[:, 3:4]], 1)
+  r = metrics.compute_mig(GT, factor_3_split, rs(), num_train=2000)
+  gaps = r["per_factor"]
+  assert list(gaps) == [f"factor_{k}" for k in range(5)]
+  assert gaps["factor_3"] == pytest.approx(0.0, abs=1e-12)
+  assert all(gaps[f"factor_{k}"] > 0.9 for k in (0, 1, 2, 4))
+  assert r["discrete_mig"] == pytest.approx(np.mean(list(gaps.values())), abs=1e-12)
 
 
 # ---------------------------------------------------------------- DCI

@@ -227,6 +227,10 @@ def test_num_seeds_reports_mean_se_and_list_of_single_seed_runs():
                                                  abs=1e-15)
   assert res["factor_vae"]["protocol"] == "dlib"
   assert res["tc"]["num_codes"] == 5.0
+  for name in ("factor_vae", "mig"):  # per-factor breakdowns: each factor's mean over seeds
+    for factor, value in res[name]["per_factor"].items():
+      assert value == pytest.approx(np.mean([s[name]["per_factor"][factor] for s in singles]),
+                                    abs=1e-15)
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2", None])

@@ -503,6 +503,14 @@ def bootstrap_replicates(statistic: Callable[..., Any],
   return np.stack(replicates)
 
 
+def factor_names(ground_truth: Any) -> Tuple[str, ...]:
+  """The ground truth's `factor_names`, or factor_0, factor_1, ... where it has none."""
+  names = tuple(getattr(ground_truth, "factor_names", ()))
+  if len(names) == ground_truth.num_factors:
+    return names
+  return tuple(f"factor_{k}" for k in range(ground_truth.num_factors))
+
+
 def with_standard_errors(scores: Mapping[str, Any], score_keys: Sequence[str],
                          standard_errors: Mapping[str, Optional[float]],
                          se_method: str) -> Dict[str, Any]:

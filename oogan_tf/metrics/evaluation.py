@@ -174,6 +174,10 @@ def _mean_over_seeds(runs: Sequence[Mapping[str, Any]], score_keys: Sequence[str
       out[key + "_seeds"] = [float(v) for v in values]
     elif isinstance(first, str):
       out[key] = first
+    elif isinstance(first, dict):
+      # Per-factor breakdowns: each entry's mean over the seeds that have it.
+      out[key] = {name: float(np.mean([run[key][name] for run in runs if name in run[key]]))
+                  for name in first}
     else:
       # Descriptive counts (e.g. num_active_dims) can differ between seeds: their mean.
       out[key] = float(np.mean(values))
@@ -224,7 +228,8 @@ def evaluate_representation(ground_truth: Any, representation_fn: _utils.Represe
     informativeness_train, informativeness_test; sap: SAP_score; modularity:
     modularity_score, explicitness_score_train, explicitness_score_test; tc:
     total_correlation_mss, total_correlation_plugin.  Descriptive keys: factor_vae:
-    num_active_dims, heldout, protocol (str); sap: continuous_factors; tc: num_codes.
+    num_active_dims, heldout, protocol (str), per_factor ({factor: accuracy}); mig:
+    per_factor ({factor: gap}); sap: continuous_factors; tc: num_codes.
 
   Raises:
     ValueError: unknown metric (the message lists the valid ones), a model metric, bad

@@ -89,6 +89,13 @@ def _accuracy(classifier, factor, dim):
   return float(np.mean(classifier[dim] == factor))
 
 
+def _per_factor_accuracy(classifier, factor, dim, names):
+  """{name: accuracy of the votes that fixed that factor} for the factors with votes; a factor
+  that no dimension is assigned to scores 0."""
+  return {name: _accuracy(classifier, factor[factor == k], dim[factor == k])
+          for k, name in enumerate(names) if np.any(factor == k)}
+
+
 def resolve_params(protocol: str = "dlib", *, batch_size: Optional[int] = None,
                    num_train: Optional[int] = None, num_eval: Optional[int] = None,
                    num_variance_estimate: Optional[int] = None,
@@ -180,7 +187,7 @@ def compute_factor_vae(ground_truth: Any, representation_fn: _utils.Representati
   active_dims = (np.sqrt(global_variances) >= prune_threshold) & (global_variances > 0)
   result: Dict[str, Any] = {"protocol": protocol, "heldout": 1.0 if protocol == "dlib" else 0.0}
   if not active_dims.any():
-    result.update(train_accuracy=0.0, eval_accuracy=0.0, num_active_dims=0.0)
+    result.update(train_accuracy=0.0, eval_accuracy=0.0, num_active_dims=0.0, per_factor={})
     if bootstrap == 0:
       return result
     return _utils.with_standard_errors(
@@ -200,9 +207,12 @@ def compute_factor_vae(ground_truth: Any, representation_fn: _utils.Representati
         active_dims, round_robin, progress, "factor_vae/eval")
     eval_accuracy = _accuracy(classifier, eval_factor, eval_dim)
   else:
+    eval_factor, eval_dim = train_factor, train_dim
     eval_accuracy = train_accuracy
   result.update(train_accuracy=train_accuracy, eval_accuracy=eval_accuracy,
-                num_active_dims=float(num_dims))
+                num_active_dims=float(num_dims),
+                per_factor=_per_factor_accuracy(classifier, eval_factor, eval_dim,
+                                                _utils.factor_names(ground_truth)))
 
   if protocol == "dlib":
     def statistic(i_train, i_eval):
