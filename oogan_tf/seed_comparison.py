@@ -39,16 +39,21 @@ def group_stats(values: Sequence[float]) -> Dict[str, Optional[float]]:
           "min": min(values), "max": max(values), "n": n}
 
 
-def welch_difference(a: Sequence[float], b: Sequence[float]) -> Dict[str, Optional[float]]:
+def welch_difference(a: Sequence[float], b: Sequence[float],
+                     alpha: float = ALPHA) -> Dict[str, Optional[float]]:
   """mean(a) - mean(b) with its standard error, Welch's t, its degrees of freedom
-  (Welch-Satterthwaite), the two-sided p-value and "detectable": the smallest true difference
-  that this many seeds with this spread would call ahead/behind (p < ALPHA) with probability
-  POWER, (t_{1-ALPHA/2, df} + t_{POWER, df}) * se. se/t/df/p/detectable are None unless both
-  groups have >= 2 seeds; t, df, p and detectable are None when both groups have zero spread."""
+  (Welch-Satterthwaite), the two-sided p-value, "ci_low" / "ci_high": the two-sided (1 - alpha)
+  confidence interval diff -/+ t_{1-alpha/2, df} * se, and "detectable": the smallest true
+  difference that this many seeds with this spread would call ahead/behind (p < alpha) with
+  probability POWER, (t_{1-alpha/2, df} + t_{POWER, df}) * se. se and the rest are None unless
+  both groups have >= 2 seeds; all but se are None when both groups have zero spread.
+
+  alpha below ALPHA is for a test that must spend less than 0.05: a later look at a growing
+  seed study, or one of several comparisons."""
   sa, sb = group_stats(a), group_stats(b)
   diff = sa["mean"] - sb["mean"]
   out: Dict[str, Optional[float]] = {"diff": diff, "se": None, "t": None, "df": None, "p": None,
-                                     "detectable": None}
+                                     "ci_low": None, "ci_high": None, "detectable": None}
   if sa["se"] is None or sb["se"] is None:
     return out
   va, vb = sa["se"] ** 2, sb["se"] ** 2
@@ -59,8 +64,10 @@ def welch_difference(a: Sequence[float], b: Sequence[float]) -> Dict[str, Option
   from scipy import stats  # pylint: disable=g-import-not-at-top
   df = (va + vb) ** 2 / (va ** 2 / (sa["n"] - 1) + vb ** 2 / (sb["n"] - 1))
   t = diff / se
-  detectable = (stats.t.ppf(1.0 - ALPHA / 2.0, df) + stats.t.ppf(POWER, df)) * se
-  out.update(t=t, df=df, p=float(2.0 * stats.t.sf(abs(t), df)), detectable=float(detectable))
+  critical = stats.t.ppf(1.0 - alpha / 2.0, df)
+  out.update(t=t, df=df, p=float(2.0 * stats.t.sf(abs(t), df)),
+             ci_low=float(diff - critical * se), ci_high=float(diff + critical * se),
+             detectable=float((critical + stats.t.ppf(POWER, df)) * se))
   return out
 
 
@@ -98,10 +105,19 @@ def load_scores(paths: Sequence[str], scores: Sequence[str]) -> Dict[str, List[f
   return out
 
 
+def check_alpha(alpha: float) -> float:
+  """alpha as a float; ValueError unless 0 < alpha <= 0.5 (a two-sided significance level)."""
+  if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha <= 0.5:
+    raise ValueError(f"alpha must be a number in (0, 0.5], got {alpha!r}")
+  return float(alpha)
+
+
 def compare(groups: Mapping[str, Mapping[str, Sequence[float]]],
-            reference: Optional[str] = None) -> Dict[str, dict]:
+            reference: Optional[str] = None, alpha: float = ALPHA) -> Dict[str, dict]:
   """{group: {score: {"stats": group_stats, "vs_reference": welch_difference + "verdict"}}};
-  "vs_reference" only for groups other than `reference` (None: no differences)."""
+  "vs_reference" only for groups other than `reference` (None: no differences); the verdicts,
+  intervals and detectable differences at the two-sided level `alpha`."""
+  alpha = check_alpha(alpha)
   if reference is not None and reference not in groups:
     raise ValueError(f"reference group {reference!r} is not one of {sorted(groups)}")
   table: Dict[str, dict] = {}
@@ -110,8 +126,8 @@ def compare(groups: Mapping[str, Mapping[str, Sequence[float]]],
     for score, values in scores.items():
       entry = {"stats": group_stats(values)}
       if reference is not None and name != reference:
-        difference = welch_difference(values, groups[reference][score])
-        entry["vs_reference"] = dict(difference, verdict=verdict(difference))
+        difference = welch_difference(values, groups[reference][score], alpha)
+        entry["vs_reference"] = dict(difference, verdict=verdict(difference, alpha), alpha=alpha)
       table[name][score] = entry
   return table
 
@@ -129,7 +145,8 @@ def _difference_cell(d: Optional[Mapping[str, Optional[float]]]) -> str:
     return f"{d['diff']:+.3f} (a group of one seed: no error bar)"
   if d["p"] is None:
     return f"{d['diff']:+.3f} ± {d['se']:.3f}"
-  text = f"{d['diff']:+.3f} ± {d['se']:.3f}, p={d['p']:.2g}: {d['verdict']}"
+  text = (f"{d['diff']:+.3f} ± {d['se']:.3f} ({100 * (1 - d['alpha']):g} % CI "
+          f"{d['ci_low']:+.3f} to {d['ci_high']:+.3f}), p={d['p']:.2g}: {d['verdict']}")
   if d["verdict"] == "level":
     text += f" (detectable: {d['detectable']:.3f})"
   return text
@@ -137,8 +154,8 @@ def _difference_cell(d: Optional[Mapping[str, Optional[float]]]) -> str:
 
 def comparison_markdown(table: Mapping[str, dict], scores: Sequence[str]) -> str:
   """One row per group: mean ± SE over seeds [range, n] for each score and, with a reference,
-  the difference from it ± its SE, Welch's p and the verdict ("level" with the smallest
-  difference these seeds would detect at POWER)."""
+  the difference from it ± its SE with its confidence interval, Welch's p and the verdict
+  ("level" with the smallest difference these seeds would detect at POWER)."""
   with_reference = any("vs_reference" in e for g in table.values() for e in g.values())
   header = ["group"]
   for score in scores:

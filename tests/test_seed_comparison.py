@@ -49,6 +49,29 @@ def test_welch_difference_matches_scipy():
   assert d["se"] == pytest.approx(math.sqrt(stats.sem(a) ** 2 + stats.sem(b) ** 2))
   assert seed_comparison.verdict(d) == "behind"
   assert seed_comparison.verdict(seed_comparison.welch_difference(b, a)) == "ahead"
+  # The 95 % interval is scipy's Welch interval, and it excludes 0 exactly when p < 0.05.
+  low, high = expected.confidence_interval(0.95)
+  assert (d["ci_low"], d["ci_high"]) == (pytest.approx(low), pytest.approx(high))
+  assert (d["ci_high"] < 0) == (d["p"] < 0.05)
+
+
+def test_alpha_sets_verdict_interval_and_detectable():
+  """A stricter alpha (a later look at a growing seed study) turns a p between it and 0.05 into
+  'level' and widens the interval and the detectable difference; bad alphas are refused."""
+  a, b = [0.80, 0.79, 0.82, 0.80, 0.81], [0.83, 0.81, 0.82, 0.84]
+  usual, strict = (seed_comparison.compare({"a": {"s": a}, "b": {"s": b}}, reference="b",
+                                           alpha=alpha)["a"]["s"]["vs_reference"]
+                   for alpha in (0.05, 0.0221))
+  assert 0.0221 < usual["p"] < 0.05 and usual["p"] == strict["p"]
+  assert (usual["verdict"], strict["verdict"]) == ("behind", "level")
+  assert strict["ci_high"] - strict["ci_low"] > usual["ci_high"] - usual["ci_low"]
+  assert strict["ci_high"] > 0 > usual["ci_high"]
+  assert strict["detectable"] > usual["detectable"]
+  assert "97.79 % CI" in seed_comparison.comparison_markdown(
+      {"a": {"s": {"stats": seed_comparison.group_stats(a), "vs_reference": strict}}}, ["s"])
+  for bad in (0, -0.1, 0.6, True, "0.05"):
+    with pytest.raises(ValueError, match="alpha"):
+      seed_comparison.compare({"a": {"s": a}, "b": {"s": b}}, reference="b", alpha=bad)
 
 
 def test_detectable_difference_has_the_stated_power():
@@ -138,6 +161,7 @@ def test_cli_writes_table_and_numbers_and_never_overwrites(tmp_path):
     (["--group=a:{a}", "--scores=dci/disentanglement"], "has no score 'dci/disentanglement'"),
     (["--group=a:{not_eval}"], "is not an evaluation document"),
     (["--group=a:{not_json}"], "is not JSON"),
+    (["--group=a:{a}", "--alpha=0.7"], "--alpha=0.7: alpha must be a number in (0, 0.5]"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
   a = _eval_json(tmp_path / "a.json", 0.8, 0.2)

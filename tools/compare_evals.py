@@ -1,7 +1,8 @@
 """Compares models over seeds from their evaluation JSONs: mean ± standard error over seeds
 [range, n] of each score and, against a reference group, the difference ± its standard error,
-Welch's two-sided p-value and a verdict (ahead / behind at p < 0.05, else level, with the
-smallest difference those seeds would detect with 80 % power).
+Welch's two-sided p-value and a verdict (ahead / behind at p < --alpha, 0.05 by default, else
+level, with the smallest difference those seeds would detect with 80 % power). The .json beside
+--output also holds each difference's (1 - alpha) confidence interval.
 
     python tools/compare_evals.py \
         --group='oogan:runs/evals/oogan_s*_12000.json' \
@@ -32,6 +33,10 @@ _REFERENCE = shared_flags.string("reference", None,
                                  "LABEL of the group the others are compared with (optional).")
 _SCORES = flags.DEFINE_list("scores", ["factor_vae/eval_accuracy", "mig/discrete_mig"],
                             "The '<metric>/<key>' scores to compare.")
+_ALPHA = flags.DEFINE_float("alpha", seed_comparison.ALPHA,
+                             "Two-sided significance level of the verdicts, in (0, 0.5]; lower it "
+                             "for a later look at a growing seed study or for several "
+                             "comparisons at once.")
 _OUTPUT = shared_flags.string("output", None,
                               "Markdown file to write (and its numbers beside it as .json); "
                               "never overwritten.")
@@ -62,6 +67,10 @@ def main(argv):
   if _REFERENCE.value is not None and _REFERENCE.value not in groups:
     cli.fail(f"--reference={_REFERENCE.value!r} is not a --group label; labels: "
              f"{', '.join(groups)}")
+  try:
+    alpha = seed_comparison.check_alpha(_ALPHA.value)
+  except ValueError as e:
+    cli.fail(f"--alpha={_ALPHA.value!r}: {e}")
   numbers_path = os.path.splitext(_OUTPUT.value)[0] + ".json" if _OUTPUT.value else None
   if _OUTPUT.value:
     if numbers_path == _OUTPUT.value:
@@ -74,7 +83,7 @@ def main(argv):
               for label, paths in groups.items()}
   except (OSError, ValueError) as e:
     cli.fail(str(e))
-  table = seed_comparison.compare(scores, reference=_REFERENCE.value)
+  table = seed_comparison.compare(scores, reference=_REFERENCE.value, alpha=alpha)
   text = seed_comparison.comparison_markdown(table, _SCORES.value)
   print(text, end="")
   if _OUTPUT.value:
@@ -82,7 +91,7 @@ def main(argv):
       f.write(text)
     with open(numbers_path, "w") as f:
       json.dump({"groups": groups, "reference": _REFERENCE.value, "scores": _SCORES.value,
-                 "alpha": seed_comparison.ALPHA, "power": seed_comparison.POWER,
+                 "alpha": alpha, "power": seed_comparison.POWER,
                  "table": table}, f, indent=1)
 
 
