@@ -1,8 +1,8 @@
 """Compares models over seeds from their evaluation JSONs: mean ± standard error over seeds
 [range, n] of each score and, against a reference group, the difference ± its standard error,
 Welch's two-sided p-value and a verdict (ahead / behind at p < --alpha, 0.05 by default, else
-level, with the smallest difference those seeds would detect with 80 % power). The .json beside
---output also holds each difference's (1 - alpha) confidence interval.
+level, with the smallest difference those seeds would detect with 80 % power); each difference
+carries its (1 - alpha) confidence interval, in the table and in the .json beside --output.
 
     python tools/compare_evals.py \
         --group='oogan:runs/evals/oogan_s*_12000.json' \
